@@ -1,0 +1,151 @@
+# UDR — the Unified Data Runtime.
+#
+#   make                 fetch what is missing, build libudr.a, libudr.so, udr, tests
+#   make quickstart      build, then run the quick-start on a default repository
+#   make test [T=store]  build and run every test (or one), normal and ASan+UBSan
+#   make asan            build everything with AddressSanitizer + UBSan in build/asan
+#   make bench           run the benchmarks, write bench/RESULTS.md
+#   make install PREFIX=DIR   header, libraries (DuckDB's beside them), udr.pc, udr
+#   make clean
+#
+# Dependencies are fetched by scripts/deps.sh into deps/ (ignored); it does no
+# network work once they are present.
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+SAN     ?=
+CC      ?= cc
+
+B3      := deps/blake3
+DUCK    := deps/duckdb
+VERSION := 0.1.0
+
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDSAN   := -fsanitize=address,undefined
+else
+OPT     := -O2 -g
+LDSAN   :=
+endif
+
+CFLAGS_UDR := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) -Wall -Wextra -Werror \
+              -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+              -Iinclude -Isrc -isystem $(DUCK) -isystem $(B3) -DUDR_VERSION='"$(VERSION)"' \
+              -MMD -MP
+# BLAKE3's own sources are compiled as their authors intend, without -Werror.
+CFLAGS_B3  := -std=c11 -fPIC $(OPT) -MMD -MP
+LIBS       := -L$(DUCK) -lduckdb -lpthread -lm
+RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
+
+# --- sources -----------------------------------------------------------------
+
+LIB_SRC := src/hash.c src/store.c src/repo.c src/fsck.c src/util/err.c src/util/fs.c
+CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/out.c
+
+B3_SRC  := blake3.c blake3_dispatch.c blake3_portable.c
+ifeq ($(shell uname -m),x86_64)
+B3_ASM  := blake3_sse2_x86-64_unix.S blake3_sse41_x86-64_unix.S \
+           blake3_avx2_x86-64_unix.S blake3_avx512_x86-64_unix.S
+B3_DEFS :=
+else ifeq ($(shell uname -m),aarch64)
+B3_ASM  :=
+B3_SRC  += blake3_neon.c
+B3_DEFS := -DBLAKE3_USE_NEON=1
+else
+B3_ASM  :=
+B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
+endif
+
+TESTS   := hash store repo
+BENCHES := bench_hash bench_store
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
+           $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TESTS:%=$(BUILD)/tests/test_%)
+BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
+DEPS_READY := deps/.ready
+
+.PHONY: all quickstart test test-one asan bench install clean
+all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN)
+
+$(DEPS_READY): scripts/deps.sh
+	@sh scripts/deps.sh
+	@touch $@
+
+# --- compiling ---------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_READY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_UDR) -c $< -o $@
+
+$(BUILD)/obj/blake3/%.o: $(B3)/%.c | $(DEPS_READY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B3) $(B3_DEFS) -c $< -o $@
+
+$(BUILD)/obj/blake3/%.o: $(B3)/%.S | $(DEPS_READY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B3) -c $< -o $@
+
+# The SIMD variants are built with their instruction sets; dispatch picks one
+# at run time from what the CPU offers.
+$(BUILD)/obj/blake3/blake3_neon.o: CFLAGS_B3 += -march=armv8-a+simd
+
+# --- linking -----------------------------------------------------------------
+
+$(BUILD)/libudr.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libudr.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libudr.so.0 $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+$(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) $(RPATH_TREE)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# --- running -----------------------------------------------------------------
+
+quickstart: all
+	@sh scripts/quickstart.sh $(BUILD)/udr
+
+# T=name runs one test file (a C test binary or tests/cli/NAME.sh).
+test:
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
+	@sh tests/run.sh "$(T)" build build/asan
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+# --- installing --------------------------------------------------------------
+
+install: all
+	@mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/udr.h $(DESTDIR)$(PREFIX)/include/udr.h
+	install -m 644 $(BUILD)/libudr.a $(DESTDIR)$(PREFIX)/lib/libudr.a
+	install -m 755 $(DUCK)/libduckdb.so $(DESTDIR)$(PREFIX)/lib/libduckdb.so
+	$(CC) -shared -Wl,-soname,libudr.so.0 -o $(DESTDIR)$(PREFIX)/lib/libudr.so.$(VERSION) \
+	    $(LIB_OBJ) $(LIBS) -Wl,-rpath,'$$ORIGIN'
+	ln -sf libudr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libudr.so.0
+	ln -sf libudr.so.0 $(DESTDIR)$(PREFIX)/lib/libudr.so
+	$(CC) -o $(DESTDIR)$(PREFIX)/bin/udr $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) \
+	    -Wl,-rpath,'$$ORIGIN/../lib'
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' udr.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/udr.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

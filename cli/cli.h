@@ -1,0 +1,67 @@
+/*
+ * cli — the `udr` command line tool: shared declarations of its verbs.
+ *
+ * Front end only: it parses arguments, calls libudr, prints. Exit codes:
+ *   0  success
+ *   1  the operation failed (the message on stderr says why)
+ *   2  usage error (unknown verb or option, missing argument)
+ *   3  an integrity check found a problem (fsck, object verify)
+ */
+#ifndef UDR_CLI_H
+#define UDR_CLI_H
+
+#include <stdint.h>
+
+#include "udr.h"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_PROBLEMS = 3 };
+
+typedef struct cli {
+    const char *repo_dir;      /* --repo, $UDR_DIR, or ./.udr */
+    int quiet;                 /* --quiet: no progress, no chatter */
+    const char *prog;          /* "udr" */
+} cli;
+
+/* A verb: argv[0] is the verb's name. Returns the exit code. */
+typedef int (*verb_fn)(cli *c, int argc, char **argv);
+
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_fsck(cli *c, int argc, char **argv);
+int cmd_version(cli *c, int argc, char **argv);
+int cmd_object(cli *c, int argc, char **argv);
+
+/* ---- out.c: messages -------------------------------------------------- */
+
+/* "udr: error: <message>" on stderr; returns EXIT_FAIL. */
+int out_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "udr: <usage message>\n(see 'udr VERB --help')" on stderr; EXIT_USAGE. */
+int out_usage(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports the repository's last error; returns EXIT_FAIL. */
+int out_repo_error(udr_repo *repo);
+
+/* 1 if argv holds -h or --help. */
+int out_wants_help(int argc, char **argv);
+
+/* Opens the repository of the command line, reporting failure. NULL then. */
+udr_repo *cli_open_repo(cli *c);
+
+/* A progress line on stderr, only when stderr is a terminal and not quiet:
+ * "\r<what>: <count> <unit>, <bytes>, <rate>/s". progress_end clears it. */
+typedef struct progress {
+    int on;
+    double start_s;
+    double last_s;
+    int shown;
+} progress;
+
+void progress_begin(progress *p, const cli *c);
+void progress_update(progress *p, const char *what, uint64_t count, const char *unit,
+                     uint64_t bytes);
+void progress_end(progress *p);
+
+/* "1.5 MiB" into buf. */
+const char *out_bytes(uint64_t n, char *buf, int size);
+
+#endif

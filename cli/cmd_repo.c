@@ -1,0 +1,125 @@
+/*
+ * cmd_repo — verbs about the repository as a whole: init, fsck, version.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "duckdb.h"
+
+static const char INIT_HELP[] =
+    "usage: udr init [DIR]\n"
+    "\n"
+    "Creates a repository in DIR (default: --repo, else $UDR_DIR, else ./.udr).\n"
+    "DIR may exist if it is empty; its parent must exist.\n";
+
+int cmd_init(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        fputs(INIT_HELP, stdout);
+        return EXIT_OK;
+    }
+    if (argc > 2)
+        return out_usage("init ", "init takes at most one directory");
+    if (argc == 2 && argv[1][0] == '-' && strcmp(argv[1], "-") != 0)
+        return out_usage("init ", "unknown option '%s'", argv[1]);
+    const char *dir = argc == 2 ? argv[1] : c->repo_dir;
+    udr_repo *repo;
+    int rc = udr_init(dir, &repo);
+    if (rc != UDR_OK) {
+        out_repo_error(repo);
+        udr_close(repo);
+        return EXIT_FAIL;
+    }
+    if (!c->quiet)
+        printf("Initialized empty UDR repository in %s\n", dir);
+    udr_close(repo);
+    return EXIT_OK;
+}
+
+static const char FSCK_HELP[] =
+    "usage: udr fsck [--quiet] [HASH...]\n"
+    "\n"
+    "Verifies every object: that each file under objects/ is named like an\n"
+    "object and that its bytes hash to its name. Each HASH given must also be\n"
+    "present and intact (a missing one is reported). Prints each problem with\n"
+    "the object's hash and file, and exits 3 if there was any.\n";
+
+typedef struct fsck_ctx {
+    progress prog;
+} fsck_ctx;
+
+static void on_problem(void *ctx, const udr_fsck_problem *p)
+{
+    fsck_ctx *f = ctx;
+    progress_end(&f->prog);
+    if (p->object != NULL)
+        printf("%s\n", p->message);    /* names the object and its file */
+    else
+        printf("stray file %s: %s\n", p->path, p->message);
+}
+
+static void on_progress(void *ctx, const udr_fsck_stats *s)
+{
+    fsck_ctx *f = ctx;
+    progress_update(&f->prog, "checking objects", s->objects, "objects", s->bytes);
+}
+
+int cmd_fsck(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        fputs(FSCK_HELP, stdout);
+        return EXIT_OK;
+    }
+    for (int i = 1; i < argc; i++) {
+        udr_hash h;
+        if (udr_hash_from_hex(argv[i], &h) != UDR_OK)
+            return out_usage("fsck ", "'%s' is not an object hash (64 lower-case hex digits)",
+                             argv[i]);
+    }
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    fsck_ctx f;
+    progress_begin(&f.prog, c);
+    udr_fsck_stats st;
+    int rc = udr_fsck(repo, on_problem, on_progress, &f, &st);
+    progress_end(&f.prog);
+    if (rc != UDR_OK) {
+        out_repo_error(repo);
+        udr_close(repo);
+        return EXIT_FAIL;
+    }
+    uint64_t missing = 0;
+    for (int i = 1; i < argc; i++) {
+        udr_hash h;
+        udr_hash_from_hex(argv[i], &h);
+        if (udr_object_exists(repo, &h) == 0) {
+            printf("missing object %s: %s\n", argv[i], "no such object in the repository");
+            missing++;
+        }
+    }
+    uint64_t problems = st.problems + missing;
+    char b[32];
+    if (problems)
+        printf("checked %llu objects (%s): %llu problem%s\n", (unsigned long long)st.objects,
+               out_bytes(st.bytes, b, sizeof b), (unsigned long long)problems,
+               problems == 1 ? "" : "s");
+    else if (!c->quiet)
+        printf("checked %llu objects (%s): no problems\n", (unsigned long long)st.objects,
+               out_bytes(st.bytes, b, sizeof b));
+    udr_close(repo);
+    return problems ? EXIT_PROBLEMS : EXIT_OK;
+}
+
+int cmd_version(cli *c, int argc, char **argv)
+{
+    (void)c;
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr version\n\nPrints the versions of udr and of the engines it embeds.");
+        return EXIT_OK;
+    }
+    printf("udr %s (DuckDB %s, BLAKE3 %s)\n", udr_version(), duckdb_library_version(),
+           udr_blake3_version());
+    return EXIT_OK;
+}

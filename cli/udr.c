@@ -1,0 +1,100 @@
+/*
+ * udr — the command line tool: global options and the table of verbs.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char USAGE[] =
+    "usage: udr [--repo DIR] [--quiet] VERB [ARGS...]\n"
+    "\n"
+    "UDR, the Unified Data Runtime: versioned tables in content-addressed Parquet\n"
+    "chunks. The repository is --repo DIR, else $UDR_DIR, else ./.udr.\n"
+    "\n"
+    "Repository\n"
+    "  init [DIR]                 create a repository\n"
+    "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
+    "\n"
+    "Objects (plumbing)\n"
+    "  object put FILE|-...       store files or stdin, print their hashes\n"
+    "  object get HASH [-o FILE]  write an object to stdout or FILE, verified\n"
+    "  object verify [HASH...]    check objects against their names (all if none)\n"
+    "  object hash FILE|-...      print BLAKE3 hashes without storing\n"
+    "  object list                list objects: hash and size\n"
+    "  object delete HASH...      remove objects (garbage collection does this)\n"
+    "\n"
+    "Other\n"
+    "  version                    print the versions of udr, DuckDB and BLAKE3\n"
+    "  help [VERB]                this text, or a verb's\n"
+    "\n"
+    "Options\n"
+    "  --repo DIR                 the repository to use\n"
+    "  -q, --quiet                no progress lines or chatter\n"
+    "  -h, --help                 help (also after any verb)\n"
+    "\n"
+    "Exit codes: 0 ok, 1 failed, 2 usage error, 3 a check found problems.\n";
+
+static const struct {
+    const char *name;
+    verb_fn fn;
+} VERBS[] = {
+    {"init", cmd_init},
+    {"fsck", cmd_fsck},
+    {"object", cmd_object},
+    {"version", cmd_version},
+};
+
+static verb_fn find_verb(const char *name)
+{
+    for (size_t i = 0; i < sizeof VERBS / sizeof VERBS[0]; i++)
+        if (strcmp(VERBS[i].name, name) == 0)
+            return VERBS[i].fn;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {udr_default_dir(), 0, "udr"};
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--repo") == 0) {
+            if (i + 1 >= argc)
+                return out_usage(NULL, "--repo needs a directory");
+            c.repo_dir = argv[++i];
+        } else if (strncmp(a, "--repo=", 7) == 0) {
+            c.repo_dir = a + 7;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            c.quiet = 1;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(USAGE, stdout);
+            return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            char *v[] = {"version", NULL};
+            return cmd_version(&c, 1, v);
+        } else {
+            return out_usage(NULL, "unknown option '%s'", a);
+        }
+    }
+    if (i >= argc) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *verb = argv[i];
+    if (strcmp(verb, "help") == 0) {
+        if (i + 1 >= argc) {
+            fputs(USAGE, stdout);
+            return EXIT_OK;
+        }
+        verb_fn fn = find_verb(argv[i + 1]);
+        if (fn == NULL)
+            return out_usage(NULL, "no such verb '%s'", argv[i + 1]);
+        char *v[] = {argv[i + 1], "--help", NULL};
+        return fn(&c, 2, v);
+    }
+    verb_fn fn = find_verb(verb);
+    if (fn == NULL)
+        return out_usage(NULL, "'%s' is not a udr verb", verb);
+    return fn(&c, argc - i, argv + i);
+}

@@ -1,0 +1,206 @@
+/*
+ * udr.h — the public C API of UDR, the Unified Data Runtime.
+ *
+ * UDR keeps tables as immutable, content-addressed Parquet chunks in a
+ * repository directory, and gives them SQL, time travel, branches,
+ * transactions and a changelog. This header is the whole contract: every
+ * function says what it returns, what it may fail with, and who frees what.
+ *
+ * Conventions
+ *   - Every fallible function returns int: UDR_OK (0) on success, a negative
+ *     UDR_E* code on failure. After a failure, udr_errmsg(repo) says what
+ *     failed, naming the object, file or table concerned.
+ *   - Memory the library allocates for the caller is released with the one
+ *     matching function named in the comment (usually udr_free()).
+ *   - A udr_repo handle may be used by one thread at a time. Several handles,
+ *     in one process or many, may use the same repository at once.
+ *
+ * This version covers the foundation: the repository and its
+ * content-addressed object store.
+ */
+#ifndef UDR_H
+#define UDR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------- */
+
+#define UDR_OK          0   /* success */
+#define UDR_ERROR      -1   /* unclassified failure */
+#define UDR_EINVAL     -2   /* bad argument or input: a malformed hash, a bad name */
+#define UDR_ENOTFOUND  -3   /* the object, file, table or repository does not exist */
+#define UDR_ECORRUPT   -4   /* stored bytes do not match their hash, or are truncated */
+#define UDR_EIO        -5   /* an I/O error from the operating system */
+#define UDR_EFULL      -6   /* the disk (or quota) is full */
+#define UDR_ENOMEM     -7   /* out of memory */
+#define UDR_EFORMAT    -8   /* not a UDR repository, or a newer format than this build */
+#define UDR_EPERM      -9   /* permission denied or read-only file system */
+#define UDR_EEXIST    -10   /* something that must not exist already does */
+
+/* A short constant name for a code, e.g. "UDR_ECORRUPT". Never NULL. */
+const char *udr_strerror(int code);
+
+/* The library's version, e.g. "0.1.0". */
+const char *udr_version(void);
+
+/* The version of the BLAKE3 implementation compiled in, e.g. "1.3.1". */
+const char *udr_blake3_version(void);
+
+/* ---- hashes ------------------------------------------------------------- */
+
+#define UDR_HASH_BYTES 32
+#define UDR_HASH_HEX   64   /* hex digits in a printed hash, without the NUL */
+
+/* A BLAKE3-256 digest: the name of every object in a repository. */
+typedef struct udr_hash {
+    uint8_t bytes[UDR_HASH_BYTES];
+} udr_hash;
+
+/* Hashes len bytes at data. Cannot fail. */
+void udr_hash_buffer(const void *data, size_t len, udr_hash *out);
+
+/* Streaming hashing: new, update any number of times, final (which may be
+ * called again after more updates), free. udr_hasher_new returns NULL only
+ * when memory runs out. */
+typedef struct udr_hasher udr_hasher;
+udr_hasher *udr_hasher_new(void);
+void udr_hasher_update(udr_hasher *hs, const void *data, size_t len);
+void udr_hasher_final(const udr_hasher *hs, udr_hash *out);
+void udr_hasher_free(udr_hasher *hs);
+
+/* Writes the 64 lower-case hex digits of h and a NUL into out[65]. */
+void udr_hash_to_hex(const udr_hash *h, char out[UDR_HASH_HEX + 1]);
+
+/* Parses exactly 64 lower-case hex digits followed by the end of the string.
+ * Anything else (upper case, other lengths, path characters) is UDR_EINVAL. */
+int udr_hash_from_hex(const char *hex, udr_hash *out);
+
+/* ---- repositories ------------------------------------------------------- */
+
+typedef struct udr_repo udr_repo;
+
+/* The directory used when none is given: $UDR_DIR if set, else "./.udr".
+ * The returned string is static or from the environment; do not free it. */
+const char *udr_default_dir(void);
+
+/* Creates a repository at path (the directory may exist if it is empty, or
+ * not exist; its parent must exist) and opens it.
+ *
+ * Like sqlite3_open, *out receives a handle even on failure (unless memory
+ * ran out, when it is NULL), so that udr_errmsg() can say what went wrong;
+ * close it with udr_close() either way.
+ * Fails with UDR_EEXIST if path already holds a repository or other files. */
+int udr_init(const char *path, udr_repo **out);
+
+/* Opens an existing repository. Removes temporary files left by writers that
+ * died. Fails with UDR_ENOTFOUND if path does not exist, UDR_EFORMAT if it is
+ * not a UDR repository or has a format this build does not understand.
+ * *out is set as for udr_init. */
+int udr_open(const char *path, udr_repo **out);
+
+/* Closes the handle and frees it. NULL is allowed. */
+void udr_close(udr_repo *repo);
+
+/* The message of the last failure on this handle ("" if none). Valid until
+ * the next call on the handle. Never NULL for a non-NULL repo. */
+const char *udr_errmsg(const udr_repo *repo);
+
+/* The code of the last failure on this handle (UDR_OK if none). */
+int udr_errcode(const udr_repo *repo);
+
+/* The repository's directory, as given to udr_open/udr_init. */
+const char *udr_repo_path(const udr_repo *repo);
+
+/* Frees memory the library returned to the caller. NULL is allowed. */
+void udr_free(void *ptr);
+
+/* ---- objects ------------------------------------------------------------
+ *
+ * Objects are immutable byte strings named by the BLAKE3-256 of their bytes,
+ * stored once however often they are put. A put is atomic and durable when it
+ * returns: the object is complete under its name or absent, never partial.
+ */
+
+/* Stores len bytes; writes their hash to *out. Writes nothing if an intact
+ * object with that hash is already stored. */
+int udr_object_put(udr_repo *repo, const void *data, size_t len, udr_hash *out);
+
+/* Stores everything readable from fd (a file, pipe or socket), streaming it
+ * in bounded memory. A regular file is hashed first and copied only if the
+ * object is new; other streams go through a temporary file. The file must
+ * not change while it is put: if it does, UDR_ECORRUPT and nothing stored. */
+int udr_object_put_fd(udr_repo *repo, int fd, udr_hash *out);
+
+/* Opens path and stores its contents as udr_object_put_fd. */
+int udr_object_put_file(udr_repo *repo, const char *path, udr_hash *out);
+
+/* Reads a whole object into a buffer the library allocates (*data, free with
+ * udr_free; a 0-byte object gives a non-NULL *data). Does not check the hash;
+ * see udr_object_get_verified. UDR_ENOTFOUND if absent. */
+int udr_object_get(udr_repo *repo, const udr_hash *h, void **data, size_t *len);
+
+/* As udr_object_get, and checks the bytes against the hash: UDR_ECORRUPT,
+ * naming the object, if they differ (nothing is returned then). */
+int udr_object_get_verified(udr_repo *repo, const udr_hash *h, void **data, size_t *len);
+
+/* Streams an object to fd in bounded memory, checking its hash on the way.
+ * On UDR_ECORRUPT the bytes already written are wrong: the caller discards
+ * them (the CLI writes to a temporary file and renames only on success). */
+int udr_object_write_to_fd(udr_repo *repo, const udr_hash *h, int fd);
+
+/* 1 if an object with this hash is stored, 0 if not, negative on error. */
+int udr_object_exists(udr_repo *repo, const udr_hash *h);
+
+/* The stored size of an object in bytes. UDR_ENOTFOUND if absent. */
+int udr_object_size(udr_repo *repo, const udr_hash *h, uint64_t *size_bytes);
+
+/* Reads the whole object and checks it against its name: UDR_OK,
+ * UDR_ENOTFOUND, or UDR_ECORRUPT (with a message saying how: wrong bytes or
+ * truncated). */
+int udr_object_verify(udr_repo *repo, const udr_hash *h);
+
+/* Removes an object (for garbage collection). UDR_ENOTFOUND if absent. */
+int udr_object_delete(udr_repo *repo, const udr_hash *h);
+
+/* Calls fn for every stored object, in no particular order, with its hash
+ * and size. fn returns 0 to go on; any other value stops the walk and is
+ * returned. Files in objects/ that are not validly named objects are
+ * reported through udr_fsck, not here. */
+typedef int (*udr_object_fn)(void *ctx, const udr_hash *h, uint64_t size_bytes);
+int udr_object_foreach(udr_repo *repo, udr_object_fn fn, void *ctx);
+
+/* ---- checking ----------------------------------------------------------- */
+
+/* One problem udr_fsck found. */
+typedef struct udr_fsck_problem {
+    int code;              /* UDR_ECORRUPT, UDR_EIO, UDR_EINVAL (stray file) */
+    const char *object;    /* hex hash of the object, or NULL for a stray file */
+    const char *path;      /* the file concerned, relative to the repository */
+    const char *message;   /* what is wrong */
+} udr_fsck_problem;
+
+typedef struct udr_fsck_stats {
+    uint64_t objects;      /* objects checked */
+    uint64_t bytes;        /* bytes read and hashed */
+    uint64_t problems;     /* problems reported */
+} udr_fsck_stats;
+
+/* Verifies every stored object's bytes against its name and reports each
+ * problem to fn (which may be NULL). Returns UDR_OK if the walk completed,
+ * whatever it found (see stats->problems), or an error if it could not walk.
+ * progress (may be NULL) is called now and then with the running stats. */
+typedef void (*udr_fsck_fn)(void *ctx, const udr_fsck_problem *p);
+typedef void (*udr_progress_fn)(void *ctx, const udr_fsck_stats *sofar);
+int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx,
+             udr_fsck_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UDR_H */

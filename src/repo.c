@@ -1,0 +1,348 @@
+/*
+ * repo — creating and opening repositories, and the public object API that
+ * forwards to the store with the handle's error record; see repo.h.
+ */
+#include "repo.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fs.h"
+
+static const char FORMAT_MAGIC[] = "udr repository";
+
+const char *udr_version(void)
+{
+    return UDR_VERSION;
+}
+
+const char *udr_strerror(int code)
+{
+    switch (code) {
+    case UDR_OK: return "UDR_OK";
+    case UDR_ERROR: return "UDR_ERROR";
+    case UDR_EINVAL: return "UDR_EINVAL";
+    case UDR_ENOTFOUND: return "UDR_ENOTFOUND";
+    case UDR_ECORRUPT: return "UDR_ECORRUPT";
+    case UDR_EIO: return "UDR_EIO";
+    case UDR_EFULL: return "UDR_EFULL";
+    case UDR_ENOMEM: return "UDR_ENOMEM";
+    case UDR_EFORMAT: return "UDR_EFORMAT";
+    case UDR_EPERM: return "UDR_EPERM";
+    case UDR_EEXIST: return "UDR_EEXIST";
+    default: return "UDR_E(unknown)";
+    }
+}
+
+const char *udr_default_dir(void)
+{
+    const char *env = getenv("UDR_DIR");
+    return env != NULL && env[0] != '\0' ? env : ".udr";
+}
+
+void udr_free(void *ptr)
+{
+    free(ptr);
+}
+
+static udr_repo *repo_new(const char *path)
+{
+    udr_repo *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    if (path == NULL || path[0] == '\0') {
+        err_set(&r->err, UDR_EINVAL, "no repository path given");
+        return r;
+    }
+    if (fs_path(r->path, sizeof r->path, "%s", path) != 0)
+        err_set(&r->err, UDR_EINVAL, "repository path is too long: %.100s...", path);
+    return r;
+}
+
+const char *udr_errmsg(const udr_repo *repo)
+{
+    return repo == NULL ? "out of memory" : repo->err.msg;
+}
+
+int udr_errcode(const udr_repo *repo)
+{
+    return repo == NULL ? UDR_ENOMEM : repo->err.code;
+}
+
+const char *udr_repo_path(const udr_repo *repo)
+{
+    return repo->path;
+}
+
+store *repo_store(udr_repo *repo)
+{
+    return &repo->store;
+}
+
+void udr_close(udr_repo *repo)
+{
+    free(repo);
+}
+
+/* ---- FORMAT ------------------------------------------------------------- */
+
+static int read_format(udr_repo *r)
+{
+    char path[PATH_MAX];
+    if (fs_path(path, sizeof path, "%s/FORMAT", r->path))
+        return err_set(&r->err, UDR_EINVAL, "repository path is too long");
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT)
+            return err_set(&r->err, UDR_EFORMAT,
+                           "%s is not a UDR repository (it has no FORMAT file); create one "
+                           "with 'udr init %s'",
+                           r->path, r->path);
+        return err_sys(&r->err, errno, "cannot read %s", path);
+    }
+    char line1[64] = "", line2[64] = "";
+    int ok = fgets(line1, sizeof line1, f) != NULL && fgets(line2, sizeof line2, f) != NULL;
+    fclose(f);
+    line1[strcspn(line1, "\n")] = '\0';
+    if (!ok || strcmp(line1, FORMAT_MAGIC) != 0)
+        return err_set(&r->err, UDR_EFORMAT,
+                       "%s is not a UDR repository (its FORMAT file does not say so)", r->path);
+    int version;
+    char extra;
+    if (sscanf(line2, "format %d%c", &version, &extra) != 2 || extra != '\n' || version < 1)
+        return err_set(&r->err, UDR_EFORMAT, "%s: FORMAT has an unreadable version line", r->path);
+    if (version > REPO_FORMAT_VERSION)
+        return err_set(&r->err, UDR_EFORMAT,
+                       "%s has repository format %d, newer than this udr %s understands "
+                       "(format %d); upgrade udr to open it",
+                       r->path, version, UDR_VERSION, REPO_FORMAT_VERSION);
+    return UDR_OK;
+}
+
+static int check_dir(udr_repo *r, const char *name)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (fs_path(path, sizeof path, "%s/%s", r->path, name))
+        return err_set(&r->err, UDR_EINVAL, "repository path is too long");
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return err_set(&r->err, UDR_EFORMAT,
+                       "%s is a damaged UDR repository: its %s/ directory is missing", r->path,
+                       name);
+    return UDR_OK;
+}
+
+int udr_open(const char *path, udr_repo **out)
+{
+    udr_repo *r = repo_new(path);
+    *out = r;
+    if (r == NULL)
+        return UDR_ENOMEM;
+    if (r->err.code)
+        return r->err.code;
+    struct stat st;
+    if (stat(r->path, &st) != 0) {
+        if (errno == ENOENT)
+            return err_set(&r->err, UDR_ENOTFOUND,
+                           "no repository at %s (no such directory); create one with 'udr init "
+                           "%s' or say where it is with --repo DIR or $UDR_DIR",
+                           r->path, r->path);
+        return err_sys(&r->err, errno, "cannot open repository %s", r->path);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return err_set(&r->err, UDR_EFORMAT, "%s is not a UDR repository (not a directory)",
+                       r->path);
+    int rc = read_format(r);
+    if (rc == UDR_OK)
+        rc = check_dir(r, "objects");
+    if (rc == UDR_OK)
+        rc = check_dir(r, "log");
+    if (rc == UDR_OK)
+        rc = check_dir(r, "tmp");
+    if (rc == UDR_OK)
+        rc = store_open(&r->store, r->path, &r->err);
+    if (rc == UDR_OK)
+        rc = store_clean_tmp(&r->store, &r->tmp_removed);
+    if (rc != UDR_OK)
+        return rc;
+    r->usable = 1;
+    err_clear(&r->err);
+    return UDR_OK;
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+/* 1 if dir is empty, 0 if not, negative errno-code on error. */
+static int dir_is_empty(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp == NULL)
+        return -errno;
+    struct dirent *de;
+    int empty = 1;
+    while ((de = readdir(dp)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            empty = 0;
+            break;
+        }
+    }
+    closedir(dp);
+    return empty;
+}
+
+static int write_format(udr_repo *r)
+{
+    char tmp[PATH_MAX], dest[PATH_MAX], body[64];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/FORMAT.%ld", r->path, (long)getpid()) ||
+        fs_path(dest, sizeof dest, "%s/FORMAT", r->path))
+        return err_set(&r->err, UDR_EINVAL, "repository path is too long");
+    int n = snprintf(body, sizeof body, "%s\nformat %d\n", FORMAT_MAGIC, REPO_FORMAT_VERSION);
+    int fd, e = fs_create_excl(tmp, 0644, &fd, NULL);
+    if (e)
+        return err_sys(&r->err, e, "cannot create %s", tmp);
+    if ((e = fs_write_all(fd, body, (size_t)n, NULL, tmp)) != 0 || (e = fs_fsync(fd, NULL, tmp)) != 0) {
+        close(fd);
+        unlink(tmp);
+        return err_sys(&r->err, e, "cannot write %s", tmp);
+    }
+    close(fd);
+    if ((e = fs_rename(tmp, dest, NULL)) != 0 || (e = fs_fsync_dir(r->path, NULL)) != 0) {
+        unlink(tmp);
+        return err_sys(&r->err, e, "cannot create %s", dest);
+    }
+    return UDR_OK;
+}
+
+int udr_init(const char *path, udr_repo **out)
+{
+    udr_repo *r = repo_new(path);
+    *out = r;
+    if (r == NULL)
+        return UDR_ENOMEM;
+    if (r->err.code)
+        return r->err.code;
+    if (mkdir(r->path, 0755) != 0) {
+        if (errno != EEXIST)
+            return err_sys(&r->err, errno, "cannot create repository directory %s", r->path);
+        char fmt[PATH_MAX];
+        fs_path(fmt, sizeof fmt, "%s/FORMAT", r->path);
+        if (access(fmt, F_OK) == 0)
+            return err_set(&r->err, UDR_EEXIST, "%s is already a UDR repository", r->path);
+        int empty = dir_is_empty(r->path);
+        if (empty < 0)
+            return err_sys(&r->err, -empty, "cannot create a repository in %s", r->path);
+        if (!empty)
+            return err_set(&r->err, UDR_EEXIST,
+                           "cannot create a repository in %s: the directory is not empty",
+                           r->path);
+    }
+    static const char *const dirs[] = {"objects", "log", "tmp"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char d[PATH_MAX];
+        if (fs_path(d, sizeof d, "%s/%s", r->path, dirs[i]))
+            return err_set(&r->err, UDR_EINVAL, "repository path is too long");
+        int e = fs_mkdir(d, NULL);
+        if (e)
+            return err_sys(&r->err, e, "cannot create %s", d);
+    }
+    int rc = write_format(r);     /* last: marks the repository complete */
+    if (rc)
+        return rc;
+    udr_close(r);
+    return udr_open(path, out);
+}
+
+/* ---- objects ------------------------------------------------------------ */
+
+/* Every object call starts here: clears the error, refuses an unusable handle. */
+static int begin(udr_repo *repo)
+{
+    assert(repo != NULL);
+    if (!repo->usable)
+        return err_set(&repo->err, UDR_EINVAL, "the repository handle is not open%s%s",
+                       repo->err.msg[0] ? ": " : "", repo->err.msg);
+    err_clear(&repo->err);
+    return UDR_OK;
+}
+
+int udr_object_put(udr_repo *repo, const void *data, size_t len, udr_hash *out)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_put(&repo->store, data, len, out);
+}
+
+int udr_object_put_fd(udr_repo *repo, int fd, udr_hash *out)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_put_fd(&repo->store, fd, out);
+}
+
+int udr_object_put_file(udr_repo *repo, const char *path, udr_hash *out)
+{
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(&repo->err, errno, "cannot open %s", path);
+    rc = store_put_fd(&repo->store, fd, out);
+    close(fd);
+    if (rc)
+        err_prefix(&repo->err, "%s", path);
+    return rc;
+}
+
+int udr_object_get(udr_repo *repo, const udr_hash *h, void **data, size_t *len)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_get(&repo->store, h, 0, data, len);
+}
+
+int udr_object_get_verified(udr_repo *repo, const udr_hash *h, void **data, size_t *len)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_get(&repo->store, h, 1, data, len);
+}
+
+int udr_object_write_to_fd(udr_repo *repo, const udr_hash *h, int fd)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_write_to_fd(&repo->store, h, fd);
+}
+
+int udr_object_exists(udr_repo *repo, const udr_hash *h)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_exists(&repo->store, h);
+}
+
+int udr_object_size(udr_repo *repo, const udr_hash *h, uint64_t *size_bytes)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_size(&repo->store, h, size_bytes);
+}
+
+int udr_object_verify(udr_repo *repo, const udr_hash *h)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_verify(&repo->store, h);
+}
+
+int udr_object_delete(udr_repo *repo, const udr_hash *h)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_delete(&repo->store, h);
+}
+
+int udr_object_foreach(udr_repo *repo, udr_object_fn fn, void *ctx)
+{
+    int rc = begin(repo);
+    return rc ? rc : store_foreach(&repo->store, fn, NULL, ctx);
+}

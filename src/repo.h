@@ -1,0 +1,35 @@
+/*
+ * repo — the repository handle: opening, creating, and the public object API.
+ *
+ * On disk, a repository is a directory:
+ *
+ *   FORMAT     "udr repository\nformat 1\n": what this is and which version
+ *              of the layout; written last by init, so a half-made
+ *              repository is never mistaken for one
+ *   objects/   the content-addressed store (store.h)
+ *   log/       the catalog log (later layers)
+ *   tmp/       temporary files of writes in progress
+ *
+ * The handle owns the error record of every layer below it.
+ */
+#ifndef UDR_REPO_H
+#define UDR_REPO_H
+
+#include "store.h"
+#include "udr.h"
+#include "util/err.h"
+
+enum { REPO_FORMAT_VERSION = 1 };
+
+struct udr_repo {
+    udr_err err;
+    store store;
+    char path[PATH_MAX];
+    int usable;                /* 1 once opened successfully */
+    int tmp_removed;           /* stale temporary files removed at open */
+};
+
+/* For tests and front ends inside the project: the store of an open repo. */
+store *repo_store(udr_repo *repo);
+
+#endif
