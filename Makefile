@@ -68,7 +68,12 @@ BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
 DEPS_READY := deps/.ready
 
 .PHONY: all quickstart test test-one asan bench install clean
-all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN)
+all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) \
+     $(BUILD)/tests/peak_rss
+
+# Keep the objects of test and bench programs (make would delete them as
+# intermediate files, and rebuild them every time).
+.SECONDARY:
 
 $(DEPS_READY): scripts/deps.sh
 	@sh scripts/deps.sh
@@ -107,6 +112,9 @@ $(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+$(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
+	$(CC) $(LDSAN) -o $@ $^
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)

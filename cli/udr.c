@@ -32,6 +32,7 @@ static const char USAGE[] =
     "  --repo DIR                 the repository to use\n"
     "  -q, --quiet                no progress lines or chatter\n"
     "  -h, --help                 help (also after any verb)\n"
+    "Global options may also follow the verb; after '--' nothing is an option.\n"
     "\n"
     "Exit codes: 0 ok, 1 failed, 2 usage error, 3 a check found problems.\n";
 
@@ -53,21 +54,46 @@ static verb_fn find_verb(const char *name)
     return NULL;
 }
 
+/* Global options may stand anywhere before a "--": they are taken out of
+ * argv, so that `udr object put --repo r f` works like `udr --repo r object put f`.
+ * Returns the new argc, or -1 after a usage error. */
+static int take_global_options(cli *c, int argc, char **argv)
+{
+    int out = 1, i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (strcmp(a, "--repo") == 0) {
+            if (i + 1 >= argc) {
+                out_usage(NULL, "--repo needs a directory");
+                return -1;
+            }
+            c->repo_dir = argv[++i];
+        } else if (strncmp(a, "--repo=", 7) == 0) {
+            c->repo_dir = a + 7;
+        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+            c->quiet = 1;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    for (; i < argc; i++)
+        argv[out++] = argv[i];
+    argv[out] = NULL;
+    return out;
+}
+
 int main(int argc, char **argv)
 {
     cli c = {udr_default_dir(), 0, "udr"};
+    argc = take_global_options(&c, argc, argv);
+    if (argc < 0)
+        return EXIT_USAGE;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--repo") == 0) {
-            if (i + 1 >= argc)
-                return out_usage(NULL, "--repo needs a directory");
-            c.repo_dir = argv[++i];
-        } else if (strncmp(a, "--repo=", 7) == 0) {
-            c.repo_dir = a + 7;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            c.quiet = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(USAGE, stdout);
             return EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
