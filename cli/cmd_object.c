@@ -191,32 +191,18 @@ static int object_hash(cli *c, int argc, char **argv)
     if (argc < 2)
         return out_usage("object ", "object hash needs a FILE or - for stdin");
     int status = EXIT_OK;
-    enum { BUF_BYTES = 1 << 20 };
-    char *buf = malloc(BUF_BYTES);
-    if (buf == NULL)
-        return out_error("out of memory");
     for (int i = 1; i < argc; i++) {
         int fd = strcmp(argv[i], "-") == 0 ? STDIN_FILENO : open(argv[i], O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             status = out_error("cannot open %s: %s", argv[i], strerror(errno));
             continue;
         }
-        udr_hasher *hs = udr_hasher_new();
-        if (hs == NULL) {
-            free(buf);
-            return out_error("out of memory");
-        }
-        ssize_t n;
-        while ((n = read(fd, buf, BUF_BYTES)) > 0 || (n < 0 && errno == EINTR))
-            if (n > 0)
-                udr_hasher_update(hs, buf, (size_t)n);
+        udr_hash h;
+        int rc = udr_hash_fd(fd, &h);
         int e = errno;
         if (fd != STDIN_FILENO)
             close(fd);
-        udr_hash h;
-        udr_hasher_final(hs, &h);
-        udr_hasher_free(hs);
-        if (n < 0) {
+        if (rc != UDR_OK) {
             status = out_error("cannot read %s: %s", argv[i], strerror(e));
             continue;
         }
@@ -224,7 +210,6 @@ static int object_hash(cli *c, int argc, char **argv)
         udr_hash_to_hex(&h, hex);
         printf("%s  %s\n", hex, argv[i]);
     }
-    free(buf);
     return status;
 }
 

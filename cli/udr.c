@@ -1,8 +1,10 @@
 /*
  * udr — the command line tool: global options and the table of verbs.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -84,8 +86,23 @@ static int take_global_options(cli *c, int argc, char **argv)
     return out;
 }
 
+/* Files are mapped to be hashed; one truncated meanwhile by another process
+ * raises SIGBUS. Say so instead of dying with a bare signal. Nothing is lost:
+ * every write is atomic. */
+static void on_sigbus(int sig)
+{
+    static const char msg[] = "udr: error: an input file was truncated while it was being "
+                              "read; nothing was stored\n";
+    (void)sig;
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+        /* nothing more can be done */
+    }
+    _exit(EXIT_FAIL);
+}
+
 int main(int argc, char **argv)
 {
+    signal(SIGBUS, on_sigbus);
     cli c = {udr_default_dir(), 0, "udr"};
     argc = take_global_options(&c, argc, argv);
     if (argc < 0)

@@ -73,6 +73,11 @@ void udr_hasher_update(udr_hasher *hs, const void *data, size_t len);
 void udr_hasher_final(const udr_hasher *hs, udr_hash *out);
 void udr_hasher_free(udr_hasher *hs);
 
+/* Hashes everything readable from fd, from its current offset to its end: a
+ * regular file is mapped and hashed on all cores in bounded memory, a pipe
+ * is read. UDR_OK, or UDR_EIO (errno says why) if it cannot be read. */
+int udr_hash_fd(int fd, udr_hash *out);
+
 /* Writes the 64 lower-case hex digits of h and a NUL into out[65]. */
 void udr_hash_to_hex(const udr_hash *h, char out[UDR_HASH_HEX + 1]);
 

@@ -346,3 +346,33 @@ int udr_object_foreach(udr_repo *repo, udr_object_fn fn, void *ctx)
     int rc = begin(repo);
     return rc ? rc : store_foreach(&repo->store, fn, NULL, ctx);
 }
+
+int udr_hash_fd(int fd, udr_hash *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return UDR_EIO;
+    store s;
+    udr_err err;
+    store_open(&s, "/", &err);       /* no repository: only the hashing is used */
+    if (S_ISREG(st.st_mode)) {
+        off_t at = lseek(fd, 0, SEEK_CUR);
+        if (at < 0 || at > st.st_size)
+            at = 0;
+        return store_hash_fd(&s, fd, at, (uint64_t)(st.st_size - at), "input", out);
+    }
+    udr_hasher *hs = udr_hasher_new();
+    char *buf = malloc(STORE_IO_BYTES);
+    int rc = hs != NULL && buf != NULL ? UDR_OK : UDR_ENOMEM;
+    for (size_t got = 1; rc == UDR_OK && got > 0;) {
+        if (fs_read_full(fd, buf, STORE_IO_BYTES, &got, NULL, "input") != 0)
+            rc = UDR_EIO;
+        else
+            udr_hasher_update(hs, buf, got);
+    }
+    if (rc == UDR_OK)
+        udr_hasher_final(hs, out);
+    udr_hasher_free(hs);
+    free(buf);
+    return rc;
+}

@@ -13,10 +13,18 @@
  *      crash as surely as the bytes;
  *   6. on any failure after 3, unlink the temporary file.
  *
- * A regular file is read twice (hash, then copy) so that storing a file
- * already present costs a read and no write; the copy pass re-hashes, and a
- * file that changed between the passes is refused rather than stored under
- * the wrong name.
+ * A regular file is hashed first, so that storing a file already present
+ * costs a read and no write. It is then copied into the temporary file (in
+ * the kernel, copy_file_range, where it can) and the temporary file itself is
+ * hashed again before it is renamed: what is stored is exactly what was
+ * hashed, and a file that changed meanwhile is refused, not stored under the
+ * wrong name.
+ *
+ * Hashing a file or an object maps it and hashes it on all cores (hash.h),
+ * dropping each piece from memory once hashed: the memory held stays small,
+ * however large the file. As with git, which also maps files to hash them, a file
+ * truncated by another process while it is mapped raises SIGBUS; the udr
+ * tool turns that into an error message.
  */
 #include "store.h"
 
@@ -28,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -195,7 +205,7 @@ int store_put(store *s, const void *data, size_t len, udr_hash *out)
 {
     assert(data != NULL || len == 0);
     udr_hash h;
-    hash_buffer(data, len, &h);
+    hash_buffer_mt(data, len, &h);
     int rc = present_with_size(s, &h, len);
     if (rc < 0)
         return rc;
@@ -220,27 +230,181 @@ int store_put(store *s, const void *data, size_t len, udr_hash *out)
     return UDR_OK;
 }
 
-/* Copies from fd (from offset on, if positioned) into t while hashing. */
-static int copy_hashing(store *s, int fd, int positioned, off_t offset, tmp_obj *t,
-                        char *buf, udr_hash *out, uint64_t *copied)
+/* Hashes len bytes of fd from offset on: mapped, on all cores. Falls back to
+ * reading (one thread) where the file cannot be mapped. */
+int store_hash_fd(store *s, int fd, off_t offset, uint64_t len, const char *what, udr_hash *out)
 {
+    int e = s->fault.fn ? s->fault.fn(s->fault.ctx, FS_OP_READ, what) : 0;
+    if (e)
+        return err_sys(s->err, e, "cannot read %s", what);
+    if (len == 0) {
+        hash_buffer(NULL, 0, out);
+        return UDR_OK;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    off_t map_at = offset - offset % page;
+    size_t skew = (size_t)(offset - map_at);
+    int no_map = s->fault.fn ? s->fault.fn(s->fault.ctx, FS_OP_MMAP, what) : 0;
+    void *map = !no_map && len <= SIZE_MAX - skew
+                    ? mmap(NULL, (size_t)len + skew, PROT_READ, MAP_SHARED, fd, map_at)
+                    : MAP_FAILED;
+    if (map != MAP_FAILED) {
+        /* Pages fault in on the hashing threads, in parallel, and are dropped
+         * from this process once hashed, so memory stays bounded. */
+        hash_mapped_file((const unsigned char *)map + skew, (size_t)len, out);
+        munmap(map, (size_t)len + skew);
+        return UDR_OK;
+    }
+    /* The fallback: hash the whole region by reading it, on one thread. */
+    char *buf = malloc(STORE_IO_BYTES);
+    if (buf == NULL)
+        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
+    hasher hs;
+    hash_init(&hs);
+    for (uint64_t pos = 0; pos < len;) {
+        size_t want = len - pos < STORE_IO_BYTES ? (size_t)(len - pos) : STORE_IO_BYTES;
+        size_t got;
+        if ((e = fs_pread_full(fd, buf, want, offset + (off_t)pos, &got, NULL, what)) != 0 ||
+            got == 0) {
+            free(buf);
+            if (e)
+                return err_sys(s->err, e, "cannot read %s", what);
+            return err_set(s->err, UDR_EIO, "%s became shorter while it was read", what);
+        }
+        hash_update(&hs, buf, got);
+        pos += got;
+    }
+    free(buf);
+    hash_final(&hs, out);
+    return UDR_OK;
+}
+
+/* Copies len bytes of fd from offset on into t: in the kernel where it can,
+ * else through a buffer. */
+static int copy_region(store *s, int fd, off_t offset, uint64_t len, tmp_obj *t)
+{
+    int e = s->fault.fn ? s->fault.fn(s->fault.ctx, FS_OP_WRITE, t->path) : 0;
+    if (e)
+        return err_sys(s->err, e, "cannot store object: writing to %s failed", t->path);
+    loff_t in = offset, out = 0;
+    uint64_t done = 0;
+    while (done < len) {
+        size_t want = len - done > (1u << 30) ? (1u << 30) : (size_t)(len - done);
+        ssize_t n = copy_file_range(fd, &in, t->fd, &out, want, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;             /* unsupported here, or end of file: see below */
+        done += (uint64_t)n;
+    }
+    if (done == len)
+        return UDR_OK;
+    char *buf = malloc(STORE_IO_BYTES);
+    if (buf == NULL)
+        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
+    while (done < len) {
+        size_t want = len - done < STORE_IO_BYTES ? (size_t)(len - done) : STORE_IO_BYTES;
+        size_t got;
+        e = fs_pread_full(fd, buf, want, offset + (off_t)done, &got, NULL, "input");
+        if (e == 0 && got == 0)
+            break;             /* shorter than it was: the hash check refuses it */
+        if (e == 0)
+            e = fs_write_all(t->fd, buf, got, NULL, t->path);
+        if (e) {
+            free(buf);
+            return err_sys(s->err, e, "cannot store object: copying into %s failed", t->path);
+        }
+        done += got;
+    }
+    free(buf);
+    return UDR_OK;
+}
+
+/* A regular file: hash (a read), and if new, copy, re-hash the copy, rename. */
+static int put_regular(store *s, int fd, const struct stat *st, udr_hash *out)
+{
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    if (start < 0 || start > st->st_size)
+        start = 0;
+    uint64_t len = (uint64_t)(st->st_size - start);
+    udr_hash h;
+    int rc = store_hash_fd(s, fd, start, len, "the input file", &h);
+    if (rc)
+        return rc;
+    rc = present_with_size(s, &h, len);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        *out = h;
+        return UDR_OK;
+    }
+    tmp_obj t;
+    if ((rc = tmp_create(s, &t)) != 0)
+        return rc;
+    udr_hash copied;
+    struct stat tst;
+    if ((rc = copy_region(s, fd, start, len, &t)) != 0 ||
+        (rc = fstat(t.fd, &tst) != 0 ? err_sys(s->err, errno, "cannot stat %s", t.path) : 0) ||
+        (rc = store_hash_fd(s, t.fd, 0, (uint64_t)tst.st_size, t.path, &copied)) != 0) {
+        tmp_discard(&t);
+        return rc;
+    }
+    if (!hash_equal(&copied, &h) || (uint64_t)tst.st_size != len) {
+        tmp_discard(&t);
+        return err_set(s->err, UDR_ECORRUPT,
+                       "the input file changed while it was being stored (%llu bytes, then "
+                       "%llu); nothing was stored",
+                       (unsigned long long)len, (unsigned long long)tst.st_size);
+    }
+    if ((rc = tmp_commit(s, &t, &h)) != 0)
+        return rc;
+    *out = h;
+    return UDR_OK;
+}
+
+/* A pipe or socket: one pass into a temporary file, hashing on the way. */
+static int put_stream(store *s, int fd, udr_hash *out)
+{
+    char *buf = malloc(STORE_IO_BYTES);
+    if (buf == NULL)
+        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
+    tmp_obj t;
+    int rc = tmp_create(s, &t);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
     hasher hs;
     hash_init(&hs);
     for (;;) {
         size_t got;
-        int e = positioned ? fs_pread_full(fd, buf, STORE_IO_BYTES, offset + (off_t)hs.bytes, &got,
-                                           &s->fault, "input")
-                           : fs_read_full(fd, buf, STORE_IO_BYTES, &got, &s->fault, "input");
-        if (e)
-            return err_sys(s->err, e, "cannot read the input to store");
+        int e = fs_read_full(fd, buf, STORE_IO_BYTES, &got, &s->fault, "input");
+        if (e) {
+            rc = err_sys(s->err, e, "cannot read the input to store");
+            break;
+        }
         if (got == 0)
             break;
         hash_update(&hs, buf, got);
-        if (t != NULL && (e = fs_write_all(t->fd, buf, got, &s->fault, t->path)) != 0)
-            return err_sys(s->err, e, "cannot store object: writing to %s failed", t->path);
+        if ((e = fs_write_all(t.fd, buf, got, &s->fault, t.path)) != 0) {
+            rc = err_sys(s->err, e, "cannot store object: writing to %s failed", t.path);
+            break;
+        }
     }
-    hash_final(&hs, out);
-    *copied = hs.bytes;
+    free(buf);
+    udr_hash h;
+    hash_final(&hs, &h);
+    if (rc == UDR_OK)
+        rc = present_with_size(s, &h, hs.bytes);
+    if (rc != 0) {             /* an error (< 0), or already stored (1) */
+        tmp_discard(&t);
+        if (rc == 1)
+            *out = h;
+        return rc == 1 ? UDR_OK : rc;
+    }
+    if ((rc = tmp_commit(s, &t, &h)) != 0)
+        return rc;
+    *out = h;
     return UDR_OK;
 }
 
@@ -249,68 +413,7 @@ int store_put_fd(store *s, int fd, udr_hash *out)
     struct stat st;
     if (fstat(fd, &st) != 0)
         return err_sys(s->err, errno, "cannot stat the input to store");
-    char *buf = malloc(STORE_IO_BYTES);
-    if (buf == NULL)
-        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
-    int rc;
-    int regular = S_ISREG(st.st_mode);
-    off_t start = 0;
-    udr_hash first;
-    uint64_t first_len = 0;
-    if (regular) {
-        start = lseek(fd, 0, SEEK_CUR);
-        if (start < 0)
-            start = 0;
-        posix_fadvise(fd, start, 0, POSIX_FADV_SEQUENTIAL);
-        if ((rc = copy_hashing(s, fd, 1, start, NULL, buf, &first, &first_len)) != 0)
-            goto done;
-        rc = present_with_size(s, &first, first_len);
-        if (rc < 0)
-            goto done;
-        if (rc == 1) {
-            *out = first;
-            rc = UDR_OK;
-            goto done;
-        }
-    }
-
-    tmp_obj t;
-    if ((rc = tmp_create(s, &t)) != 0)
-        goto done;
-    udr_hash h;
-    uint64_t len;
-    if ((rc = copy_hashing(s, fd, regular, start, &t, buf, &h, &len)) != 0) {
-        tmp_discard(&t);
-        goto done;
-    }
-    if (regular && (!hash_equal(&h, &first) || len != first_len)) {
-        tmp_discard(&t);
-        rc = err_set(s->err, UDR_ECORRUPT,
-                     "the input file changed while it was being stored (%llu bytes, then "
-                     "%llu); nothing was stored",
-                     (unsigned long long)first_len, (unsigned long long)len);
-        goto done;
-    }
-    if (!regular) {
-        rc = present_with_size(s, &h, len);
-        if (rc == 1) {
-            tmp_discard(&t);
-            *out = h;
-            rc = UDR_OK;
-            goto done;
-        }
-        if (rc < 0) {
-            tmp_discard(&t);
-            goto done;
-        }
-    }
-    if ((rc = tmp_commit(s, &t, &h)) != 0)
-        goto done;
-    *out = h;
-    rc = UDR_OK;
-done:
-    free(buf);
-    return rc;
+    return S_ISREG(st.st_mode) ? put_regular(s, fd, &st, out) : put_stream(s, fd, out);
 }
 
 /* ---- get ---------------------------------------------------------------- */
@@ -385,7 +488,7 @@ int store_get(store *s, const udr_hash *h, int verify, void **data, size_t *len)
     }
     if (verify) {
         udr_hash actual;
-        hash_buffer(buf, size, &actual);
+        hash_buffer_mt(buf, size, &actual);
         if (!hash_equal(&actual, h)) {
             free(buf);
             return corrupt(s, h, &actual, size);
@@ -396,56 +499,93 @@ int store_get(store *s, const udr_hash *h, int verify, void **data, size_t *len)
     return UDR_OK;
 }
 
-/* Streams an object through the hasher, to out_fd when it is >= 0. */
-static int stream_object(store *s, const udr_hash *h, int out_fd)
+/* Opens an object and checks its bytes against its name; on success the
+ * open descriptor and the size are returned. */
+static int open_verified(store *s, const udr_hash *h, int *fd_out, uint64_t *size)
 {
     int fd;
-    uint64_t size;
-    int rc = obj_open(s, h, &fd, &size);
+    int rc = obj_open(s, h, &fd, size);
     if (rc)
         return rc;
-    char *buf = malloc(STORE_IO_BYTES);
-    if (buf == NULL) {
-        close(fd);
-        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
-    }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    hasher hs;
-    hash_init(&hs);
-    char hex[UDR_HASH_HEX + 1];
-    hex_of(h, hex);
-    for (;;) {
-        size_t got;
-        int e = fs_read_full(fd, buf, STORE_IO_BYTES, &got, &s->fault, "object");
-        if (e) {
-            rc = err_sys(s->err, e, "cannot read object %s", hex);
-            goto done;
-        }
-        if (got == 0)
-            break;
-        hash_update(&hs, buf, got);
-        if (out_fd >= 0 && (e = fs_write_all(out_fd, buf, got, NULL, "output")) != 0) {
-            rc = err_sys(s->err, e, "cannot write object %s to the output", hex);
-            goto done;
-        }
-    }
+    char rel[128];
+    store_object_relpath(h, rel, sizeof rel);
     udr_hash actual;
-    hash_final(&hs, &actual);
-    rc = hash_equal(&actual, h) ? UDR_OK : corrupt(s, h, &actual, hs.bytes);
-done:
+    rc = store_hash_fd(s, fd, 0, *size, rel, &actual);
+    if (rc == UDR_OK && !hash_equal(&actual, h))
+        rc = corrupt(s, h, &actual, *size);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return UDR_OK;
+}
+
+/* Sends len bytes of in_fd to out_fd: sendfile where it can, else a buffer. */
+static int send_all(store *s, int in_fd, uint64_t len, int out_fd, const char *hex)
+{
+    off_t off = 0;
+    while ((uint64_t)off < len) {
+        size_t want = len - (uint64_t)off > (1u << 30) ? (1u << 30) : (size_t)(len - (uint64_t)off);
+        ssize_t n = sendfile(out_fd, in_fd, &off, want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP))
+            break;             /* e.g. an O_APPEND output: copy through a buffer */
+        if (n < 0)
+            return err_sys(s->err, errno, "cannot write object %s to the output", hex);
+        if (n == 0)
+            return err_set(s->err, UDR_EIO, "object %s became shorter while it was read", hex);
+    }
+    if ((uint64_t)off == len)
+        return UDR_OK;
+    char *buf = malloc(STORE_IO_BYTES);
+    if (buf == NULL)
+        return err_set(s->err, UDR_ENOMEM, "out of memory for an I/O buffer");
+    int rc = UDR_OK;
+    while ((uint64_t)off < len) {
+        size_t got;
+        size_t want = len - (uint64_t)off < STORE_IO_BYTES ? (size_t)(len - (uint64_t)off)
+                                                            : STORE_IO_BYTES;
+        int e = fs_pread_full(in_fd, buf, want, off, &got, NULL, "object");
+        if (e == 0 && got == 0) {
+            rc = err_set(s->err, UDR_EIO, "object %s became shorter while it was read", hex);
+            break;
+        }
+        if (e == 0)
+            e = fs_write_all(out_fd, buf, got, NULL, "output");
+        if (e) {
+            rc = err_sys(s->err, e, "cannot write object %s to the output", hex);
+            break;
+        }
+        off += (off_t)got;
+    }
     free(buf);
-    close(fd);
     return rc;
 }
 
 int store_write_to_fd(store *s, const udr_hash *h, int fd)
 {
-    return stream_object(s, h, fd);
+    int in;
+    uint64_t size;
+    int rc = open_verified(s, h, &in, &size);
+    if (rc)
+        return rc;
+    char hex[UDR_HASH_HEX + 1];
+    hex_of(h, hex);
+    rc = send_all(s, in, size, fd, hex);
+    close(in);
+    return rc;
 }
 
 int store_verify(store *s, const udr_hash *h)
 {
-    return stream_object(s, h, -1);
+    int fd;
+    uint64_t size;
+    int rc = open_verified(s, h, &fd, &size);
+    if (rc == UDR_OK)
+        close(fd);
+    return rc;
 }
 
 int store_exists(store *s, const udr_hash *h)

@@ -27,6 +27,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "udr.h"
 #include "util/err.h"
@@ -57,6 +58,10 @@ int store_exists(store *s, const udr_hash *h);
 int store_size(store *s, const udr_hash *h, uint64_t *size_bytes);
 int store_verify(store *s, const udr_hash *h);
 int store_delete(store *s, const udr_hash *h);
+
+/* Hashes len bytes of fd from offset on (a regular file: mapped, on all
+ * cores, in bounded memory; else read). what names the input in messages. */
+int store_hash_fd(store *s, int fd, off_t offset, uint64_t len, const char *what, udr_hash *out);
 
 /* Walks objects/; strays (files not named like objects) go to stray_fn if
  * non-NULL. fn returning non-zero stops the walk and is returned. */

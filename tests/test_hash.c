@@ -154,7 +154,78 @@ static void test_hex_refuses_hostile_strings(void)
     CHECK_INT(udr_hash_from_hex(nul, &h), ==, UDR_EINVAL);
 }
 
+/* The tree walk against the one-threaded official hasher, on inputs small
+ * enough to cover its edges: 0, 1 and partial chunks, powers of two and one
+ * more, with 1 to 4 threads. */
+static void test_tree_small_inputs(void)
+{
+    size_t max = 70 * 1024 + 1;
+    unsigned char *buf = malloc(max);
+    REQUIRE(buf != NULL);
+    t_fill(buf, max, 77);
+    for (size_t len = 0; len <= max; len += len < 4200 ? 1 : 1023) {
+        udr_hash want, got;
+        hash_buffer(buf, len, &want);
+        for (int threads = 1; threads <= 4; threads++) {
+            hash_tree_for_test(buf, len, threads, &got);
+            if (!hash_equal(&want, &got)) {
+                harness_fail(__FILE__, __LINE__, "tree hash differs at %zu bytes, %d threads",
+                             len, threads);
+                free(buf);
+                return;
+            }
+        }
+    }
+    free(buf);
+}
+
+/* Large inputs: k pieces of 8 MiB and a tail, so that the walk splits into
+ * threads at many shapes of tree (equal halves, a small right side...). */
+enum { SUBTREE_BYTES = 8 << 20 };
+static void test_tree_subtrees_and_tails(void)
+{
+    size_t max = 9 * (size_t)SUBTREE_BYTES + 3 * 1024 * 1024 + 7;
+    unsigned char *buf = malloc(max);
+    REQUIRE(buf != NULL);
+    t_fill(buf, max, 78);
+    static const size_t subtrees[] = {0, 1, 2, 3, 4, 5, 7, 8, 9};
+    static const size_t tails[] = {0, 1, 1024, 1025, 3 * 1024 * 1024 + 7};
+    for (size_t i = 0; i < sizeof subtrees / sizeof subtrees[0]; i++) {
+        for (size_t j = 0; j < sizeof tails / sizeof tails[0]; j++) {
+            size_t len = subtrees[i] * SUBTREE_BYTES + tails[j];
+            udr_hash want, got, mt;
+            hash_buffer(buf, len, &want);
+            hash_tree_for_test(buf, len, 2, &got);
+            hash_buffer_mt(buf, len, &mt);
+            if (!hash_equal(&want, &got) || !hash_equal(&want, &mt))
+                harness_fail(__FILE__, __LINE__, "tree hash differs: %zu subtrees + %zu bytes",
+                             subtrees[i], tails[j]);
+        }
+    }
+    free(buf);
+}
+
+/* The multi-threaded hash of a file's bytes equals b3sum's. */
+static void test_tree_matches_b3sum(void)
+{
+    size_t len = 3 * (size_t)SUBTREE_BYTES + 12345;
+    unsigned char *buf = malloc(len);
+    REQUIRE(buf != NULL);
+    t_fill(buf, len, 79);
+    t_write_file(t_path("tree-input"), buf, len);
+    char want[UDR_HASH_HEX + 1], got[UDR_HASH_HEX + 1];
+    b3sum_of(t_path("tree-input"), want);
+    udr_hash h;
+    hash_buffer_mt(buf, len, &h);
+    hash_to_hex(&h, got);
+    CHECK_STR(got, want);
+    free(buf);
+}
+
 static const test_case TESTS[] = {
+    TEST_ENTRY(test_tree_small_inputs),
+    TEST_ENTRY(test_tree_subtrees_and_tails),
+    TEST_ENTRY(test_tree_matches_b3sum),
     TEST_ENTRY(test_matches_b3sum_at_boundaries),
     TEST_ENTRY(test_matches_b3sum_10mib_random),
     TEST_ENTRY(test_known_vectors),

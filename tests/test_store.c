@@ -547,12 +547,13 @@ static void test_injected_failures_leave_nothing(void)
     udr_close(r);
 }
 
-/* The fault hook changes the input file between the store's two passes. */
+/* The fault hook changes the input file between the store's hashing of it
+ * and its copy into the temporary file (the first write). */
 static int change_file_hook(void *ctx, fs_op op, const char *path)
 {
     (void)path;
-    int *reads = ctx;
-    if (op == FS_OP_READ && ++*reads == 3) {     /* first pass: 2 reads (data, EOF) */
+    int *writes = ctx;
+    if (op == FS_OP_WRITE && ++*writes == 1) {
         int fd = open(t_path("changing"), O_WRONLY);
         if (fd >= 0) {
             if (pwrite(fd, "CHANGED", 7, 10) != 7)
@@ -570,9 +571,9 @@ static void test_file_changing_during_put_is_refused(void)
     unsigned char buf[5000];
     t_fill(buf, sizeof buf, 8);
     t_write_file(t_path("changing"), buf, sizeof buf);
-    int reads = 0;
+    int writes = 0;
     s->fault.fn = change_file_hook;
-    s->fault.ctx = &reads;
+    s->fault.ctx = &writes;
     udr_hash h;
     int rc = udr_object_put_file(r, t_path("changing"), &h);
     s->fault.fn = NULL;
@@ -580,6 +581,39 @@ static void test_file_changing_during_put_is_refused(void)
     CHECK_CONTAINS(udr_errmsg(r), "changed while it was being stored");
     CHECK_INT(object_count(r), ==, 0);
     CHECK_INT(tmp_files(), ==, 0);
+    udr_close(r);
+}
+
+/* Where a file cannot be mapped, hashing falls back to reading it. */
+static void test_hashing_without_mmap(void)
+{
+    udr_repo *r = new_repo();
+    store *s = repo_store(r);
+    size_t len = 5 * STORE_IO_BYTES + 999;
+    unsigned char *buf = malloc(len);
+    REQUIRE(buf != NULL);
+    t_fill(buf, len, 31);
+    t_write_file(t_path("input"), buf, len);
+    udr_hash want, got;
+    udr_hash_buffer(buf, len, &want);
+    fault_plan plan = {FS_OP_MMAP, 0, ENODEV, 0};
+    s->fault.fn = fault_hook;
+    s->fault.ctx = &plan;
+    CHECK_INT(udr_object_put_file(r, t_path("input"), &got), ==, UDR_OK);
+    CHECK(memcmp(&got, &want, sizeof got) == 0);
+    CHECK_INT(plan.hits, ==, 2);               /* the input, then the copy */
+    CHECK_INT(udr_object_verify(r, &want), ==, UDR_OK);
+    /* A flipped byte is found by the fallback as well. */
+    const char *path = obj_file(r, &want);
+    REQUIRE(chmod(path, 0644) == 0);
+    int fd = open(path, O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "!", 1, (off_t)len - 3) == 1);
+    close(fd);
+    CHECK_INT(udr_object_verify(r, &want), ==, UDR_ECORRUPT);
+    s->fault.fn = NULL;
+    CHECK_INT(udr_object_verify(r, &want), ==, UDR_ECORRUPT);
+    free(buf);
     udr_close(r);
 }
 
@@ -660,15 +694,22 @@ static void test_streaming_put_1gib_bounded_memory(void)
      * a child forked from this (large) test would inherit its peak. */
     char cmd[PATH_MAX * 4];
     for (int via_stdin = 0; via_stdin < 2; via_stdin++) {
-        snprintf(cmd, sizeof cmd, "%s/peak_rss %s/../udr --repo '%s' object put %s %s 2>&1 >/dev/null",
-                 t_bindir(), t_bindir(), t_path("repo"), via_stdin ? "- <" : "", big);
+        /* A file (mapped and hashed, then copied), and a pipe (streamed). */
+        if (via_stdin)
+            snprintf(cmd, sizeof cmd,
+                     "cat '%s' | %s/peak_rss %s/../udr --repo '%s' object put - 2>&1 >/dev/null",
+                     big, t_bindir(), t_bindir(), t_path("repo"));
+        else
+            snprintf(cmd, sizeof cmd,
+                     "%s/peak_rss %s/../udr --repo '%s' object put '%s' 2>&1 >/dev/null",
+                     t_bindir(), t_bindir(), t_path("repo"), big);
         int status;
         const char *line = t_run(cmd, &status);
         CHECK_INT(status, ==, 0);
         long peak_kib = -1;
         REQUIRE(line != NULL && sscanf(line, "peak_rss_kib %ld", &peak_kib) == 1);
         printf("    peak RSS of 'udr object put %s' on 1 GiB: %ld KiB\n",
-               via_stdin ? "- < FILE" : "FILE", peak_kib);
+               via_stdin ? "- (a pipe)" : "FILE", peak_kib);
         CHECK_INT(peak_kib, <, 64 * 1024);
     }
     REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
@@ -688,6 +729,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_four_processes_put_at_once),
     TEST_ENTRY(test_injected_failures_leave_nothing),
     TEST_ENTRY(test_file_changing_during_put_is_refused),
+    TEST_ENTRY(test_hashing_without_mmap),
     TEST_ENTRY(test_stale_tmp_cleaned_live_kept),
     TEST_ENTRY(test_streaming_put_1gib_bounded_memory),
 };

@@ -22,7 +22,7 @@ const char *fs_op_name(fs_op op)
     static const char *names[FS_OP_COUNT] = {
         [FS_OP_OPEN] = "open", [FS_OP_WRITE] = "write", [FS_OP_FSYNC] = "fsync",
         [FS_OP_RENAME] = "rename", [FS_OP_FSYNC_DIR] = "fsync of directory",
-        [FS_OP_MKDIR] = "mkdir", [FS_OP_READ] = "read",
+        [FS_OP_MKDIR] = "mkdir", [FS_OP_READ] = "read", [FS_OP_MMAP] = "mmap",
     };
     return op > 0 && op < FS_OP_COUNT ? names[op] : "?";
 }
@@ -147,7 +147,7 @@ int fs_create_excl(const char *path, int mode, int *fd, const fs_fault *f)
         return e;
     int d;
     do {
-        d = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        d = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     } while (d < 0 && errno == EINTR);
     if (d < 0)
         return errno;

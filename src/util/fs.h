@@ -21,6 +21,7 @@ typedef enum fs_op {
     FS_OP_FSYNC_DIR,    /* fsync of a directory after rename or mkdir */
     FS_OP_MKDIR,        /* creating a directory */
     FS_OP_READ,         /* reading */
+    FS_OP_MMAP,         /* mapping a file to hash it (failure: read instead) */
     FS_OP_COUNT
 } fs_op;
 
@@ -55,7 +56,8 @@ int fs_rename(const char *from, const char *to, const fs_fault *f);
 /* Creates a directory (mode 0755); an existing one is not an error. */
 int fs_mkdir(const char *path, const fs_fault *f);
 
-/* Creates a new file exclusively (O_EXCL) for writing; *fd receives it. */
+/* Creates a new file exclusively (O_EXCL), open for reading and writing
+ * (whatever its mode); *fd receives it. */
 int fs_create_excl(const char *path, int mode, int *fd, const fs_fault *f);
 
 /* snprintf into buf that reports truncation: 0, or ENAMETOOLONG. */

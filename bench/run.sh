@@ -1,0 +1,127 @@
+#!/bin/sh
+# make bench: the object store's speed against the plain tools on the same
+# file, in the same run, written to bench/RESULTS.md.
+#
+#   hash  UDR's BLAKE3 of a file (udr_hash_fd, as the store hashes files: mapped,
+#         all cores)  vs  b3sum (default: mapped, all cores; and one thread);
+#         best of 7
+#   put   udr_object_put_file into a fresh repository (durable: fsync)  vs
+#         cp + b3sum, and vs a durable copy (dd conv=fsync) + b3sum
+#   get   udr_object_write_to_fd to a file (verified)  vs  cat FILE > OUT
+#
+# Each figure is the best of RUNS runs; `sync` runs before each so one run
+# does not pay for another's write-back. BENCH_MB sets the file size
+# (default 1024). Ratios are ours / theirs in time (lower is better), except
+# hash throughput, which is ours / theirs in bytes per second (higher is better).
+set -eu
+build=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+MB=${BENCH_MB:-1024}
+RUNS=${BENCH_RUNS:-3}
+data="$build/bench-data"
+mkdir -p "$data"
+big="$data/random-$MB.bin"
+if [ ! -f "$big" ]; then
+    echo "bench: making a $MB MiB random file"
+    head -c "${MB}M" /dev/urandom > "$big.tmp" && mv "$big.tmp" "$big"
+fi
+cat "$big" > /dev/null      # in the page cache for every contender alike
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.4f", b - a }'; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+rate() { awk -v s="$1" -v mb="$MB" 'BEGIN { printf "%.0f MiB/s", mb / s }'; }
+
+time_cmd() {   # time_cmd N CMD...: best wall time of N runs
+    n=$1
+    shift
+    best=""
+    i=0
+    while [ $i -lt "$n" ]; do
+        sync
+        t0=$(now)
+        "$@" >/dev/null
+        t=$(elapsed "$t0")
+        best=$(min "$best" "$t")
+        i=$((i + 1))
+    done
+    echo "$best"
+}
+
+echo "bench: hashing"
+ours_hash=$("$build/bench/bench_hash" "$big" | cut -d' ' -f1)
+b3_default=$(time_cmd 7 b3sum --no-names "$big")
+b3_one=$(time_cmd 7 b3sum --num-threads 1 --no-names "$big")
+want=$(b3sum --no-names "$big")
+got=$("$build/bench/bench_hash" "$big" | cut -d' ' -f3)
+[ "$want" = "$got" ] || { echo "bench: hash mismatch: $got vs b3sum $want" >&2; exit 1; }
+
+echo "bench: put"
+put_best="" rss=""
+i=0
+while [ $i -lt "$RUNS" ]; do
+    rm -rf "$data/repo"
+    sync
+    line=$("$build/bench/bench_store" put "$data/repo" "$big")
+    put_best=$(min "$put_best" "$(echo "$line" | cut -d' ' -f1)")
+    rss=$(echo "$line" | cut -d' ' -f2)
+    hex=$(echo "$line" | cut -d' ' -f3)
+    i=$((i + 1))
+done
+[ "$hex" = "$want" ] || { echo "bench: put stored $hex, b3sum says $want" >&2; exit 1; }
+cp_b3() { rm -f "$data/copy"; cp "$big" "$data/copy"; b3sum --no-names "$big"; }
+cpsync_b3() { rm -f "$data/copy"; dd if="$big" of="$data/copy" bs=1M conv=fsync status=none; b3sum --no-names "$big"; }
+t_cp_b3=$(time_cmd "$RUNS" cp_b3)
+t_cpsync_b3=$(time_cmd "$RUNS" cpsync_b3)
+
+echo "bench: dedup put (the object is already stored)"
+dedup_best=""
+i=0
+while [ $i -lt "$RUNS" ]; do
+    line=$("$build/bench/bench_store" put "$data/repo" "$big")
+    dedup_best=$(min "$dedup_best" "$(echo "$line" | cut -d' ' -f1)")
+    i=$((i + 1))
+done
+
+echo "bench: get"
+get_best=""
+i=0
+while [ $i -lt "$RUNS" ]; do
+    rm -f "$data/out"
+    sync
+    line=$("$build/bench/bench_store" get "$data/repo" "$want" "$data/out")
+    get_best=$(min "$get_best" "$(echo "$line" | cut -d' ' -f1)")
+    i=$((i + 1))
+done
+cat_out() { rm -f "$data/out"; cat "$big" > "$data/out"; }
+t_cat=$(time_cmd "$RUNS" cat_out)
+cmp -s "$big" "$data/out" || { echo "bench: get returned other bytes" >&2; exit 1; }
+rm -rf "$data/repo" "$data/copy" "$data/out"
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
+fs=$(df -T "$data" | awk 'NR == 2 { print $2 }')
+out="$top/bench/RESULTS.md"
+{
+    echo "# Benchmark results"
+    echo
+    echo "Written by \`make bench\` ($(basename "$0")) on $(date -u '+%Y-%m-%d %H:%M UTC')."
+    echo "Machine: $cpu, $(nproc) cores, $mem, $(uname -sr), $fs file system."
+    echo "File: $MB MiB of random bytes, in the page cache. Best of $RUNS runs each (hashing: of 7)."
+    echo
+    echo "## Object store"
+    echo
+    echo "| what | UDR | baseline | baseline time | ratio | goal |"
+    echo "|---|---|---|---|---|---|"
+    echo "| BLAKE3 of the file | $ours_hash s ($(rate "$ours_hash")) | b3sum (all cores) | $b3_default s ($(rate "$b3_default")) | **$(ratio "$b3_default" "$ours_hash")** throughput | >= 0.9 |"
+    echo "| BLAKE3 of the file | $ours_hash s | b3sum --num-threads 1 | $b3_one s | $(ratio "$b3_one" "$ours_hash") throughput | |"
+    echo "| put (durable) | $put_best s | cp + b3sum (not durable) | $t_cp_b3 s | **$(ratio "$put_best" "$t_cp_b3")** time | <= 1.5 |"
+    echo "| put (durable) | $put_best s | dd conv=fsync + b3sum | $t_cpsync_b3 s | $(ratio "$put_best" "$t_cpsync_b3") time | |"
+    echo "| put of a stored file (dedup) | $dedup_best s | cp + b3sum | $t_cp_b3 s | $(ratio "$dedup_best" "$t_cp_b3") time | |"
+    echo "| get to a file (verified) | $get_best s | cat FILE > OUT | $t_cat s | **$(ratio "$get_best" "$t_cat")** time | |"
+    echo
+    echo "Peak resident memory of the put: $rss KiB (the limit is 64 MiB)."
+} > "$out"
+cat "$out"
