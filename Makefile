@@ -20,6 +20,16 @@ B3      := deps/blake3
 DUCK    := deps/duckdb
 VERSION := 0.1.0
 
+# Fetch what is missing before any rule is read: make caches what it sees in
+# a directory, so deps/ must be complete before it first looks. Quick (and
+# offline) when everything is there.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+DEPS_OK := $(shell sh scripts/deps.sh >&2 && echo ok)
+ifneq ($(DEPS_OK),ok)
+$(error scripts/deps.sh failed (see above))
+endif
+endif
+
 ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
            -fno-sanitize-recover=undefined
@@ -65,7 +75,6 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TESTS:%=$(BUILD)/tests/test_%)
 BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
-DEPS_READY := deps/.ready
 
 .PHONY: all quickstart test test-one asan bench install clean
 all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) \
@@ -75,21 +84,17 @@ all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) 
 # intermediate files, and rebuild them every time).
 .SECONDARY:
 
-$(DEPS_READY): scripts/deps.sh
-	@sh scripts/deps.sh
-	@touch $@
-
 # --- compiling ---------------------------------------------------------------
 
-$(BUILD)/obj/%.o: %.c | $(DEPS_READY)
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_UDR) -c $< -o $@
 
-$(BUILD)/obj/blake3/%.o: $(B3)/%.c | $(DEPS_READY)
+$(BUILD)/obj/blake3/%.o: $(B3)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B3) $(B3_DEFS) -c $< -o $@
 
-$(BUILD)/obj/blake3/%.o: $(B3)/%.S | $(DEPS_READY)
+$(BUILD)/obj/blake3/%.o: $(B3)/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B3) -c $< -o $@
 
