@@ -20,7 +20,10 @@
  * right bytes (self-repair); a same-size alteration is found by verification
  * (get_verified, verify, fsck), which re-hashes.
  *
- * Memory is bounded: streaming operations use one STORE_IO_BYTES buffer.
+ * A regular file is hashed where it lies (mapped, on all cores), copied in
+ * the kernel, and its copy hashed again before the rename; streams go
+ * through one STORE_IO_BYTES buffer. Memory stays bounded either way; the
+ * details are in store.c and docs/format.md.
  */
 #ifndef UDR_STORE_H
 #define UDR_STORE_H
