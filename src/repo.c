@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util/fs.h"
 
 static const char FORMAT_MAGIC[] = "udr repository";
@@ -252,7 +253,10 @@ int udr_init(const char *path, udr_repo **out)
         if (e)
             return err_sys(&r->err, e, "cannot create %s", d);
     }
-    int rc = write_format(r);     /* last: marks the repository complete */
+    int rc = log_create(r->path, &r->err);
+    if (rc)
+        return rc;
+    rc = write_format(r);         /* last: marks the repository complete */
     if (rc)
         return rc;
     udr_close(r);

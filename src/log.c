@@ -1,0 +1,401 @@
+/*
+ * log — append-only segments of checksummed records; see log.h for the
+ * format and the protocol.
+ */
+#include "log.h"
+
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/crc32c.h"
+
+static const char MAGIC[8] = {'U', 'D', 'R', 'L', 'O', 'G', '0', '1'};
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint32_t record_crc(uint32_t len, const void *payload)
+{
+    unsigned char l[4];
+    put32(l, len);
+    return crc32c(crc32c(0, l, 4), payload, len);
+}
+
+static int seg_path(const char *repo, uint64_t seg, char *buf, size_t size)
+{
+    return fs_path(buf, size, "%s/log/%016llx.seg", repo, (unsigned long long)seg);
+}
+
+/* The highest segment number in log/, 0 if none. */
+static int newest_segment(udrlog *l, uint64_t *seg)
+{
+    char dir[PATH_MAX];
+    fs_path(dir, sizeof dir, "%s/log", l->repo);
+    DIR *dp = opendir(dir);
+    if (dp == NULL)
+        return err_sys(l->err, errno, "cannot read the log directory %s", dir);
+    uint64_t best = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        unsigned long long n;
+        char tail[8];
+        if (strlen(de->d_name) == 20 && sscanf(de->d_name, "%16llx%7s", &n, tail) == 2 &&
+            strcmp(tail, ".seg") == 0 && n > best)
+            best = n;
+    }
+    closedir(dp);
+    *seg = best;
+    return UDR_OK;
+}
+
+/* Writes a whole segment (header + one record) to tmp/ and renames it into
+ * place as segment number seg. Fails with UDR_EEXIST if it exists. */
+static int write_segment(const char *repo, uint64_t seg, uint64_t first_seq, const void *payload,
+                         size_t len, const fs_fault *fault, udr_err *err)
+{
+    char tmp[PATH_MAX], dest[PATH_MAX], dir[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/seg.%ld.%llx", repo, (long)getpid(),
+                (unsigned long long)seg) ||
+        seg_path(repo, seg, dest, sizeof dest) || fs_path(dir, sizeof dir, "%s/log", repo))
+        return err_set(err, UDR_EINVAL, "repository path is too long");
+    size_t total = LOG_HEADER_BYTES + (payload ? LOG_RECORD_HEADER_BYTES + len : 0);
+    unsigned char *buf = malloc(total);
+    if (buf == NULL)
+        return err_set(err, UDR_ENOMEM, "out of memory writing a log segment");
+    memcpy(buf, MAGIC, 8);
+    put64(buf + 8, first_seq);
+    if (payload != NULL) {
+        put32(buf + 16, (uint32_t)len);
+        put32(buf + 20, record_crc((uint32_t)len, payload));
+        memcpy(buf + 24, payload, len);
+    }
+    int fd, e = fs_create_excl(tmp, 0644, &fd, fault);
+    if (e == 0) {
+        e = fs_write_all(fd, buf, total, fault, tmp);
+        if (e == 0)
+            e = fs_fsync(fd, fault, tmp);
+        close(fd);
+    }
+    free(buf);
+    if (e == 0) {
+        /* link() rather than rename(): it fails if the segment exists, so
+         * two writers can never both start segment seg. */
+        if (link(tmp, dest) != 0)
+            e = errno;
+        unlink(tmp);
+        if (e == EEXIST)
+            return err_set(err, UDR_EEXIST, "log segment %s exists already", dest);
+    }
+    if (e == 0)
+        e = fs_fsync_dir(dir, fault);
+    if (e) {
+        unlink(tmp);
+        return err_sys(err, e, "cannot write log segment %s", dest);
+    }
+    return UDR_OK;
+}
+
+int log_create(const char *repo, udr_err *err)
+{
+    char lock[PATH_MAX];
+    if (fs_path(lock, sizeof lock, "%s/log/LOCK", repo))
+        return err_set(err, UDR_EINVAL, "repository path is too long");
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return err_sys(err, errno, "cannot create %s", lock);
+    close(fd);
+    return write_segment(repo, 1, 1, NULL, 0, NULL, err);
+}
+
+/* Opens segment seg for reading and checks its header. */
+static int open_segment(udrlog *l, uint64_t seg)
+{
+    char path[PATH_MAX];
+    seg_path(l->repo, seg, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && (errno == EACCES || errno == EROFS))
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(l->err, errno, "cannot open log segment %s", path);
+    unsigned char h[LOG_HEADER_BYTES];
+    size_t got;
+    int e = fs_pread_full(fd, h, sizeof h, 0, &got, NULL, path);
+    if (e || got != sizeof h || memcmp(h, MAGIC, 8) != 0) {
+        close(fd);
+        return err_set(l->err, UDR_ECORRUPT,
+                       "log segment %s is damaged: its header is %s; the repository cannot be "
+                       "read past it",
+                       path, got != sizeof h ? "truncated" : "not a UDR log header");
+    }
+    if (l->seg_fd >= 0)
+        close(l->seg_fd);
+    l->seg = seg;
+    l->seg_fd = fd;
+    l->seg_first_seq = get64(h + 8);
+    l->read_off = LOG_HEADER_BYTES;
+    l->next_seq = l->seg_first_seq;
+    return UDR_OK;
+}
+
+int log_open(udrlog *l, const char *repo, udr_err *err)
+{
+    memset(l, 0, sizeof *l);
+    l->err = err;
+    l->lock_fd = -1;
+    l->seg_fd = -1;
+    if (fs_path(l->repo, sizeof l->repo, "%s", repo))
+        return err_set(err, UDR_EINVAL, "repository path is too long");
+    char lock[PATH_MAX];
+    fs_path(lock, sizeof lock, "%s/log/LOCK", repo);
+    l->lock_fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (l->lock_fd < 0 && errno != EACCES && errno != EROFS)
+        return err_sys(err, errno, "cannot open the log lock %s", lock);
+    uint64_t seg = 0;
+    int rc = newest_segment(l, &seg);
+    if (rc)
+        return rc;
+    if (seg == 0)
+        return err_set(err, UDR_EFORMAT, "%s is a damaged UDR repository: its log has no segment",
+                       repo);
+    if ((rc = open_segment(l, seg)) != 0)
+        return rc;
+    /* Cut a torn tail now, while no writer can be appending. */
+    if (l->lock_fd >= 0) {
+        if ((rc = log_lock(l)) != 0)
+            return rc;
+        uint64_t keep_off = l->read_off, keep_seq = l->next_seq;
+        rc = log_read(l, NULL, NULL);
+        log_unlock(l);
+        if (rc)
+            return rc;
+        /* Back to the start of the segment: the caller reads it all. */
+        if (l->seg != seg && (rc = open_segment(l, seg)) != 0)
+            return rc;
+        l->read_off = keep_off;
+        l->next_seq = keep_seq;
+    }
+    return UDR_OK;
+}
+
+void log_close(udrlog *l)
+{
+    if (l->locked)
+        log_unlock(l);
+    if (l->seg_fd >= 0)
+        close(l->seg_fd);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);
+    l->seg_fd = l->lock_fd = -1;
+}
+
+int log_lock(udrlog *l)
+{
+    assert(!l->locked);
+    if (l->lock_fd < 0)
+        return err_set(l->err, UDR_EPERM,
+                       "cannot write to the repository %s: its log/LOCK cannot be opened for "
+                       "writing",
+                       l->repo);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    while (fcntl(l->lock_fd, F_OFD_SETLKW, &fl) != 0) {
+        if (errno != EINTR)
+            return err_sys(l->err, errno, "cannot lock the log of %s", l->repo);
+    }
+    l->locked = 1;
+    return UDR_OK;
+}
+
+void log_unlock(udrlog *l)
+{
+    assert(l->locked);
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    fcntl(l->lock_fd, F_OFD_SETLK, &fl);
+    l->locked = 0;
+}
+
+/* 1 if the n bytes at buf are all zero. */
+static int all_zero(const unsigned char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (buf[i])
+            return 0;
+    return 1;
+}
+
+/* The bytes from the read position to the end of the current segment. */
+static int read_rest(udrlog *l, unsigned char **buf, size_t *len)
+{
+    struct stat st;
+    if (fstat(l->seg_fd, &st) != 0)
+        return err_sys(l->err, errno, "cannot stat log segment %llu", (unsigned long long)l->seg);
+    *buf = NULL;
+    *len = 0;
+    if ((uint64_t)st.st_size <= l->read_off)
+        return UDR_OK;
+    size_t n = (size_t)((uint64_t)st.st_size - l->read_off);
+    unsigned char *b = malloc(n);
+    if (b == NULL)
+        return err_set(l->err, UDR_ENOMEM, "out of memory reading the log");
+    size_t got;
+    int e = fs_pread_full(l->seg_fd, b, n, (off_t)l->read_off, &got, &l->fault, "log");
+    if (e) {
+        free(b);
+        return err_sys(l->err, e, "cannot read log segment %llu", (unsigned long long)l->seg);
+    }
+    *buf = b;
+    *len = got;
+    return UDR_OK;
+}
+
+/* Cuts the segment at the read position (lock held): the rest is torn. */
+static int cut_tail(udrlog *l, size_t torn)
+{
+    if (ftruncate(l->seg_fd, (off_t)l->read_off) != 0 || fdatasync(l->seg_fd) != 0)
+        return err_sys(l->err, errno, "cannot cut the torn tail of log segment %llu",
+                       (unsigned long long)l->seg);
+    l->cut_bytes += torn;
+    return UDR_OK;
+}
+
+int log_read(udrlog *l, log_fn fn, void *ctx)
+{
+    for (;;) {
+        unsigned char *buf;
+        size_t len;
+        int rc = read_rest(l, &buf, &len);
+        if (rc)
+            return rc;
+        size_t off = 0;
+        while (rc == 0 && len - off >= LOG_RECORD_HEADER_BYTES) {
+            uint32_t n = get32(buf + off), crc = get32(buf + off + 4);
+            size_t end = off + LOG_RECORD_HEADER_BYTES + n;
+            if (n > LOG_MAX_RECORD_BYTES || end > len)
+                break;                     /* incomplete: torn, or being written */
+            if (record_crc(n, buf + off + 8) != crc) {
+                if (end < len && !all_zero(buf + end, len - end)) {
+                    rc = err_set(l->err, UDR_ECORRUPT,
+                                 "the log is damaged: record %llu (segment %016llx, byte %llu) "
+                                 "fails its checksum and more records follow; nothing after it "
+                                 "can be read",
+                                 (unsigned long long)l->next_seq, (unsigned long long)l->seg,
+                                 (unsigned long long)(l->read_off));
+                    free(buf);
+                    return rc;
+                }
+                break;                     /* the last record, torn */
+            }
+            uint64_t seq = l->next_seq;
+            l->read_off += LOG_RECORD_HEADER_BYTES + n;
+            l->next_seq++;
+            if (fn != NULL)
+                rc = fn(ctx, seq, buf + off + 8, n);
+            off = end;
+        }
+        size_t rest = len - off;
+        free(buf);
+        if (rc)
+            return rc;
+        /* Is there a newer segment? Then this one is complete, whatever is
+         * left in it is torn, and reading goes on there. */
+        char next[PATH_MAX];
+        seg_path(l->repo, l->seg + 1, next, sizeof next);
+        if (access(next, F_OK) == 0) {
+            if (rest > 0 && l->locked && (rc = cut_tail(l, rest)) != 0)
+                return rc;
+            if ((rc = open_segment(l, l->seg + 1)) != 0)
+                return rc;
+            continue;
+        }
+        if (rest > 0 && l->locked)
+            return cut_tail(l, rest);       /* no writer is mid-append: torn */
+        return UDR_OK;
+    }
+}
+
+int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq)
+{
+    assert(l->locked);
+    if (len > LOG_MAX_RECORD_BYTES)
+        return err_set(l->err, UDR_EINVAL, "log record too large (%zu bytes)", len);
+    size_t total = LOG_RECORD_HEADER_BYTES + len;
+    unsigned char *buf = malloc(total);
+    if (buf == NULL)
+        return err_set(l->err, UDR_ENOMEM, "out of memory appending to the log");
+    put32(buf, (uint32_t)len);
+    put32(buf + 4, record_crc((uint32_t)len, payload));
+    memcpy(buf + 8, payload, len);
+    char what[64];
+    snprintf(what, sizeof what, "log segment %016llx", (unsigned long long)l->seg);
+    int e = 0;
+    ssize_t w;
+    size_t done = 0;
+    if (l->fault.fn != NULL)
+        e = l->fault.fn(l->fault.ctx, FS_OP_WRITE, what);
+    while (e == 0 && done < total) {
+        w = pwrite(l->seg_fd, buf + done, total - done, (off_t)(l->read_off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            e = w < 0 ? errno : EIO;
+        else
+            done += (size_t)w;
+    }
+    free(buf);
+    if (e == 0) {
+        e = l->fault.fn != NULL ? l->fault.fn(l->fault.ctx, FS_OP_FSYNC, what) : 0;
+        if (e == 0 && fdatasync(l->seg_fd) != 0)
+            e = errno;
+    }
+    if (e) {
+        /* Take the partial record back, so the next append starts clean; if
+         * even that fails, the next lock holder cuts it as a torn tail. */
+        if (ftruncate(l->seg_fd, (off_t)l->read_off) == 0)
+            fdatasync(l->seg_fd);
+        return err_sys(l->err, e, "cannot append to the log (%s)", what);
+    }
+    *seq = l->next_seq++;
+    l->read_off += total;
+    return UDR_OK;
+}
+
+int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq)
+{
+    assert(l->locked);
+    uint64_t first = l->next_seq;
+    int rc = write_segment(l->repo, l->seg + 1, first, payload, len, &l->fault, l->err);
+    if (rc)
+        return rc;
+    if ((rc = open_segment(l, l->seg + 1)) != 0)
+        return rc;
+    /* Skip past the record just written: the caller has applied it. */
+    l->read_off = LOG_HEADER_BYTES + LOG_RECORD_HEADER_BYTES + len;
+    l->next_seq = first + 1;
+    *seq = first;
+    return UDR_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * log — the catalog log: the one mutable thing in a repository.
+ *
+ * On disk:
+ *
+ *   log/LOCK                 writers take an exclusive lock on it (an
+ *                            open-file-description fcntl lock, so that two
+ *                            handles in one process exclude each other too)
+ *   log/<16 hex>.seg         segments, numbered 1, 2, 3 ...
+ *
+ * A segment is a 16-byte header, "UDRLOG01" and the little-endian sequence
+ * number of its first record, followed by records:
+ *
+ *   u32 length | u32 crc32c(length bytes, payload) | payload (length bytes)
+ *
+ * Records are numbered 1, 2, 3 ... across segments; the number of a record
+ * is its segment's first number plus its index in the segment. The log does
+ * not look inside payloads; the catalog does.
+ *
+ * Writers lock, read what others appended since they last looked, append,
+ * fdatasync, unlock. Readers take no lock: they read up to the last complete
+ * record whose checksum holds. A record cut short by a crash (a torn tail)
+ * is removed by the next process that holds the lock (at open, or before it
+ * appends), and reported. A bad record followed by more data is damage, not
+ * a torn write: the log refuses to go past it, and says where it is.
+ *
+ * A new segment is made whole in tmp/ and renamed into place, its first
+ * record already in it, so the catalog can start a segment with a
+ * checkpoint and a reader can start at the newest segment.
+ */
+#ifndef UDR_LOG_H
+#define UDR_LOG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "udr.h"
+#include "util/err.h"
+#include "util/fs.h"
+
+enum {
+    LOG_HEADER_BYTES = 16,
+    LOG_RECORD_HEADER_BYTES = 8,
+    LOG_MAX_RECORD_BYTES = 64 << 20,
+};
+
+typedef struct udrlog {
+    char repo[PATH_MAX];       /* the repository directory */
+    udr_err *err;
+    fs_fault fault;            /* test-only fault injection */
+    int lock_fd;               /* log/LOCK, -1 if it could not be opened for writing */
+    int locked;
+    uint64_t seg;              /* the segment being read */
+    int seg_fd;
+    uint64_t seg_first_seq;    /* number of its first record */
+    uint64_t read_off;         /* bytes of it consumed */
+    uint64_t next_seq;         /* number of the next record to read */
+    uint64_t cut_bytes;        /* torn-tail bytes removed by this handle */
+} udrlog;
+
+/* Called for each record read; returning non-zero stops the read. */
+typedef int (*log_fn)(void *ctx, uint64_t seq, const void *payload, size_t len);
+
+/* Creates log/LOCK and the first segment (at repository init). */
+int log_create(const char *repo, udr_err *err);
+
+/* Opens the log for reading from the start of its newest segment. A torn
+ * tail is cut (under the lock) and counted in l->cut_bytes. */
+int log_open(udrlog *l, const char *repo, udr_err *err);
+void log_close(udrlog *l);
+
+/* Delivers every complete record after the read position, moving into newer
+ * segments as it reaches the end of one. Under the lock, a torn tail is cut. */
+int log_read(udrlog *l, log_fn fn, void *ctx);
+
+/* The writer's lock; blocks until it is free. */
+int log_lock(udrlog *l);
+void log_unlock(udrlog *l);
+
+/* Appends one record and makes it durable; the lock must be held and the
+ * reader caught up (log_read). *seq receives its number. */
+int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq);
+
+/* Starts a new segment whose first record is payload (a checkpoint); the
+ * lock must be held and the reader caught up. */
+int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq);
+
+/* Records seen so far (the number of the last one read). */
+static inline uint64_t log_last_seq(const udrlog *l)
+{
+    return l->next_seq - 1;
+}
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * Tests of the catalog log: records round trip, numbering across segments,
+ * concurrent writers, torn tails cut, damage refused, failed appends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "log.h"
+#include "udr.h"
+#include "util/crc32c.h"
+
+static void test_crc32c_vectors(void)
+{
+    CHECK_INT(crc32c(0, "123456789", 9), ==, 0xE3069283u);
+    CHECK_INT(crc32c_portable(0, "123456789", 9), ==, 0xE3069283u);
+    CHECK_INT(crc32c(0, "", 0), ==, 0);
+    unsigned char buf[1000];
+    t_fill(buf, sizeof buf, 1);
+    for (size_t n = 0; n < sizeof buf; n += 37) {
+        CHECK_INT(crc32c(0, buf, n), ==, crc32c_portable(0, buf, n));
+        /* Extending in two steps equals one step. */
+        CHECK_INT(crc32c(crc32c(0, buf, n / 3), buf + n / 3, n - n / 3), ==, crc32c(0, buf, n));
+    }
+}
+
+/* A repository-like directory with log/ and tmp/ and a fresh log. */
+static const char *new_log_dir(void)
+{
+    const char *dir = t_path("repo");
+    char p[4096];
+    REQUIRE(mkdir(dir, 0755) == 0);
+    snprintf(p, sizeof p, "%s/log", dir);
+    REQUIRE(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof p, "%s/tmp", dir);
+    REQUIRE(mkdir(p, 0755) == 0);
+    udr_err err = {0, ""};
+    REQUIRE(log_create(dir, &err) == UDR_OK);
+    return dir;
+}
+
+typedef struct seen {
+    int n;
+    uint64_t seqs[4096];
+    char payloads[4096][32];
+} seen;
+
+static int collect(void *ctx, uint64_t seq, const void *payload, size_t len)
+{
+    seen *s = ctx;
+    if (s->n < 4096) {
+        s->seqs[s->n] = seq;
+        snprintf(s->payloads[s->n], 32, "%.*s", (int)len, (const char *)payload);
+    }
+    s->n++;
+    return 0;
+}
+
+static void append_str(udrlog *l, const char *text)
+{
+    uint64_t seq;
+    REQUIRE(log_lock(l) == UDR_OK);
+    REQUIRE(log_read(l, NULL, NULL) == UDR_OK);
+    int rc = log_append(l, text, strlen(text), &seq);
+    log_unlock(l);
+    if (rc != UDR_OK)
+        harness_fail(__FILE__, __LINE__, "append: %s", l->err->msg);
+    REQUIRE(rc == UDR_OK);
+}
+
+static void read_all(const char *dir, seen *s)
+{
+    udr_err err = {0, ""};
+    udrlog l;
+    s->n = 0;
+    int rc = log_open(&l, dir, &err);
+    if (rc != UDR_OK)
+        harness_fail(__FILE__, __LINE__, "log_open: %s", err.msg);
+    REQUIRE(rc == UDR_OK);
+    REQUIRE(log_read(&l, collect, s) == UDR_OK);
+    log_close(&l);
+}
+
+static void test_round_trip_and_numbering(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    char text[32];
+    for (int i = 1; i <= 100; i++) {
+        snprintf(text, sizeof text, "record %d", i);
+        append_str(&l, text);
+    }
+    CHECK_INT(log_last_seq(&l), ==, 100);
+    log_close(&l);
+    static seen s;
+    read_all(dir, &s);
+    REQUIRE(s.n == 100);
+    for (int i = 0; i < 100; i++) {
+        snprintf(text, sizeof text, "record %d", i + 1);
+        CHECK_INT(s.seqs[i], ==, i + 1);
+        CHECK_STR(s.payloads[i], text);
+    }
+}
+
+static void test_segments_continue_numbering(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog w, r;
+    REQUIRE(log_open(&w, dir, &err) == UDR_OK);
+    REQUIRE(log_open(&r, dir, &err) == UDR_OK);
+    append_str(&w, "a");
+    append_str(&w, "b");
+    static seen s;
+    s.n = 0;
+    REQUIRE(log_read(&r, collect, &s) == UDR_OK);
+    CHECK_INT(s.n, ==, 2);
+    uint64_t seq;
+    REQUIRE(log_lock(&w) == UDR_OK);
+    REQUIRE(log_read(&w, NULL, NULL) == UDR_OK);
+    REQUIRE(log_start_segment(&w, "checkpoint", 10, &seq) == UDR_OK);
+    CHECK_INT(seq, ==, 3);
+    REQUIRE(log_append(&w, "c", 1, &seq) == UDR_OK);
+    CHECK_INT(seq, ==, 4);
+    log_unlock(&w);
+    /* A reader at the end of segment 1 goes on into segment 2. */
+    REQUIRE(log_read(&r, collect, &s) == UDR_OK);
+    REQUIRE(s.n == 4);
+    CHECK_STR(s.payloads[2], "checkpoint");
+    CHECK_INT(s.seqs[3], ==, 4);
+    log_close(&r);
+    log_close(&w);
+    /* A new reader starts at the newest segment, with its checkpoint. */
+    read_all(dir, &s);
+    REQUIRE(s.n == 2);
+    CHECK_STR(s.payloads[0], "checkpoint");
+    CHECK_INT(s.seqs[0], ==, 3);
+    CHECK_STR(s.payloads[1], "c");
+}
+
+enum { WRITERS = 4, EACH = 150 };
+
+static void test_concurrent_writers(void)
+{
+    const char *dir = new_log_dir();
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        REQUIRE(pids[w] >= 0);
+        if (pids[w] == 0) {
+            udr_err err = {0, ""};
+            udrlog l;
+            if (log_open(&l, dir, &err) != UDR_OK)
+                _exit(10);
+            for (int i = 0; i < EACH; i++) {
+                char text[32];
+                uint64_t seq;
+                int n = snprintf(text, sizeof text, "w%d %d", w, i);
+                if (log_lock(&l) || log_read(&l, NULL, NULL) ||
+                    log_append(&l, text, (size_t)n, &seq))
+                    _exit(11);
+                log_unlock(&l);
+            }
+            log_close(&l);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int st;
+        REQUIRE(waitpid(pids[w], &st, 0) == pids[w]);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    static seen s;
+    read_all(dir, &s);
+    REQUIRE(s.n == WRITERS * EACH);
+    int next[WRITERS] = {0};
+    for (int i = 0; i < s.n; i++) {
+        CHECK_INT(s.seqs[i], ==, i + 1);
+        int w, k;
+        REQUIRE(sscanf(s.payloads[i], "w%d %d", &w, &k) == 2 && w >= 0 && w < WRITERS);
+        CHECK_INT(k, ==, next[w]);          /* each writer's records in its order */
+        next[w] = k + 1;
+    }
+}
+
+static const char *segment_file(const char *dir)
+{
+    static char p[4096];
+    snprintf(p, sizeof p, "%s/log/0000000000000001.seg", dir);
+    return p;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    REQUIRE(stat(path, &st) == 0);
+    return st.st_size;
+}
+
+static void append_raw(const char *path, const void *bytes, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_APPEND);
+    REQUIRE(fd >= 0);
+    REQUIRE(write(fd, bytes, n) == (ssize_t)n);
+    close(fd);
+}
+
+static void test_torn_tail_cut(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    append_str(&l, "one");
+    append_str(&l, "two");
+    append_str(&l, "three");
+    log_close(&l);
+    off_t good = file_size(segment_file(dir));
+
+    /* A record whose header promises 100 bytes, cut after 10. */
+    unsigned char torn[18] = {100, 0, 0, 0, 1, 2, 3, 4, 'p', 'a', 'r', 't', 'i', 'a', 'l'};
+    append_raw(segment_file(dir), torn, sizeof torn);
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    CHECK_INT(l.cut_bytes, ==, sizeof torn);
+    log_close(&l);
+    CHECK_INT(file_size(segment_file(dir)), ==, good);
+    static seen s;
+    read_all(dir, &s);
+    CHECK_INT(s.n, ==, 3);
+
+    /* A complete last record with a bad checksum (its bytes not all
+     * written) followed by zeros (a file extended before its data). */
+    unsigned char bad[8 + 5 + 7] = {5, 0, 0, 0, 9, 9, 9, 9, 'w', 'r', 'o', 'n', 'g'};
+    append_raw(segment_file(dir), bad, sizeof bad);
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    CHECK_INT(l.cut_bytes, ==, sizeof bad);
+    /* Appending after the cut works, and numbering goes on from 4. */
+    append_str(&l, "four");
+    log_close(&l);
+    read_all(dir, &s);
+    REQUIRE(s.n == 4);
+    CHECK_STR(s.payloads[3], "four");
+    CHECK_INT(s.seqs[3], ==, 4);
+}
+
+static void test_damage_in_the_middle_refused(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    append_str(&l, "first record");
+    append_str(&l, "second record");
+    append_str(&l, "third record");
+    log_close(&l);
+    /* Flip a byte in the payload of record 2. */
+    int fd = open(segment_file(dir), O_RDWR);
+    REQUIRE(fd >= 0);
+    off_t at = LOG_HEADER_BYTES + 8 + 12 + 8 + 3;
+    REQUIRE(pwrite(fd, "X", 1, at) == 1);
+    close(fd);
+    off_t size = file_size(segment_file(dir));
+    CHECK_INT(log_open(&l, dir, &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "record 2");
+    CHECK_CONTAINS(err.msg, "checksum");
+    log_close(&l);
+    CHECK_INT(file_size(segment_file(dir)), ==, size);   /* nothing was cut */
+}
+
+static int fail_write(void *ctx, fs_op op, const char *path)
+{
+    (void)ctx;
+    (void)path;
+    return op == FS_OP_WRITE ? ENOSPC : 0;
+}
+
+static int fail_fsync(void *ctx, fs_op op, const char *path)
+{
+    (void)ctx;
+    (void)path;
+    return op == FS_OP_FSYNC ? EIO : 0;
+}
+
+static void test_failed_append_leaves_nothing(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    append_str(&l, "kept");
+    off_t size = file_size(segment_file(dir));
+    fs_fault_fn hooks[] = {fail_write, fail_fsync};
+    for (int i = 0; i < 2; i++) {
+        l.fault.fn = hooks[i];
+        uint64_t seq;
+        REQUIRE(log_lock(&l) == UDR_OK);
+        int rc = log_append(&l, "lost", 4, &seq);
+        log_unlock(&l);
+        l.fault.fn = NULL;
+        CHECK_INT(rc, ==, i == 0 ? UDR_EFULL : UDR_EIO);
+        CHECK_CONTAINS(err.msg, "cannot append to the log");
+        CHECK_INT(file_size(segment_file(dir)), ==, size);
+    }
+    append_str(&l, "after");
+    log_close(&l);
+    static seen s;
+    read_all(dir, &s);
+    REQUIRE(s.n == 2);
+    CHECK_STR(s.payloads[1], "after");
+    CHECK_INT(s.seqs[1], ==, 2);
+}
+
+static void test_damaged_header_refused(void)
+{
+    const char *dir = new_log_dir();
+    int fd = open(segment_file(dir), O_RDWR);
+    REQUIRE(fd >= 0);
+    REQUIRE(pwrite(fd, "NOTALOG!", 8, 0) == 8);
+    close(fd);
+    udr_err err = {0, ""};
+    udrlog l;
+    CHECK_INT(log_open(&l, dir, &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "header");
+    log_close(&l);
+}
+
+static const test_case TESTS[] = {
+    TEST_ENTRY(test_crc32c_vectors),
+    TEST_ENTRY(test_round_trip_and_numbering),
+    TEST_ENTRY(test_segments_continue_numbering),
+    TEST_ENTRY(test_concurrent_writers),
+    TEST_ENTRY(test_torn_tail_cut),
+    TEST_ENTRY(test_damage_in_the_middle_refused),
+    TEST_ENTRY(test_failed_append_leaves_nothing),
+    TEST_ENTRY(test_damaged_header_refused),
+};
+HARNESS_MAIN("log", TESTS)
