@@ -134,7 +134,14 @@ static void test_open_damaged_layout(void)
     udr_repo *r;
     REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
     udr_close(r);
-    REQUIRE(rmdir(t_path("repo/log")) == 0);
+    REQUIRE(rmdir(t_path("repo/tmp")) == 0);
+    CHECK_INT(udr_open(t_path("repo"), &r), ==, UDR_EFORMAT);
+    CHECK_CONTAINS(udr_errmsg(r), "tmp/");
+    udr_close(r);
+    REQUIRE(mkdir(t_path("repo/tmp"), 0755) == 0);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", t_path("repo/log"));
+    REQUIRE(system(cmd) == 0);
     CHECK_INT(udr_open(t_path("repo"), &r), ==, UDR_EFORMAT);
     CHECK_CONTAINS(udr_errmsg(r), "log/");
     udr_close(r);
