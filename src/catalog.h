@@ -1,0 +1,180 @@
+/*
+ * catalog — tables, versions and commits, and the index built from the log.
+ *
+ * Two kinds of metadata object, both content-addressed and both in a
+ * canonical text form (one spelling for one content, so equal metadata
+ * hashes equal; readable with `udr object get`). Every field is
+ * percent-escaped (buf_escaped), so fields never hold spaces or newlines.
+ *
+ *   udr table-version 1              udr commit 1
+ *   parent <hex>        (optional)   parent <hex>          (0, 1 or 2)
+ *   rows <n>                         time <microseconds since 1970>
+ *   column <name> <type> (in order)  author <text>
+ *   key <name>          (in order)   message <text>
+ *   chunk <hex> <rows> <bytes>       table <name> <version> <hex> (by name)
+ *
+ * A table version is a table's content: its schema, its key, its chunks (the
+ * Parquet objects, in row order). A commit is the state of every table of a
+ * branch. Version numbers (1, 2, 3 ... per table, across branches) live in
+ * commits and in the log, not in table versions, so the same content written
+ * twice is one object.
+ *
+ * The log holds one record per commit (see encode_commit_record):
+ *
+ *   u8 1 | u64 time_us | 32-byte commit hash | str16 branch |
+ *   u32 n | n x (str16 table | u64 version | 32-byte table version hash,
+ *                all zero for a drop)
+ *
+ * Opening replays the records into the index: every version of every table
+ * (number, hash, time, record number) and the history of each branch. One
+ * branch exists for now, main; the records carry the branch name so that
+ * branches fit later.
+ */
+#ifndef UDR_CATALOG_H
+#define UDR_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+#include "store.h"
+#include "udr.h"
+#include "util/err.h"
+
+enum {
+    CATALOG_NAME_MAX = 128,          /* bytes in a table name */
+    CATALOG_MAX_COLUMNS = 10000,
+};
+
+/* ---- table versions ------------------------------------------------------ */
+
+typedef struct cat_column {
+    char *name;
+    char *type;                      /* DuckDB's name for it, e.g. DECIMAL(18,3) */
+} cat_column;
+
+typedef struct cat_chunk {
+    udr_hash hash;
+    uint64_t rows;
+    uint64_t bytes;
+} cat_chunk;
+
+typedef struct cat_tablever {
+    int has_parent;
+    udr_hash parent;
+    uint64_t rows;
+    cat_column *cols;
+    size_t ncols;
+    char **key;
+    size_t nkey;
+    cat_chunk *chunks;
+    size_t nchunks;
+} cat_tablever;
+
+/* Encodes canonically into a malloc'd buffer; NULL when memory runs out. */
+char *catv_encode(const cat_tablever *tv, size_t *len);
+/* Decodes; on failure UDR_ECORRUPT with a message naming what is wrong. */
+int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err);
+void catv_free(cat_tablever *tv);
+
+/* ---- commits ----------------------------------------------------------- */
+
+typedef struct cat_entry {
+    char *table;
+    uint64_t version;
+    udr_hash hash;
+} cat_entry;
+
+typedef struct cat_commit {
+    int nparents;
+    udr_hash parents[2];
+    int64_t time_us;
+    char *author;
+    char *message;
+    cat_entry *tables;               /* sorted by name */
+    size_t ntables;
+} cat_commit;
+
+char *catc_encode(const cat_commit *c, size_t *len);
+int catc_decode(const void *data, size_t len, cat_commit *c, udr_err *err);
+void catc_free(cat_commit *c);
+
+/* ---- names ------------------------------------------------------------- */
+
+/* A table name: 1..CATALOG_NAME_MAX bytes of [A-Za-z0-9_], not starting
+ * with a digit (so it is a plain SQL identifier). UDR_EINVAL otherwise, with
+ * a message that says why. */
+int catalog_check_name(const char *name, udr_err *err);
+
+/* ---- the index --------------------------------------------------------- */
+
+typedef struct cat_version {
+    uint64_t version;
+    udr_hash hash;                   /* zero for a drop */
+    int dropped;
+    int64_t time_us;
+    uint64_t seq;                    /* the log record that made it */
+    udr_hash commit;
+} cat_version;
+
+typedef struct cat_table {
+    char *name;
+    cat_version *v;                  /* by version number, ascending */
+    size_t nv, cap;
+} cat_table;
+
+typedef struct cat_point {           /* one commit in a branch's history */
+    uint64_t seq;
+    int64_t time_us;
+    udr_hash commit;
+} cat_point;
+
+typedef struct catalog {
+    store *store;
+    udrlog log;
+    udr_err *err;
+    cat_table *tables;               /* every table ever, sorted by name */
+    size_t ntables, tcap;
+    cat_entry *head;                 /* main's current tables, sorted by name */
+    size_t nhead, hcap;
+    cat_point *history;              /* main's commits, oldest first */
+    size_t nhist, histcap;
+} catalog;
+
+int catalog_open(catalog *c, store *s, const char *repo, udr_err *err);
+void catalog_close(catalog *c);
+
+/* Reads what other processes committed since. */
+int catalog_refresh(catalog *c);
+
+/* One table's change in a commit: a new content (tv) or a drop (tv NULL). */
+typedef struct cat_change {
+    const char *table;
+    const udr_hash *tv;
+    uint64_t version;                /* out: the version number it got */
+} cat_change;
+
+/* Commits changes to main as one log record: takes the lock, reads what
+ * others committed, numbers the versions, writes the commit object, appends
+ * the record. A drop of a table main does not have is UDR_ENOTFOUND. */
+int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
+                   size_t n, udr_hash *commit_out);
+
+const cat_table *catalog_table(const catalog *c, const char *name);
+const cat_entry *catalog_head_entry(const catalog *c, const char *name);
+
+/* Resolves a reference to a table's content: ref NULL or "" is main's head;
+ * digits are a version number; anything else is an instant in ISO 8601
+ * (2026-11-24T10:00:00Z, or with a +hh:mm offset, or a date), meaning the
+ * version main had then. UDR_ENOTFOUND with a message that names the table
+ * or version and says where to look. */
+int catalog_resolve(catalog *c, const char *table, const char *ref, cat_version *out);
+
+/* Reads and decodes an object of the store (verified). */
+int catalog_read_tablever(catalog *c, const udr_hash *h, cat_tablever *tv);
+int catalog_read_commit(catalog *c, const udr_hash *h, cat_commit *cm);
+
+/* Parses an ISO 8601 instant into microseconds since 1970; -1 if malformed. */
+int catalog_parse_time(const char *s, int64_t *us);
+
+#endif

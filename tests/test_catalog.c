@@ -1,0 +1,377 @@
+/*
+ * Tests of the catalog: names, the canonical metadata objects, commits and
+ * version numbers, the index rebuilt from the log, resolving references,
+ * concurrent committers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "harness.h"
+#include "hash.h"
+#include "repo.h"
+
+static udr_repo *new_repo(void)
+{
+    udr_repo *r;
+    REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
+    return r;
+}
+
+static void open_catalog(udr_repo *r, catalog *c, udr_err *err)
+{
+    int rc = catalog_open(c, repo_store(r), t_path("repo"), err);
+    if (rc != UDR_OK)
+        harness_fail(__FILE__, __LINE__, "catalog_open: %s", err->msg);
+    REQUIRE(rc == UDR_OK);
+}
+
+static void test_names(void)
+{
+    udr_err err = {0, ""};
+    const char *good[] = {"users", "_x", "Orders2026", "a_b_c"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_INT(catalog_check_name(good[i], &err), ==, UDR_OK);
+    char longname[CATALOG_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    const char *bad[] = {"", "../../etc", "a b", "1abc", "users@3", "x\ny", "tab\tle", "naïve",
+                         "a/b", "a;drop", longname};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err.msg[0] = '\0';
+        CHECK_INT(catalog_check_name(bad[i], &err), ==, UDR_EINVAL);
+        CHECK(err.msg[0] != '\0');
+    }
+    catalog_check_name("x\ny", &err);
+    CHECK_CONTAINS(err.msg, "x%0Ay");          /* the bad name, shown safely */
+    catalog_check_name(longname, &err);
+    CHECK_CONTAINS(err.msg, "too long");
+    CHECK_INT(catalog_check_name(NULL, &err), ==, UDR_EINVAL);
+}
+
+static cat_tablever sample_tv(void)
+{
+    static cat_column cols[] = {{"id", "BIGINT"}, {"name", "VARCHAR"},
+                                {"tags", "STRUCT(a INTEGER, \"b c\" VARCHAR[])"}};
+    static char *key[] = {"id"};
+    static cat_chunk chunks[2];
+    udr_hash_buffer("a", 1, &chunks[0].hash);
+    udr_hash_buffer("b", 1, &chunks[1].hash);
+    chunks[0].rows = 10;
+    chunks[0].bytes = 1000;
+    chunks[1].rows = 5;
+    chunks[1].bytes = 700;
+    cat_tablever tv = {0};
+    tv.rows = 15;
+    tv.cols = cols;
+    tv.ncols = 3;
+    tv.key = key;
+    tv.nkey = 1;
+    tv.chunks = chunks;
+    tv.nchunks = 2;
+    return tv;
+}
+
+static void test_tablever_round_trip_canonical(void)
+{
+    udr_err err = {0, ""};
+    cat_tablever tv = sample_tv();
+    for (int with_parent = 0; with_parent < 2; with_parent++) {
+        tv.has_parent = with_parent;
+        udr_hash_buffer("p", 1, &tv.parent);
+        size_t len, len2;
+        char *text = catv_encode(&tv, &len);
+        REQUIRE(text != NULL);
+        CHECK_CONTAINS(text, "column tags STRUCT(a%20INTEGER,%20\"b%20c\"%20VARCHAR[])\n");
+        cat_tablever back;
+        REQUIRE(catv_decode(text, len, &back, &err) == UDR_OK);
+        CHECK_INT(back.ncols, ==, 3);
+        CHECK_STR(back.cols[2].type, tv.cols[2].type);
+        CHECK_INT(back.nkey, ==, 1);
+        CHECK_INT(back.nchunks, ==, 2);
+        CHECK_INT(back.rows, ==, 15);
+        CHECK_INT(back.has_parent, ==, with_parent);
+        char *again = catv_encode(&back, &len2);
+        CHECK(again != NULL && len2 == len && memcmp(text, again, len) == 0);
+        free(again);
+        catv_free(&back);
+        free(text);
+    }
+}
+
+static void expect_tv_refused(const char *text, const char *what)
+{
+    udr_err err = {0, ""};
+    cat_tablever tv;
+    int rc = catv_decode(text, strlen(text), &tv, &err);
+    if (rc != UDR_ECORRUPT)
+        harness_fail(__FILE__, __LINE__, "accepted a table version with %s", what);
+    else
+        CHECK_CONTAINS(err.msg, "malformed");
+}
+
+static void test_tablever_refuses_malformed(void)
+{
+    const char *h = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+    char t[1024];
+    expect_tv_refused("", "nothing");
+    expect_tv_refused("udr table-version 2\nrows 0\ncolumn a INT\n", "a newer version");
+    expect_tv_refused("udr table-version 1\nrows 0\ncolumn a INT", "no final newline");
+    expect_tv_refused("udr table-version 1\nrows 0\n", "no columns");
+    expect_tv_refused("udr table-version 1\nrows 01\ncolumn a INT\n", "a leading zero");
+    expect_tv_refused("udr table-version 1\ncolumn a INT\nrows 0\n", "lines out of order");
+    expect_tv_refused("udr table-version 1\nrows 0\ncolumn a%41 INT\n", "a needless escape");
+    expect_tv_refused("udr table-version 1\nrows 0\ncolumn a%00 INT\n", "an escaped NUL");
+    expect_tv_refused("udr table-version 1\nrows 0\ncolumn  a INT\n", "an empty field");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 3\ncolumn a INT\nchunk %s 2 10\n", h);
+    expect_tv_refused(t, "rows that do not add up");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 2\ncolumn a INT\nchunk %.63s 2 10\n", h);
+    expect_tv_refused(t, "a short hash");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 2\ncolumn a INT\nchunk %s 2 99999999999999999999\n", h);
+    expect_tv_refused(t, "an overflowing number");
+}
+
+static void test_commit_round_trip(void)
+{
+    udr_err err = {0, ""};
+    cat_entry tables[2] = {{"a", 3, {{0}}}, {"b", 1, {{0}}}};
+    udr_hash_buffer("x", 1, &tables[0].hash);
+    udr_hash_buffer("y", 1, &tables[1].hash);
+    cat_commit c = {0};
+    c.nparents = 1;
+    udr_hash_buffer("parent", 6, &c.parents[0]);
+    c.time_us = 1764000000123456;
+    c.author = "Ada Lovelace <ada@example.org>";
+    c.message = "load users\nsecond line: 100%";
+    c.tables = tables;
+    c.ntables = 2;
+    size_t len, len2;
+    char *text = catc_encode(&c, &len);
+    REQUIRE(text != NULL);
+    cat_commit back;
+    REQUIRE(catc_decode(text, len, &back, &err) == UDR_OK);
+    CHECK_STR(back.message, c.message);
+    CHECK_STR(back.author, c.author);
+    CHECK_INT(back.time_us, ==, c.time_us);
+    CHECK_INT(back.ntables, ==, 2);
+    CHECK_INT(back.tables[0].version, ==, 3);
+    char *again = catc_encode(&back, &len2);
+    CHECK(again != NULL && len == len2 && memcmp(again, text, len) == 0);
+    free(again);
+    catc_free(&back);
+    free(text);
+
+    /* Tables out of order are refused (the encoding is canonical). */
+    cat_entry swapped[2] = {tables[1], tables[0]};
+    c.tables = swapped;
+    text = catc_encode(&c, &len);
+    REQUIRE(text != NULL);
+    CHECK_INT(catc_decode(text, len, &back, &err), ==, UDR_ECORRUPT);
+    free(text);
+}
+
+static udr_hash put_tv(udr_repo *r, const char *seed)
+{
+    cat_tablever tv = sample_tv();
+    udr_hash_buffer(seed, strlen(seed), &tv.chunks[0].hash);
+    size_t len;
+    char *text = catv_encode(&tv, &len);
+    udr_hash h;
+    REQUIRE(text != NULL && udr_object_put(r, text, len, &h) == UDR_OK);
+    free(text);
+    return h;
+}
+
+static void commit_one(catalog *c, const char *table, const udr_hash *tv, uint64_t want_version)
+{
+    cat_change ch = {table, tv, 0};
+    int rc = catalog_commit(c, "test", "tester", &ch, 1, NULL);
+    if (rc != UDR_OK)
+        harness_fail(__FILE__, __LINE__, "catalog_commit: %s", c->err->msg);
+    REQUIRE(rc == UDR_OK);
+    CHECK_INT(ch.version, ==, want_version);
+}
+
+static void test_versions_and_replay(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    udr_hash a1 = put_tv(r, "a1"), a2 = put_tv(r, "a2"), b1 = put_tv(r, "b1");
+    commit_one(&c, "alpha", &a1, 1);
+    commit_one(&c, "alpha", &a2, 2);
+    commit_one(&c, "beta", &b1, 1);
+    commit_one(&c, "alpha", &a1, 3);          /* same content again: a new version */
+    cat_change drop = {"beta", NULL, 0};
+    REQUIRE(catalog_commit(&c, "drop beta", "tester", &drop, 1, NULL) == UDR_OK);
+    CHECK_INT(drop.version, ==, 2);
+    cat_change again = {"beta", NULL, 0};
+    CHECK_INT(catalog_commit(&c, "drop again", "tester", &again, 1, NULL), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no table beta to drop");
+    commit_one(&c, "beta", &b1, 3);           /* re-created: numbering goes on */
+    catalog_close(&c);
+
+    /* A fresh catalog rebuilds the same index from the log. */
+    open_catalog(r, &c, &err);
+    CHECK_INT(c.nhist, ==, 6);
+    CHECK_INT(c.nhead, ==, 2);
+    cat_version v;
+    REQUIRE(catalog_resolve(&c, "alpha", NULL, &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 3);
+    CHECK(hash_equal(&v.hash, &a1));
+    REQUIRE(catalog_resolve(&c, "alpha", "2", &v) == UDR_OK);
+    CHECK(hash_equal(&v.hash, &a2));
+    REQUIRE(catalog_resolve(&c, "beta", NULL, &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 3);
+    CHECK_INT(catalog_resolve(&c, "beta", "2", &v), ==, UDR_ENOTFOUND);   /* the drop */
+    CHECK_INT(catalog_resolve(&c, "alpha", "7", &v), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no version 7");
+    CHECK_CONTAINS(err.msg, "udr log alpha");
+    CHECK_INT(catalog_resolve(&c, "gamma", NULL, &v), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "no table gamma");
+    CHECK_CONTAINS(err.msg, "udr tables");
+    CHECK_INT(catalog_resolve(&c, "alpha", "yesterday", &v), ==, UDR_EINVAL);
+
+    /* The head commit object lists both tables with their versions. */
+    cat_commit cm;
+    REQUIRE(catalog_read_commit(&c, &c.history[c.nhist - 1].commit, &cm) == UDR_OK);
+    CHECK_INT(cm.ntables, ==, 2);
+    CHECK_STR(cm.tables[0].table, "alpha");
+    CHECK_INT(cm.tables[0].version, ==, 3);
+    CHECK_STR(cm.tables[1].table, "beta");
+    CHECK_INT(cm.nparents, ==, 1);
+    catc_free(&cm);
+    catalog_close(&c);
+    udr_close(r);
+}
+
+static void test_resolve_by_time(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    udr_hash tv[3] = {put_tv(r, "t1"), put_tv(r, "t2"), put_tv(r, "t3")};
+    for (int i = 0; i < 3; i++)
+        commit_one(&c, "events", &tv[i], (uint64_t)i + 1);
+    const cat_table *t = catalog_table(&c, "events");
+    REQUIRE(t != NULL && t->nv == 3);
+    /* An instant between version 2 and 3 gives version 2; at version 3's
+     * instant, version 3; before version 1, nothing. */
+    for (int i = 0; i < 3; i++) {
+        int64_t at = t->v[i].time_us;
+        char iso[64];
+        time_t s = (time_t)(at / 1000000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        size_t n = strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(iso + n, sizeof iso - n, ".%06lldZ", (long long)(at % 1000000));
+        cat_version v;
+        REQUIRE(catalog_resolve(&c, "events", iso, &v) == UDR_OK);
+        CHECK_INT(v.version, ==, i + 1);
+    }
+    cat_version v;
+    CHECK_INT(catalog_resolve(&c, "events", "2001-01-01T00:00:00Z", &v), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(err.msg, "did not exist yet");
+    REQUIRE(catalog_resolve(&c, "events", "2999-01-01", &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 3);
+    catalog_close(&c);
+    udr_close(r);
+}
+
+static void test_parse_time(void)
+{
+    int64_t us;
+    REQUIRE(catalog_parse_time("1970-01-01T00:00:00Z", &us) == 0);
+    CHECK_INT(us, ==, 0);
+    REQUIRE(catalog_parse_time("2026-11-24T10:00:00Z", &us) == 0);
+    CHECK_INT(us, ==, 1795514400LL * 1000000);
+    REQUIRE(catalog_parse_time("2026-11-24T11:00:00+01:00", &us) == 0);
+    CHECK_INT(us, ==, 1795514400LL * 1000000);
+    REQUIRE(catalog_parse_time("2026-11-24 10:00:00.5Z", &us) == 0);
+    CHECK_INT(us, ==, 1795514400LL * 1000000 + 500000);
+    REQUIRE(catalog_parse_time("2026-11-24", &us) == 0);
+    CHECK_INT(us, ==, (1795514400LL - 36000) * 1000000);
+    const char *bad[] = {"", "2026", "2026-13-01", "2026-11-24T25:00:00Z", "2026-11-24T10:00Zjunk",
+                         "yesterday", "2026-11-24T10:00:00.Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(catalog_parse_time(bad[i], &us), ==, -1);
+}
+
+enum { COMMITTERS = 4, EACH = 25 };
+
+static void test_concurrent_committers(void)
+{
+    udr_repo *r = new_repo();
+    udr_hash tv = put_tv(r, "shared");
+    pid_t pids[COMMITTERS];
+    for (int w = 0; w < COMMITTERS; w++) {
+        pids[w] = fork();
+        REQUIRE(pids[w] >= 0);
+        if (pids[w] == 0) {
+            udr_err err = {0, ""};
+            catalog c;
+            if (catalog_open(&c, repo_store(r), t_path("repo"), &err) != UDR_OK)
+                _exit(10);
+            char own[32];
+            snprintf(own, sizeof own, "table_%d", w);
+            for (int i = 0; i < EACH; i++) {
+                /* Each writes its own table, and all write a shared one. */
+                cat_change ch[2] = {{own, &tv, 0}, {"shared", &tv, 0}};
+                if (catalog_commit(&c, "concurrent", "tester", ch, 2, NULL) != UDR_OK) {
+                    fprintf(stderr, "%s\n", err.msg);
+                    _exit(11);
+                }
+            }
+            catalog_close(&c);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < COMMITTERS; w++) {
+        int st;
+        REQUIRE(waitpid(pids[w], &st, 0) == pids[w]);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    CHECK_INT(c.nhist, ==, COMMITTERS * EACH);
+    CHECK_INT(c.nhead, ==, COMMITTERS + 1);
+    const cat_table *shared = catalog_table(&c, "shared");
+    REQUIRE(shared != NULL);
+    CHECK_INT(shared->nv, ==, COMMITTERS * EACH);
+    for (size_t i = 0; i < shared->nv; i++)
+        CHECK_INT(shared->v[i].version, ==, i + 1);
+    for (int w = 0; w < COMMITTERS; w++) {
+        char own[32];
+        snprintf(own, sizeof own, "table_%d", w);
+        const cat_table *t = catalog_table(&c, own);
+        REQUIRE(t != NULL);
+        CHECK_INT(t->nv, ==, EACH);
+    }
+    /* Every commit's parent is the commit before it: one line of history. */
+    for (size_t i = 1; i < c.nhist; i++) {
+        cat_commit cm;
+        REQUIRE(catalog_read_commit(&c, &c.history[i].commit, &cm) == UDR_OK);
+        CHECK(cm.nparents == 1 && hash_equal(&cm.parents[0], &c.history[i - 1].commit));
+        catc_free(&cm);
+    }
+    catalog_close(&c);
+    udr_close(r);
+}
+
+static const test_case TESTS[] = {
+    TEST_ENTRY(test_names),
+    TEST_ENTRY(test_tablever_round_trip_canonical),
+    TEST_ENTRY(test_tablever_refuses_malformed),
+    TEST_ENTRY(test_commit_round_trip),
+    TEST_ENTRY(test_versions_and_replay),
+    TEST_ENTRY(test_resolve_by_time),
+    TEST_ENTRY(test_parse_time),
+    TEST_ENTRY(test_concurrent_committers),
+};
+HARNESS_MAIN("catalog", TESTS)
