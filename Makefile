@@ -50,7 +50,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/repo.c src/fsck.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/query.c src/repo.c src/fsck.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/out.c
 

@@ -179,6 +179,81 @@ int udr_object_delete(udr_repo *repo, const udr_hash *h);
 typedef int (*udr_object_fn)(void *ctx, const udr_hash *h, uint64_t size_bytes);
 int udr_object_foreach(udr_repo *repo, udr_object_fn fn, void *ctx);
 
+/* ---- tables -------------------------------------------------------------
+ *
+ * A table is a sequence of versions, numbered 1, 2, 3 ... Each write makes a
+ * new version from the rows of any DuckDB query: "SELECT ...",
+ * "SELECT * FROM read_csv('users.csv')", read_parquet(...), read_json(...),
+ * or an earlier version of any table ("SELECT * FROM \"users@2\"").
+ * Table names are letters, digits and _, not starting with a digit, at most
+ * 128 bytes.
+ */
+
+typedef struct udr_write_opts {
+    const char *const *key;   /* primary key: NULL-terminated column names, or
+                                 NULL for none. The key must be unique and
+                                 never NULL; rows are kept sorted by it. */
+    const char *message;      /* the commit message; NULL for a default */
+    const char *author;       /* NULL: $UDR_AUTHOR, else $USER, else "" */
+} udr_write_opts;
+
+typedef struct udr_write_info {
+    uint64_t version;         /* the version number the write made */
+    uint64_t rows;            /* rows in that version */
+    uint64_t chunks;          /* its chunks */
+    uint64_t bytes;           /* the bytes of its chunks */
+    uint64_t new_chunks;      /* chunks that were not stored before */
+    uint64_t new_bytes;       /* their bytes: what the write added to the store */
+} udr_write_info;
+
+/* Replaces a table's content with the rows of select_sql (creating the
+ * table if need be). opts and info may be NULL. Errors name the table and,
+ * for bad input, the line or value (a malformed CSV line, a duplicate key). */
+int udr_table_write(udr_repo *repo, const char *table, const char *select_sql,
+                    const udr_write_opts *opts, udr_write_info *info);
+
+/* Adds the rows of select_sql to a table (creating it if need be). They take
+ * the table's columns, types and key. */
+int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
+                     const udr_write_opts *opts, udr_write_info *info);
+
+/* Removes a table from the current branch; its versions stay readable. */
+int udr_table_drop(udr_repo *repo, const char *table, const char *message);
+
+/* ---- queries ------------------------------------------------------------
+ *
+ * Full DuckDB SQL. A table name that DuckDB does not know is resolved by UDR:
+ * `users` is the current version, "users@3" version 3, and
+ * "users@2026-11-24T10:00:00Z" the version current at that instant (quote
+ * names with @ as SQL identifiers). A pin fixes the version a plain name
+ * reads, for one query: {"users", 1} makes `users` mean "users@1".
+ */
+
+typedef struct udr_pin {
+    const char *table;
+    uint64_t version;
+} udr_pin;
+
+typedef struct udr_result udr_result;
+
+/* Runs sql (one or more statements; the result is the last one's). *out
+ * receives the result, to be freed with udr_result_free. */
+int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins,
+              udr_result **out);
+
+size_t udr_result_columns(const udr_result *r);
+uint64_t udr_result_rows(const udr_result *r);
+const char *udr_result_column_name(const udr_result *r, size_t col);
+/* The column's type, e.g. "BIGINT", "VARCHAR", "DECIMAL(18,3)", "INTEGER[]". */
+const char *udr_result_column_type(const udr_result *r, size_t col);
+int udr_result_is_null(const udr_result *r, uint64_t row, size_t col);
+int64_t udr_result_int64(const udr_result *r, uint64_t row, size_t col);
+double udr_result_double(const udr_result *r, uint64_t row, size_t col);
+/* Any value as text (lists and structs as DuckDB prints them); NULL for a
+ * SQL NULL. Free with udr_free. */
+char *udr_result_text(const udr_result *r, uint64_t row, size_t col);
+void udr_result_free(udr_result *r);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util/buf.h"
 #include "util/fs.h"
 
 static const char FORMAT_MAGIC[] = "udr repository";
@@ -89,6 +90,11 @@ store *repo_store(udr_repo *repo)
 
 void udr_close(udr_repo *repo)
 {
+    if (repo == NULL)
+        return;
+    query_close(&repo->q);
+    if (repo->cat_open)
+        catalog_close(&repo->cat);
     free(repo);
 }
 
@@ -171,8 +177,11 @@ int udr_open(const char *path, udr_repo **out)
         rc = store_open(&r->store, r->path, &r->err);
     if (rc == UDR_OK)
         rc = store_clean_tmp(&r->store, &r->tmp_removed);
+    if (rc == UDR_OK && (rc = catalog_open(&r->cat, &r->store, r->path, &r->err)) == UDR_OK)
+        r->cat_open = 1;
     if (rc != UDR_OK)
         return rc;
+    query_init(&r->q, &r->cat, &r->store, r->path, &r->err);
     r->usable = 1;
     err_clear(&r->err);
     return UDR_OK;
@@ -366,17 +375,223 @@ int udr_hash_fd(int fd, udr_hash *out)
         return store_hash_fd(&s, fd, at, (uint64_t)(st.st_size - at), "input", out);
     }
     udr_hasher *hs = udr_hasher_new();
-    char *buf = malloc(STORE_IO_BYTES);
-    int rc = hs != NULL && buf != NULL ? UDR_OK : UDR_ENOMEM;
+    char *io = malloc(STORE_IO_BYTES);
+    int rc = hs != NULL && io != NULL ? UDR_OK : UDR_ENOMEM;
     for (size_t got = 1; rc == UDR_OK && got > 0;) {
-        if (fs_read_full(fd, buf, STORE_IO_BYTES, &got, NULL, "input") != 0)
+        if (fs_read_full(fd, io, STORE_IO_BYTES, &got, NULL, "input") != 0)
             rc = UDR_EIO;
         else
-            udr_hasher_update(hs, buf, got);
+            udr_hasher_update(hs, io, got);
     }
     if (rc == UDR_OK)
         udr_hasher_final(hs, out);
     udr_hasher_free(hs);
-    free(buf);
+    free(io);
     return rc;
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+static const char *default_author(const udr_write_opts *opts)
+{
+    if (opts != NULL && opts->author != NULL)
+        return opts->author;
+    const char *a = getenv("UDR_AUTHOR");
+    if (a == NULL || a[0] == '\0')
+        a = getenv("USER");
+    return a ? a : "";
+}
+
+static int write_table(udr_repo *repo, const char *table, const char *select_sql,
+                       const udr_write_opts *opts, udr_write_info *info, int append)
+{
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    udr_write_info scratch;
+    rc = query_write(&repo->q, table, select_sql, opts ? opts->key : NULL, append,
+                     opts ? opts->message : NULL, default_author(opts), info ? info : &scratch);
+    if (rc && catalog_check_name(table, NULL) == UDR_OK)
+        err_prefix(&repo->err, "cannot %s table %s", append ? "append to" : "write", table);
+    return rc;
+}
+
+int udr_table_write(udr_repo *repo, const char *table, const char *select_sql,
+                    const udr_write_opts *opts, udr_write_info *info)
+{
+    return write_table(repo, table, select_sql, opts, info, 0);
+}
+
+int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
+                     const udr_write_opts *opts, udr_write_info *info)
+{
+    return write_table(repo, table, select_sql, opts, info, 1);
+}
+
+int udr_table_drop(udr_repo *repo, const char *table, const char *message)
+{
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    char msg[256];
+    if (message == NULL) {
+        snprintf(msg, sizeof msg, "drop %.200s", table);
+        message = msg;
+    }
+    cat_change ch = {table, NULL, 0};
+    return catalog_commit(&repo->cat, message, default_author(NULL), &ch, 1, NULL);
+}
+
+/* ---- queries ------------------------------------------------------------- */
+
+struct udr_result {
+    duckdb_result r;
+    size_t ncols;
+    uint64_t nrows;
+    char **types;
+};
+
+/* DuckDB's name for a type, as far as the C API tells it. */
+static void type_name(duckdb_logical_type t, buf *b)
+{
+    duckdb_type id = duckdb_get_type_id(t);
+    switch (id) {
+    case DUCKDB_TYPE_DECIMAL:
+        buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
+        return;
+    case DUCKDB_TYPE_LIST: {
+        duckdb_logical_type c = duckdb_list_type_child_type(t);
+        type_name(c, b);
+        duckdb_destroy_logical_type(&c);
+        buf_adds(b, "[]");
+        return;
+    }
+    case DUCKDB_TYPE_STRUCT: {
+        buf_adds(b, "STRUCT(");
+        idx_t n = duckdb_struct_type_child_count(t);
+        for (idx_t i = 0; i < n; i++) {
+            char *name = duckdb_struct_type_child_name(t, i);
+            duckdb_logical_type c = duckdb_struct_type_child_type(t, i);
+            buf_printf(b, "%s%s ", i ? ", " : "", name ? name : "?");
+            type_name(c, b);
+            duckdb_destroy_logical_type(&c);
+            duckdb_free(name);
+        }
+        buf_addc(b, ')');
+        return;
+    }
+    default:
+        break;
+    }
+    static const struct {
+        duckdb_type id;
+        const char *name;
+    } names[] = {
+        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},     {DUCKDB_TYPE_TINYINT, "TINYINT"},
+        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},   {DUCKDB_TYPE_INTEGER, "INTEGER"},
+        {DUCKDB_TYPE_BIGINT, "BIGINT"},       {DUCKDB_TYPE_UTINYINT, "UTINYINT"},
+        {DUCKDB_TYPE_USMALLINT, "USMALLINT"}, {DUCKDB_TYPE_UINTEGER, "UINTEGER"},
+        {DUCKDB_TYPE_UBIGINT, "UBIGINT"},     {DUCKDB_TYPE_FLOAT, "FLOAT"},
+        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},       {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
+        {DUCKDB_TYPE_DATE, "DATE"},           {DUCKDB_TYPE_TIME, "TIME"},
+        {DUCKDB_TYPE_INTERVAL, "INTERVAL"},   {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
+        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},   {DUCKDB_TYPE_VARCHAR, "VARCHAR"},
+        {DUCKDB_TYPE_BLOB, "BLOB"},           {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"},
+        {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"}, {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"},
+        {DUCKDB_TYPE_ENUM, "ENUM"},           {DUCKDB_TYPE_MAP, "MAP"},
+        {DUCKDB_TYPE_UUID, "UUID"},           {DUCKDB_TYPE_UNION, "UNION"},
+        {DUCKDB_TYPE_BIT, "BIT"},             {DUCKDB_TYPE_TIME_TZ, "TIME WITH TIME ZONE"},
+        {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE"}, {DUCKDB_TYPE_ARRAY, "ARRAY"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].id == id) {
+            buf_adds(b, names[i].name);
+            return;
+        }
+    buf_adds(b, "UNKNOWN");
+}
+
+int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins,
+              udr_result **out)
+{
+    *out = NULL;
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    udr_result *res = calloc(1, sizeof *res);
+    if (res == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    if ((rc = query_run(&repo->q, sql, pins, npins, &res->r)) != 0) {
+        free(res);
+        return rc;
+    }
+    res->ncols = (size_t)duckdb_column_count(&res->r);
+    res->nrows = (uint64_t)duckdb_row_count(&res->r);
+    res->types = calloc(res->ncols ? res->ncols : 1, sizeof *res->types);
+    for (size_t i = 0; res->types && i < res->ncols; i++) {
+        duckdb_logical_type t = duckdb_column_logical_type(&res->r, i);
+        buf b;
+        buf_init(&b);
+        type_name(t, &b);
+        duckdb_destroy_logical_type(&t);
+        res->types[i] = buf_take(&b, NULL);
+    }
+    *out = res;
+    return UDR_OK;
+}
+
+size_t udr_result_columns(const udr_result *r)
+{
+    return r->ncols;
+}
+
+uint64_t udr_result_rows(const udr_result *r)
+{
+    return r->nrows;
+}
+
+const char *udr_result_column_name(const udr_result *r, size_t col)
+{
+    return col < r->ncols ? duckdb_column_name((duckdb_result *)&r->r, col) : NULL;
+}
+
+const char *udr_result_column_type(const udr_result *r, size_t col)
+{
+    return col < r->ncols && r->types && r->types[col] ? r->types[col] : "UNKNOWN";
+}
+
+int udr_result_is_null(const udr_result *r, uint64_t row, size_t col)
+{
+    return duckdb_value_is_null((duckdb_result *)&r->r, col, row);
+}
+
+int64_t udr_result_int64(const udr_result *r, uint64_t row, size_t col)
+{
+    return duckdb_value_int64((duckdb_result *)&r->r, col, row);
+}
+
+double udr_result_double(const udr_result *r, uint64_t row, size_t col)
+{
+    return duckdb_value_double((duckdb_result *)&r->r, col, row);
+}
+
+char *udr_result_text(const udr_result *r, uint64_t row, size_t col)
+{
+    if (col >= r->ncols || row >= r->nrows || udr_result_is_null(r, row, col))
+        return NULL;
+    char *v = duckdb_value_varchar((duckdb_result *)&r->r, col, row);
+    char *copy = strdup(v ? v : "");
+    duckdb_free(v);
+    return copy;
+}
+
+void udr_result_free(udr_result *r)
+{
+    if (r == NULL)
+        return;
+    duckdb_destroy_result(&r->r);
+    for (size_t i = 0; r->types && i < r->ncols; i++)
+        free(r->types[i]);
+    free(r->types);
+    free(r);
 }

@@ -10,11 +10,14 @@
  *   log/       the catalog log (later layers)
  *   tmp/       temporary files of writes in progress
  *
- * The handle owns the error record of every layer below it.
+ * The handle owns the error record of every layer below it, and one of
+ * each: store, catalog, query engine.
  */
 #ifndef UDR_REPO_H
 #define UDR_REPO_H
 
+#include "catalog.h"
+#include "query.h"
 #include "store.h"
 #include "udr.h"
 #include "util/err.h"
@@ -25,6 +28,9 @@ struct udr_repo {
     udr_err err;
     store store;
     char path[PATH_MAX];
+    catalog cat;               /* the index of tables and commits */
+    int cat_open;
+    query q;                   /* DuckDB, started on first use */
     int usable;                /* 1 once opened successfully */
     int tmp_removed;           /* stale temporary files removed at open */
 };

@@ -416,6 +416,46 @@ int store_put_fd(store *s, int fd, udr_hash *out)
     return S_ISREG(st.st_mode) ? put_regular(s, fd, &st, out) : put_stream(s, fd, out);
 }
 
+int store_adopt(store *s, const char *path, udr_hash *out, int *fresh)
+{
+    *fresh = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_sys(s->err, errno, "cannot open %s", path);
+    struct stat st;
+    udr_hash h;
+    int rc = fstat(fd, &st) != 0 ? err_sys(s->err, errno, "cannot stat %s", path) : UDR_OK;
+    if (rc == UDR_OK)
+        rc = store_hash_fd(s, fd, 0, (uint64_t)st.st_size, path, &h);
+    if (rc == UDR_OK) {
+        rc = present_with_size(s, &h, (uint64_t)st.st_size);
+        if (rc == 1) {                 /* stored already: drop the file */
+            close(fd);
+            unlink(path);
+            *out = h;
+            return UDR_OK;
+        }
+    }
+    if (rc != UDR_OK) {
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    /* Take it over as our own temporary file: read-only, synced, renamed. */
+    tmp_obj t;
+    fs_path(t.path, sizeof t.path, "%s", path);
+    t.fd = fd;
+    if (fchmod(fd, 0444) != 0) {
+        tmp_discard(&t);
+        return err_sys(s->err, errno, "cannot make %s read-only", path);
+    }
+    if ((rc = tmp_commit(s, &t, &h)) != 0)
+        return rc;
+    *fresh = 1;
+    *out = h;
+    return UDR_OK;
+}
+
 /* ---- get ---------------------------------------------------------------- */
 
 /* Opens an object for reading; *size receives its size. */

@@ -62,6 +62,12 @@ int store_size(store *s, const udr_hash *h, uint64_t *size_bytes);
 int store_verify(store *s, const udr_hash *h);
 int store_delete(store *s, const udr_hash *h);
 
+/* Moves a file written in the repository's tmp/ (by DuckDB, say) into the
+ * store under its hash: hashed where it lies, made read-only, fsynced and
+ * renamed; if the object is stored already the file is removed. *fresh is 1
+ * if the object is new. The file is gone afterwards either way. */
+int store_adopt(store *s, const char *path, udr_hash *out, int *fresh);
+
 /* Hashes len bytes of fd from offset on (a regular file: mapped, on all
  * cores, in bounded memory; else read). what names the input in messages. */
 int store_hash_fd(store *s, int fd, off_t offset, uint64_t len, const char *what, udr_hash *out);

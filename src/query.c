@@ -1,0 +1,850 @@
+/*
+ * query — the DuckDB binding; see query.h for how tables are written and
+ * read.
+ */
+#include "query.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "util/buf.h"
+#include "util/fs.h"
+
+void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err)
+{
+    memset(q, 0, sizeof *q);
+    q->err = err;
+    q->cat = cat;
+    q->store = s;
+    if (realpath(root, q->root) == NULL)
+        fs_path(q->root, sizeof q->root, "%s", root);
+    q->chunking = (query_chunking){QUERY_CHUNK_AVG_ROWS, QUERY_CHUNK_MIN_ROWS,
+                                   QUERY_CHUNK_MAX_ROWS};
+}
+
+void query_close(query *q)
+{
+    if (q->open) {
+        duckdb_disconnect(&q->con);
+        duckdb_close(&q->db);
+        char dir[PATH_MAX * 2];
+        snprintf(dir, sizeof dir, "%s/tmp/duckdb.%ld", q->root, (long)getpid());
+        rmdir(dir);
+        q->open = 0;
+    }
+}
+
+void query_quote(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    if (size < 3) {
+        if (size)
+            out[0] = '\0';
+        return;
+    }
+    out[o++] = '\'';
+    for (; *s && o + 3 < size; s++) {
+        if (*s == '\'')
+            out[o++] = '\'';
+        out[o++] = *s;
+    }
+    out[o++] = '\'';
+    out[o] = '\0';
+}
+
+/* Appends s as a quoted SQL identifier ("a""b"). */
+static void add_ident(buf *b, const char *s)
+{
+    buf_addc(b, '"');
+    for (; *s; s++) {
+        if (*s == '"')
+            buf_addc(b, '"');
+        buf_addc(b, *s);
+    }
+    buf_addc(b, '"');
+}
+
+static void add_literal(buf *b, const char *s)
+{
+    buf_addc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            buf_addc(b, '\'');
+        buf_addc(b, *s);
+    }
+    buf_addc(b, '\'');
+}
+
+/* ---- the replacement scan --------------------------------------------------- */
+
+static void object_path(const query *q, const udr_hash *h, char *out, size_t size)
+{
+    char rel[128];
+    store_object_relpath(h, rel, sizeof rel);
+    snprintf(out, size, "%s/%s", q->root, rel);
+}
+
+static duckdb_value path_list(const query *q, const cat_chunk *chunks, size_t n)
+{
+    duckdb_logical_type vt = duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR);
+    duckdb_value *vals = calloc(n ? n : 1, sizeof *vals);
+    duckdb_value list = NULL;
+    if (vals != NULL) {
+        char path[PATH_MAX * 2];
+        for (size_t i = 0; i < n; i++) {
+            object_path(q, &chunks[i].hash, path, sizeof path);
+            vals[i] = duckdb_create_varchar(path);
+        }
+        list = duckdb_create_list_value(vt, vals, n);
+        for (size_t i = 0; i < n; i++)
+            duckdb_destroy_value(&vals[i]);
+        free(vals);
+    }
+    duckdb_destroy_logical_type(&vt);
+    return list;
+}
+
+static void replace_scan(duckdb_replacement_scan_info info, const char *name, void *data)
+{
+    query *q = data;
+    char table[CATALOG_NAME_MAX + 1], ref[64];
+    const char *at = strchr(name, '@');
+    size_t tlen = at ? (size_t)(at - name) : strlen(name);
+    if (tlen > CATALOG_NAME_MAX || (at && strlen(at + 1) >= sizeof ref)) {
+        if (at)
+            duckdb_replacement_scan_set_error(info, "that table reference is too long");
+        return;
+    }
+    memcpy(table, name, tlen);
+    table[tlen] = '\0';
+    snprintf(ref, sizeof ref, "%s", at ? at + 1 : "");
+    if (catalog_table(q->cat, table) == NULL) {
+        if (at) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "there is no table %s (see 'udr tables')", table);
+            duckdb_replacement_scan_set_error(info, msg);
+        }
+        return;                        /* not ours: DuckDB says it does not exist */
+    }
+    if (!at) {
+        for (size_t i = 0; i < q->npins; i++)
+            if (strcmp(q->pins[i].table, table) == 0)
+                snprintf(ref, sizeof ref, "%llu", (unsigned long long)q->pins[i].version);
+    }
+    cat_version v;
+    cat_tablever tv;
+    if (catalog_resolve(q->cat, table, ref, &v) != UDR_OK ||
+        catalog_read_tablever(q->cat, &v.hash, &tv) != UDR_OK) {
+        duckdb_replacement_scan_set_error(info, q->err->msg);
+        return;
+    }
+    duckdb_value list = path_list(q, tv.chunks, tv.nchunks);
+    catv_free(&tv);
+    if (list == NULL) {
+        duckdb_replacement_scan_set_error(info, "out of memory");
+        return;
+    }
+    duckdb_replacement_scan_set_function_name(info, "read_parquet");
+    duckdb_replacement_scan_add_parameter(info, list);
+    duckdb_destroy_value(&list);
+}
+
+/* ---- running SQL ------------------------------------------------------------ */
+
+static int db_error(query *q, const char *what, const char *msg)
+{
+    /* Our own messages from the replacement scan need no DuckDB prefix. */
+    static const char scan[] = "Binder Error: Error in replacement scan: ";
+    if (msg != NULL && strncmp(msg, scan, sizeof scan - 1) == 0)
+        msg += sizeof scan - 1;
+    return err_set(q->err, UDR_EINVAL, "%s%s%s", what, what[0] ? ": " : "",
+                   msg ? msg : "unknown DuckDB error");
+}
+
+static int ensure_open(query *q)
+{
+    if (q->open)
+        return UDR_OK;
+    duckdb_config cfg;
+    if (duckdb_create_config(&cfg) != DuckDBSuccess)
+        return err_set(q->err, UDR_ENOMEM, "cannot configure DuckDB");
+    char tmpdir[PATH_MAX * 2];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/duckdb.%ld", q->root, (long)getpid());
+    duckdb_set_config(cfg, "temp_directory", tmpdir);
+    char *error = NULL;
+    if (duckdb_open_ext(NULL, &q->db, cfg, &error) != DuckDBSuccess) {
+        int rc = err_set(q->err, UDR_ERROR, "cannot start DuckDB: %s", error ? error : "?");
+        duckdb_free(error);
+        duckdb_destroy_config(&cfg);
+        return rc;
+    }
+    duckdb_destroy_config(&cfg);
+    if (duckdb_connect(q->db, &q->con) != DuckDBSuccess) {
+        duckdb_close(&q->db);
+        return err_set(q->err, UDR_ERROR, "cannot connect to DuckDB");
+    }
+    duckdb_add_replacement_scan(q->db, replace_scan, q, NULL);
+    q->open = 1;
+    return UDR_OK;
+}
+
+/* Runs one internal statement; its result to *out if non-NULL. */
+static int exec(query *q, const char *sql, duckdb_result *out, const char *what)
+{
+    duckdb_result r;
+    if (duckdb_query(q->con, sql, &r) != DuckDBSuccess) {
+        int rc = db_error(q, what, duckdb_result_error(&r));
+        duckdb_destroy_result(&r);
+        return rc;
+    }
+    if (out)
+        *out = r;
+    else
+        duckdb_destroy_result(&r);
+    return UDR_OK;
+}
+
+/* Adds a hint to DuckDB's "does not exist" message. */
+static void hint_unknown_table(query *q)
+{
+    if (strstr(q->err->msg, "does not exist") != NULL && strlen(q->err->msg) + 80 < ERR_MSG_BYTES)
+        strcat(q->err->msg, "\n(the UDR tables are listed by 'udr tables')");
+}
+
+static int is_nested(duckdb_type t)
+{
+    return t == DUCKDB_TYPE_LIST || t == DUCKDB_TYPE_STRUCT || t == DUCKDB_TYPE_MAP ||
+           t == DUCKDB_TYPE_ARRAY || t == DUCKDB_TYPE_UNION;
+}
+
+/* For a single SELECT with list, struct, map, array or union columns: the
+ * same query with those columns cast to text, so that every value can be
+ * shown (DuckDB's C API reads nested values only through vectors). NULL if
+ * the statement needs no rewriting or cannot have it. */
+static char *nested_as_text(query *q, const char *sql, duckdb_prepared_statement ps)
+{
+    if (duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_SELECT)
+        return NULL;
+    idx_t n = duckdb_prepared_statement_column_count(ps);
+    int any = 0;
+    for (idx_t i = 0; i < n; i++)
+        any |= is_nested(duckdb_prepared_statement_column_type(ps, i));
+    if (!any)
+        return NULL;
+    (void)q;
+    char **names = calloc(n, sizeof *names);
+    if (names == NULL)
+        return NULL;
+    for (idx_t i = 0; i < n; i++)
+        names[i] = (char *)duckdb_prepared_statement_column_name(ps, i);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT ");
+    int clash = 0;
+    for (idx_t i = 0; i < n && !clash; i++) {
+        for (idx_t j = 0; j < i; j++)
+            clash |= names[i] == NULL || strcmp(names[i], names[j]) == 0;
+        if (clash || names[i] == NULL)
+            break;                     /* two columns of one name: leave it */
+        if (i)
+            buf_adds(&b, ", ");
+        if (is_nested(duckdb_prepared_statement_column_type(ps, i))) {
+            buf_adds(&b, "CAST(");
+            add_ident(&b, names[i]);
+            buf_adds(&b, " AS VARCHAR) AS ");
+        }
+        add_ident(&b, names[i]);
+    }
+    for (idx_t i = 0; i < n; i++)
+        duckdb_free(names[i]);
+    free(names);
+    if (clash) {
+        buf_free(&b);
+        return NULL;
+    }
+    /* Strip trailing semicolons and space from the statement. */
+    size_t len = strlen(sql);
+    while (len > 0 && (sql[len - 1] == ';' || sql[len - 1] == ' ' || sql[len - 1] == '\n' ||
+                       sql[len - 1] == '\t' || sql[len - 1] == '\r'))
+        len--;
+    buf_adds(&b, " FROM (");
+    buf_add(&b, sql, len);
+    buf_adds(&b, "\n)");
+    return buf_take(&b, NULL);
+}
+
+int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duckdb_result *out)
+{
+    int rc = ensure_open(q);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(q->cat);
+    if (rc)
+        return rc;
+    duckdb_extracted_statements st;
+    idx_t n = duckdb_extract_statements(q->con, sql, &st);
+    if (n == 0) {
+        const char *e = duckdb_extract_statements_error(st);
+        rc = e ? db_error(q, "", e) : err_set(q->err, UDR_EINVAL, "no SQL statement to run");
+        duckdb_destroy_extracted(&st);
+        return rc;
+    }
+    q->pins = pins;
+    q->npins = npins;
+    for (idx_t i = 0; i < n && rc == UDR_OK; i++) {
+        duckdb_prepared_statement ps;
+        duckdb_result r;
+        if (duckdb_prepare_extracted_statement(q->con, st, i, &ps) != DuckDBSuccess) {
+            rc = db_error(q, "", duckdb_prepare_error(ps));
+            duckdb_destroy_prepare(&ps);
+            break;
+        }
+        char *wrapped = n == 1 && out != NULL ? nested_as_text(q, sql, ps) : NULL;
+        if (wrapped != NULL) {
+            duckdb_prepared_statement ps2;
+            if (duckdb_prepare(q->con, wrapped, &ps2) == DuckDBSuccess) {
+                duckdb_destroy_prepare(&ps);
+                ps = ps2;
+            } else {
+                duckdb_destroy_prepare(&ps2);
+            }
+            free(wrapped);
+        }
+        if (duckdb_execute_prepared(ps, &r) != DuckDBSuccess) {
+            rc = db_error(q, "", duckdb_result_error(&r));
+            duckdb_destroy_result(&r);
+        } else if (i + 1 == n && out != NULL) {
+            *out = r;
+        } else {
+            duckdb_destroy_result(&r);
+        }
+        duckdb_destroy_prepare(&ps);
+    }
+    q->pins = NULL;
+    q->npins = 0;
+    duckdb_destroy_extracted(&st);
+    if (rc)
+        hint_unknown_table(q);
+    return rc;
+}
+
+/* The single value of a one-row result as a string (malloc'd), or NULL. */
+static char *scalar(query *q, const char *sql, const char *what)
+{
+    duckdb_result r;
+    if (exec(q, sql, &r, what) != UDR_OK)
+        return NULL;
+    char *v = NULL;
+    if (duckdb_row_count(&r) > 0 && duckdb_column_count(&r) > 0 && !duckdb_value_is_null(&r, 0, 0)) {
+        char *d = duckdb_value_varchar(&r, 0, 0);
+        v = d ? strdup(d) : NULL;
+        duckdb_free(d);
+    }
+    duckdb_destroy_result(&r);
+    if (v == NULL && q->err->code == UDR_OK)
+        err_set(q->err, UDR_ERROR, "%s: no value", what);
+    return v;
+}
+
+/* ---- writing tables --------------------------------------------------------- */
+
+typedef struct schema {
+    cat_column *cols;
+    size_t n;
+} schema;
+
+static void schema_free(schema *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->cols[i].name);
+        free(s->cols[i].type);
+    }
+    free(s->cols);
+    s->cols = NULL;
+    s->n = 0;
+}
+
+/* The columns of the staging table, less the row hash. */
+static int read_schema(query *q, const char *table, schema *s)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DESCRIBE %s", table);
+    duckdb_result r;
+    int rc = exec(q, sql, &r, "cannot read the schema");
+    if (rc)
+        return rc;
+    idx_t n = duckdb_row_count(&r);
+    s->cols = calloc(n ? n : 1, sizeof *s->cols);
+    s->n = 0;
+    for (idx_t i = 0; s->cols && i < n; i++) {
+        char *name = duckdb_value_varchar(&r, 0, i), *type = duckdb_value_varchar(&r, 1, i);
+        if (name && strcmp(name, "__udr_h") != 0) {
+            s->cols[s->n].name = strdup(name);
+            s->cols[s->n].type = strdup(type ? type : "?");
+            s->n++;
+        }
+        duckdb_free(name);
+        duckdb_free(type);
+    }
+    duckdb_destroy_result(&r);
+    if (s->cols == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory reading a schema");
+    if (s->n == 0)
+        return err_set(q->err, UDR_EINVAL, "the rows to write have no columns");
+    return UDR_OK;
+}
+
+static int has_column(const schema *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->cols[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void add_column_list(buf *b, const schema *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (i)
+            buf_adds(b, ", ");
+        add_ident(b, s->cols[i].name);
+    }
+}
+
+static void add_key_list(buf *b, const char *const *key)
+{
+    for (size_t i = 0; key[i]; i++) {
+        if (i)
+            buf_adds(b, ", ");
+        add_ident(b, key[i]);
+    }
+}
+
+/* Checks that the key's columns exist and hold no NULL and no duplicate. */
+static int check_key(query *q, const char *table, const schema *s, const char *const *key)
+{
+    for (size_t i = 0; key[i]; i++)
+        if (!has_column(s, key[i]))
+            return err_set(q->err, UDR_EINVAL,
+                           "key column %s is not a column of the rows written to %s", key[i],
+                           table);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT count(*) FROM __udr_rows WHERE ");
+    for (size_t i = 0; key[i]; i++) {
+        if (i)
+            buf_adds(&b, " OR ");
+        add_ident(&b, key[i]);
+        buf_adds(&b, " IS NULL");
+    }
+    char *sql = buf_take(&b, NULL);
+    char *nulls = sql ? scalar(q, sql, "cannot check the key") : NULL;
+    free(sql);
+    if (nulls == NULL)
+        return q->err->code ? q->err->code : UDR_ENOMEM;
+    long long n = atoll(nulls);
+    free(nulls);
+    if (n > 0)
+        return err_set(q->err, UDR_EINVAL,
+                       "the key of %s cannot be NULL, and %lld row%s have a NULL in it", table, n,
+                       n == 1 ? "" : "s");
+    buf_init(&b);
+    buf_adds(&b, "SELECT concat_ws(', ', ");
+    for (size_t i = 0; key[i]; i++) {
+        if (i)
+            buf_adds(&b, ", ");
+        buf_printf(&b, "'%s=' || ", key[i]);
+        add_ident(&b, key[i]);
+        buf_adds(&b, "::VARCHAR");
+    }
+    buf_adds(&b, ") || ' (' || count(*) || ' times)' FROM __udr_rows GROUP BY ");
+    add_key_list(&b, key);
+    buf_adds(&b, " HAVING count(*) > 1 LIMIT 1");
+    sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    duckdb_result r;
+    int rc = exec(q, sql, &r, "cannot check the key");
+    free(sql);
+    if (rc)
+        return rc;
+    if (duckdb_row_count(&r) > 0) {
+        char *dup = duckdb_value_varchar(&r, 0, 0);
+        rc = err_set(q->err, UDR_EINVAL,
+                     "the key of %s must be unique, and a value repeats: %s", table,
+                     dup ? dup : "?");
+        duckdb_free(dup);
+    }
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
+/* Chunk boundaries: the row numbers where chunks start, plus the total. */
+typedef struct cuts {
+    uint64_t *at;                      /* at[0] = 0, ..., at[n] = rows */
+    size_t n;
+} cuts;
+
+static int find_cuts(query *q, uint64_t rows, cuts *c)
+{
+    const query_chunking *k = &q->chunking;
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT rowid FROM __udr_rows WHERE __udr_h %% %llu = 0 ORDER BY rowid",
+             (unsigned long long)k->avg_rows);
+    duckdb_result r;
+    int rc = exec(q, sql, &r, "cannot find chunk boundaries");
+    if (rc)
+        return rc;
+    idx_t cand = duckdb_row_count(&r);
+    size_t cap = (size_t)(cand + rows / k->max_rows + 3);
+    c->at = malloc(cap * sizeof *c->at);
+    c->n = 0;
+    if (c->at == NULL) {
+        duckdb_destroy_result(&r);
+        return err_set(q->err, UDR_ENOMEM, "out of memory chunking");
+    }
+    uint64_t start = 0;
+    c->at[0] = 0;
+    for (idx_t i = 0; i < cand; i++) {
+        /* A candidate cut after row x: the next chunk starts at x + 1. */
+        uint64_t next = (uint64_t)duckdb_value_int64(&r, 0, i) + 1;
+        while (next - start > k->max_rows) {
+            start += k->max_rows;
+            c->at[++c->n] = start;
+        }
+        if (next - start >= k->min_rows) {
+            start = next;
+            c->at[++c->n] = start;
+        }
+    }
+    while (rows - start > k->max_rows) {
+        start += k->max_rows;
+        c->at[++c->n] = start;
+    }
+    if (rows > start)
+        c->at[++c->n] = rows;
+    duckdb_destroy_result(&r);
+    if (c->n == 0)                      /* no rows: one empty chunk */
+        c->at[++c->n] = 0;
+    return UDR_OK;
+}
+
+static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out,
+                        udr_write_info *info)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        char tmp[PATH_MAX * 2];
+        snprintf(tmp, sizeof tmp, "%s/tmp/chunk.%ld.%llu.parquet", q->root, (long)getpid(),
+                 (unsigned long long)++q->tmp_seq);
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "COPY (SELECT ");
+        add_column_list(&b, s);
+        buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu ORDER BY rowid) TO ",
+                   (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
+        add_literal(&b, tmp);
+        buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
+        char *sql = buf_take(&b, NULL);
+        if (sql == NULL)
+            return err_set(q->err, UDR_ENOMEM, "out of memory");
+        int rc = exec(q, sql, NULL, "cannot write a chunk");
+        free(sql);
+        if (rc) {
+            unlink(tmp);
+            return rc;
+        }
+        int fresh = 0;
+        if ((rc = store_adopt(q->store, tmp, &out[i].hash, &fresh)) != 0)
+            return rc;
+        uint64_t size = 0;
+        store_size(q->store, &out[i].hash, &size);
+        out[i].rows = c->at[i + 1] - c->at[i];
+        out[i].bytes = size;
+        info->bytes += size;
+        if (fresh) {
+            info->new_chunks++;
+            info->new_bytes += size;
+        }
+    }
+    info->chunks += c->n;
+    return UDR_OK;
+}
+
+/* The current content of a table (its head), decoded; *found 0 if none. */
+static int head_version(query *q, const char *table, cat_version *v, cat_tablever *tv, int *found)
+{
+    *found = 0;
+    const cat_entry *e = catalog_head_entry(q->cat, table);
+    if (e == NULL)
+        return UDR_OK;
+    int rc = catalog_resolve(q->cat, table, NULL, v);
+    if (rc == UDR_OK)
+        rc = catalog_read_tablever(q->cat, &v->hash, tv);
+    if (rc == UDR_OK)
+        *found = 1;
+    return rc;
+}
+
+/* Builds the staging table __udr_rows from src_sql (cast to the table's
+ * schema when appending). */
+static int stage(query *q, const char *src_sql, const char *const *key, const cat_tablever *old,
+                 int append)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TEMP TABLE __udr_src AS ");
+    buf_adds(&b, src_sql);
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = exec(q, sql, NULL, "cannot read the rows to write");
+    free(sql);
+    if (rc)
+        return rc;
+    schema src = {0};
+    if ((rc = read_schema(q, "__udr_src", &src)) != 0)
+        return rc;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TEMP TABLE __udr_rows AS SELECT ");
+    if (append && old != NULL) {
+        /* The appended rows take the table's columns and types. */
+        for (size_t i = 0; i < old->ncols; i++) {
+            if (!has_column(&src, old->cols[i].name)) {
+                rc = err_set(q->err, UDR_EINVAL,
+                             "cannot append: the rows have no column %s (the table's columns "
+                             "must all be there; to change the schema, write the whole table)",
+                             old->cols[i].name);
+                schema_free(&src);
+                buf_free(&b);
+                return rc;
+            }
+            if (i)
+                buf_adds(&b, ", ");
+            buf_adds(&b, "CAST(");
+            add_ident(&b, old->cols[i].name);
+            buf_printf(&b, " AS %s) AS ", old->cols[i].type);
+            add_ident(&b, old->cols[i].name);
+        }
+        if (src.n != old->ncols) {
+            rc = err_set(q->err, UDR_EINVAL,
+                         "cannot append: the rows have %zu columns and the table %zu", src.n,
+                         old->ncols);
+            schema_free(&src);
+            buf_free(&b);
+            return rc;
+        }
+    } else {
+        add_column_list(&b, &src);
+    }
+    buf_adds(&b, ", hash(");
+    if (key != NULL && key[0] != NULL)
+        add_key_list(&b, key);
+    else
+        add_column_list(&b, &src);
+    buf_adds(&b, ") AS __udr_h FROM __udr_src");
+    if (key != NULL && key[0] != NULL) {
+        buf_adds(&b, " ORDER BY ");
+        add_key_list(&b, key);
+    }
+    schema_free(&src);
+    sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    rc = exec(q, sql, NULL, "cannot prepare the rows to write");
+    free(sql);
+    exec(q, "DROP TABLE IF EXISTS __udr_src", NULL, "");
+    return rc;
+}
+
+/* 1 if every key of the staged rows is above every key of old's chunks. */
+static int keys_above(query *q, const cat_tablever *old, const char *const *key, int *above)
+{
+    *above = 0;
+    if (old->rows == 0) {
+        *above = 1;
+        return UDR_OK;
+    }
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT (SELECT min((");
+    add_key_list(&b, key);
+    buf_adds(&b, ")) FROM __udr_rows) > (SELECT max((");
+    add_key_list(&b, key);
+    buf_adds(&b, ")) FROM read_parquet([");
+    for (size_t i = 0; i < old->nchunks; i++) {
+        char path[PATH_MAX * 2];
+        object_path(q, &old->chunks[i].hash, path, sizeof path);
+        if (i)
+            buf_adds(&b, ", ");
+        add_literal(&b, path);
+    }
+    buf_adds(&b, "]))");
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    char *v = scalar(q, sql, "cannot compare keys");
+    free(sql);
+    *above = v != NULL && strcmp(v, "true") == 0;
+    int rc = v == NULL && q->err->code != UDR_OK ? q->err->code : UDR_OK;
+    free(v);
+    return rc;
+}
+
+int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
+                int append, const char *message, const char *author, udr_write_info *info)
+{
+    memset(info, 0, sizeof *info);
+    int rc = catalog_check_name(table, q->err);
+    if (rc == UDR_OK)
+        rc = ensure_open(q);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(q->cat);
+    if (rc)
+        return rc;
+    cat_version oldv;
+    cat_tablever old = {0};
+    int have_old = 0;
+    if ((rc = head_version(q, table, &oldv, &old, &have_old)) != 0)
+        return rc;
+    /* An append keeps the table's key; a write may set a new one. */
+    const char *const *use_key = key;
+    if (append && have_old && old.nkey > 0)
+        use_key = (const char *const *)old.key;
+    if (append && have_old && key != NULL && key[0] != NULL) {
+        int same = old.nkey > 0;
+        for (size_t i = 0; same && (key[i] || i < old.nkey); i++)
+            same = i < old.nkey && key[i] && strcmp(key[i], old.key[i]) == 0;
+        if (!same) {
+            catv_free(&old);
+            return err_set(q->err, UDR_EINVAL,
+                           "cannot append to %s with another key than its own; write the whole "
+                           "table to change the key",
+                           table);
+        }
+    }
+    int keyed = use_key != NULL && use_key[0] != NULL;
+    schema s = {0};
+    cuts c = {0};
+    cat_tablever tv = {0};
+    if ((rc = stage(q, src_sql, use_key, have_old ? &old : NULL, append)) != 0)
+        goto done;
+    if ((rc = read_schema(q, "__udr_rows", &s)) != 0)
+        goto done;
+    if (keyed && (rc = check_key(q, table, &s, use_key)) != 0)
+        goto done;
+    char *count = scalar(q, "SELECT count(*) FROM __udr_rows", "cannot count the rows");
+    if (count == NULL) {
+        rc = q->err->code ? q->err->code : UDR_ENOMEM;
+        goto done;
+    }
+    uint64_t rows = strtoull(count, NULL, 10);
+    free(count);
+
+    /* Appending after the existing rows keeps every existing chunk. */
+    int keep_old = 0;
+    if (append && have_old) {
+        keep_old = 1;
+        if (keyed && (rc = keys_above(q, &old, use_key, &keep_old)) != 0)
+            goto done;
+        if (!keep_old) {
+            /* Keys interleave: rewrite the whole table, old rows and new. */
+            buf b;
+            buf_init(&b);
+            char ref[CATALOG_NAME_MAX + 32];
+            snprintf(ref, sizeof ref, "%s@%llu", table, (unsigned long long)oldv.version);
+            buf_adds(&b, "SELECT * FROM ");
+            add_ident(&b, ref);
+            buf_adds(&b, " UNION ALL SELECT ");
+            add_column_list(&b, &s);
+            buf_adds(&b, " FROM __udr_rows");
+            char *all = buf_take(&b, NULL);
+            if (all == NULL) {
+                rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+                goto done;
+            }
+            schema_free(&s);
+            rc = stage(q, all, use_key, NULL, 0);
+            free(all);
+            if (rc == UDR_OK)
+                rc = read_schema(q, "__udr_rows", &s);
+            if (rc == UDR_OK)
+                rc = check_key(q, table, &s, use_key);
+            if (rc)
+                goto done;
+            count = scalar(q, "SELECT count(*) FROM __udr_rows", "cannot count the rows");
+            rows = count ? strtoull(count, NULL, 10) : 0;
+            free(count);
+        }
+    }
+    if ((rc = find_cuts(q, rows, &c)) != 0)
+        goto done;
+    size_t nold = keep_old ? old.nchunks : 0;
+    int skip_empty = keep_old && rows == 0;
+    tv.chunks = calloc(nold + c.n + 1, sizeof *tv.chunks);
+    if (tv.chunks == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (nold)
+        memcpy(tv.chunks, old.chunks, nold * sizeof *tv.chunks);
+    if (!skip_empty && (rc = write_chunks(q, &s, &c, tv.chunks + nold, info)) != 0)
+        goto done;
+    tv.nchunks = nold + (skip_empty ? 0 : c.n);
+    /* An empty table written before keeps a 0-row chunk; drop it when rows come. */
+    if (keep_old && nold > 0 && tv.chunks[0].rows == 0 && tv.nchunks > 1) {
+        memmove(tv.chunks, tv.chunks + 1, (tv.nchunks - 1) * sizeof *tv.chunks);
+        tv.nchunks--;
+    }
+    tv.rows = (keep_old ? old.rows : 0) + rows;
+    tv.has_parent = have_old;
+    if (have_old)
+        tv.parent = oldv.hash;
+    tv.cols = s.cols;
+    tv.ncols = s.n;
+    size_t nkey = 0;
+    while (keyed && use_key[nkey])
+        nkey++;
+    tv.key = (char **)use_key;
+    tv.nkey = nkey;
+    size_t len;
+    char *text = catv_encode(&tv, &len);
+    tv.cols = NULL;
+    tv.key = NULL;
+    if (text == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    udr_hash tvh;
+    rc = store_put(q->store, text, len, &tvh);
+    free(text);
+    if (rc)
+        goto done;
+    char msg[256];
+    if (message == NULL) {
+        snprintf(msg, sizeof msg, "%s %s", append ? "append to" : "write", table);
+        message = msg;
+    }
+    cat_change ch = {table, &tvh, 0};
+    if ((rc = catalog_commit(q->cat, message, author ? author : "", &ch, 1, NULL)) != 0)
+        goto done;
+    info->version = ch.version;
+    info->rows = tv.rows;
+    info->chunks = tv.nchunks;
+    info->bytes = 0;
+    for (size_t i = 0; i < tv.nchunks; i++)
+        info->bytes += tv.chunks[i].bytes;
+done:
+    exec(q, "DROP TABLE IF EXISTS __udr_rows", NULL, "");
+    exec(q, "DROP TABLE IF EXISTS __udr_src", NULL, "");
+    free(tv.chunks);
+    free(c.at);
+    schema_free(&s);
+    catv_free(&old);
+    return rc;
+}

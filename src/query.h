@@ -1,0 +1,83 @@
+/*
+ * query — the DuckDB binding: tables written as content-defined Parquet
+ * chunks, and SQL over any version of them.
+ *
+ * Writing a table (query_write):
+ *
+ *   1. The source (any DuckDB query) is materialised into a temporary table,
+ *      sorted by the key if there is one, with a hash per row: of the key's
+ *      columns when there is a key, of every column otherwise.
+ *   2. Chunk boundaries fall after rows whose hash is 0 modulo
+ *      QUERY_CHUNK_AVG_ROWS, within QUERY_CHUNK_MIN_ROWS..MAX_ROWS of the
+ *      previous boundary (content-defined chunking at row granularity): an
+ *      edit moves only the boundaries next to it, so rewriting a table after
+ *      a small change produces the same chunks everywhere else.
+ *   3. Each chunk is written by DuckDB as a zstd Parquet file (the same rows
+ *      give the same bytes) into tmp/ and adopted into the object store:
+ *      equal chunks are stored once.
+ *   4. A table-version object lists the chunks; the catalog commits it.
+ *
+ * Appending rows whose key is above every existing key (or to a table
+ * without a key) adds chunks after the existing ones and rewrites nothing.
+ *
+ * Reading: a replacement scan resolves a table name that DuckDB does not
+ * know — `users`, `"users@3"`, `"users@2026-11-24T10:00:00Z"` — through the
+ * catalog to read_parquet() of that version's chunk files, so DuckDB scans
+ * them natively, in parallel, with its filter pushdown.
+ */
+#ifndef UDR_QUERY_H
+#define UDR_QUERY_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "duckdb.h"
+#include "store.h"
+#include "udr.h"
+#include "util/err.h"
+
+enum {
+    QUERY_CHUNK_AVG_ROWS = 1 << 16,   /* boundary where hash % avg == 0 */
+    QUERY_CHUNK_MIN_ROWS = 1 << 14,
+    QUERY_CHUNK_MAX_ROWS = 1 << 18,
+};
+
+/* Chunking parameters (tests use small ones). */
+typedef struct query_chunking {
+    uint64_t avg_rows, min_rows, max_rows;
+} query_chunking;
+
+typedef struct query {
+    udr_err *err;
+    catalog *cat;
+    store *store;
+    char root[PATH_MAX];              /* absolute repository directory */
+    duckdb_database db;
+    duckdb_connection con;
+    int open;
+    query_chunking chunking;
+    const udr_pin *pins;              /* versions pinned for the running query */
+    size_t npins;
+    uint64_t tmp_seq;
+} query;
+
+/* Prepares the binding; DuckDB itself starts on first use. */
+void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err);
+void query_close(query *q);
+
+/* Runs SQL (one or more statements); the last statement's result goes to
+ * *out (duckdb_destroy_result it) when out is non-NULL. */
+int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duckdb_result *out);
+
+/* Writes a table from the rows of src_sql: replacing its content, or
+ * appending. key: NULL-terminated column names, or NULL (on append, the
+ * table's own key is used). */
+int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
+                int append, const char *message, const char *author, udr_write_info *info);
+
+/* Quotes s as an SQL string literal into buf ('it''s'). */
+void query_quote(const char *s, char *buf, size_t size);
+
+#endif
