@@ -52,7 +52,8 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/query.c src/repo.c src/fsck.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c
-CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/out.c
+CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/out.c \
+           cli/sqlsplit.c
 
 B3_SRC  := blake3.c blake3_dispatch.c blake3_portable.c
 ifeq ($(shell uname -m),x86_64)
@@ -113,7 +114,7 @@ $(BUILD)/libudr.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libudr.so.0 $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
 $(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) $(RPATH_TREE)
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit $(RPATH_TREE)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
@@ -154,7 +155,7 @@ install: all
 	    $(LIB_OBJ) $(LIBS) -Wl,-rpath,'$$ORIGIN'
 	ln -sf libudr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libudr.so.0
 	ln -sf libudr.so.0 $(DESTDIR)$(PREFIX)/lib/libudr.so
-	$(CC) -o $(DESTDIR)$(PREFIX)/bin/udr $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) \
+	$(CC) -o $(DESTDIR)$(PREFIX)/bin/udr $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit \
 	    -Wl,-rpath,'$$ORIGIN/../lib'
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' udr.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/udr.pc

@@ -11,6 +11,7 @@
 #define UDR_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "udr.h"
 
@@ -26,6 +27,14 @@ typedef struct cli {
 typedef int (*verb_fn)(cli *c, int argc, char **argv);
 
 int cmd_init(cli *c, int argc, char **argv);
+int cmd_sql(cli *c, int argc, char **argv);
+int cmd_import(cli *c, int argc, char **argv);
+int cmd_drop(cli *c, int argc, char **argv);
+int cmd_tables(cli *c, int argc, char **argv);
+int cmd_log(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_diff(cli *c, int argc, char **argv);
 int cmd_fsck(cli *c, int argc, char **argv);
 int cmd_version(cli *c, int argc, char **argv);
 int cmd_object(cli *c, int argc, char **argv);
@@ -60,6 +69,32 @@ void progress_begin(progress *p, const cli *c);
 void progress_update(progress *p, const char *what, uint64_t count, const char *unit,
                      uint64_t bytes);
 void progress_end(progress *p);
+
+/* ---- output formats ---------------------------------------------------- */
+
+typedef enum out_format { FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_JSON } out_format;
+
+/* Parses "table", "csv" or "json"; -1 if none of them. */
+int out_parse_format(const char *s);
+
+/* FMT_DEFAULT becomes an aligned table on a terminal, CSV otherwise. */
+out_format out_resolve(out_format f);
+
+/* Prints a query result in a format. */
+void out_result(udr_result *r, out_format f, FILE *to);
+
+/* A simple table of strings (for tables, log, show): header and rows of
+ * ncols cells each; numeric columns (flags) are right-aligned in tables and
+ * unquoted in JSON. */
+void out_grid(const char *const *header, size_t ncols, const int *numeric, char ***rows,
+              size_t nrows, out_format f, FILE *to);
+
+/* Takes "--format X" or "--format=X" at argv[*i]; 1 if it did (moving *i),
+ * 0 if argv[*i] is something else, -1 after a usage error. */
+int out_take_format(int argc, char **argv, int *i, out_format *f, const char *verb);
+
+/* "2026-11-25 16:23:15" (UTC) for microseconds since 1970. */
+const char *out_time(int64_t us, char *buf, int size);
 
 /* "1.5 MiB" into buf. */
 const char *out_bytes(uint64_t n, char *buf, int size);

@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -111,4 +112,240 @@ void progress_end(progress *p)
     if (p->on && p->shown)
         fputs("\r\033[K", stderr);
     p->shown = 0;
+}
+
+/* ---- output formats ------------------------------------------------------ */
+
+int out_parse_format(const char *s)
+{
+    if (strcmp(s, "table") == 0)
+        return FMT_TABLE;
+    if (strcmp(s, "csv") == 0)
+        return FMT_CSV;
+    if (strcmp(s, "json") == 0)
+        return FMT_JSON;
+    return -1;
+}
+
+out_format out_resolve(out_format f)
+{
+    if (f != FMT_DEFAULT)
+        return f;
+    return isatty(STDOUT_FILENO) ? FMT_TABLE : FMT_CSV;
+}
+
+int out_take_format(int argc, char **argv, int *i, out_format *f, const char *verb)
+{
+    const char *v = NULL;
+    if (strcmp(argv[*i], "--format") == 0) {
+        if (*i + 1 >= argc) {
+            out_usage(verb, "--format needs table, csv or json");
+            return -1;
+        }
+        v = argv[++*i];
+    } else if (strncmp(argv[*i], "--format=", 9) == 0) {
+        v = argv[*i] + 9;
+    } else {
+        return 0;
+    }
+    int p = out_parse_format(v);
+    if (p < 0) {
+        out_usage(verb, "unknown format '%s' (table, csv or json)", v);
+        return -1;
+    }
+    *f = (out_format)p;
+    return 1;
+}
+
+const char *out_time(int64_t us, char *buf, int size)
+{
+    time_t s = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, (size_t)size, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+/* Display width of UTF-8 text: code points (wide characters count one). */
+static size_t width(const char *s)
+{
+    size_t w = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            w++;
+    return w;
+}
+
+static void csv_cell(FILE *to, const char *v)
+{
+    if (v == NULL)
+        return;
+    if (strpbrk(v, ",\"\n\r") == NULL && v[0] != ' ' && v[0] != '\0') {
+        fputs(v, to);
+        return;
+    }
+    fputc('"', to);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', to);
+        fputc(*v, to);
+    }
+    fputc('"', to);
+}
+
+static void json_string(FILE *to, const char *v)
+{
+    fputc('"', to);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(to, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", to);
+        else if (*p == '\t')
+            fputs("\\t", to);
+        else if (*p == '\r')
+            fputs("\\r", to);
+        else if (*p < 0x20)
+            fprintf(to, "\\u%04x", *p);
+        else
+            fputc(*p, to);
+    }
+    fputc('"', to);
+}
+
+/* Prints cells[r][c] in a format; NULL cells are SQL NULLs. */
+static void print_cells(const char *const *header, size_t ncols, const int *numeric,
+                        char ***cells, size_t nrows, out_format f, FILE *to)
+{
+    f = out_resolve(f);
+    if (f == FMT_CSV) {
+        for (size_t c = 0; c < ncols; c++) {
+            if (c)
+                fputc(',', to);
+            csv_cell(to, header[c]);
+        }
+        fputc('\n', to);
+        for (size_t r = 0; r < nrows; r++) {
+            for (size_t c = 0; c < ncols; c++) {
+                if (c)
+                    fputc(',', to);
+                csv_cell(to, cells[r][c]);
+            }
+            fputc('\n', to);
+        }
+        return;
+    }
+    if (f == FMT_JSON) {
+        fputs("[", to);
+        for (size_t r = 0; r < nrows; r++) {
+            fputs(r ? ",\n {" : "\n {", to);
+            for (size_t c = 0; c < ncols; c++) {
+                if (c)
+                    fputs(", ", to);
+                json_string(to, header[c]);
+                fputs(": ", to);
+                if (cells[r][c] == NULL)
+                    fputs("null", to);
+                else if (numeric[c] == 1)
+                    fputs(cells[r][c], to);
+                else if (numeric[c] == 2)      /* boolean */
+                    fputs(cells[r][c], to);
+                else
+                    json_string(to, cells[r][c]);
+            }
+            fputs("}", to);
+        }
+        fputs(nrows ? "\n]\n" : "]\n", to);
+        return;
+    }
+    size_t *w = calloc(ncols ? ncols : 1, sizeof *w);
+    if (w == NULL)
+        return;
+    for (size_t c = 0; c < ncols; c++)
+        w[c] = width(header[c]);
+    for (size_t r = 0; r < nrows; r++)
+        for (size_t c = 0; c < ncols; c++) {
+            size_t cw = width(cells[r][c] ? cells[r][c] : "NULL");
+            if (cw > w[c])
+                w[c] = cw;
+        }
+    for (size_t c = 0; c < ncols; c++)
+        fprintf(to, "%s%s%*s", c ? " | " : " ", header[c],
+                c + 1 < ncols ? (int)(w[c] - width(header[c])) : 0, "");
+    fputc('\n', to);
+    for (size_t c = 0; c < ncols; c++) {
+        fputs(c ? "-+-" : "-", to);
+        for (size_t k = 0; k < w[c]; k++)
+            fputc('-', to);
+    }
+    fputs("-\n", to);
+    for (size_t r = 0; r < nrows; r++) {
+        for (size_t c = 0; c < ncols; c++) {
+            const char *v = cells[r][c] ? cells[r][c] : "NULL";
+            int pad = (int)(w[c] - width(v));
+            fputs(c ? " | " : " ", to);
+            if (numeric[c] == 1)
+                fprintf(to, "%*s%s", pad, "", v);
+            else
+                fprintf(to, "%s%*s", v, c + 1 < ncols ? pad : 0, "");
+        }
+        fputc('\n', to);
+    }
+    fprintf(to, "(%zu row%s)\n", nrows, nrows == 1 ? "" : "s");
+    free(w);
+}
+
+void out_grid(const char *const *header, size_t ncols, const int *numeric, char ***rows,
+              size_t nrows, out_format f, FILE *to)
+{
+    print_cells(header, ncols, numeric, rows, nrows, f, to);
+}
+
+static int numeric_type(const char *t)
+{
+    static const char *nums[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                                 "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+                                 "FLOAT", "DOUBLE"};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (strcmp(t, nums[i]) == 0)
+            return 1;
+    if (strncmp(t, "DECIMAL", 7) == 0)
+        return 1;
+    if (strcmp(t, "BOOLEAN") == 0)
+        return 2;
+    return 0;
+}
+
+void out_result(udr_result *r, out_format f, FILE *to)
+{
+    size_t nc = udr_result_columns(r);
+    uint64_t nr = udr_result_rows(r);
+    const char **header = calloc(nc ? nc : 1, sizeof *header);
+    int *numeric = calloc(nc ? nc : 1, sizeof *numeric);
+    char ***cells = calloc(nr ? nr : 1, sizeof *cells);
+    if (header == NULL || numeric == NULL || cells == NULL) {
+        free(header);
+        free(numeric);
+        free(cells);
+        out_error("out of memory printing %llu rows", (unsigned long long)nr);
+        return;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        header[c] = udr_result_column_name(r, c);
+        numeric[c] = numeric_type(udr_result_column_type(r, c));
+    }
+    for (uint64_t i = 0; i < nr; i++) {
+        cells[i] = calloc(nc ? nc : 1, sizeof **cells);
+        for (size_t c = 0; cells[i] && c < nc; c++)
+            cells[i][c] = udr_result_text(r, i, c);
+    }
+    print_cells(header, nc, numeric, cells, (size_t)nr, f, to);
+    for (uint64_t i = 0; i < nr; i++) {
+        for (size_t c = 0; cells[i] && c < nc; c++)
+            free(cells[i][c]);
+        free(cells[i]);
+    }
+    free(cells);
+    free(numeric);
+    free(header);
 }

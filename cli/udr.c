@@ -18,6 +18,16 @@ static const char USAGE[] =
     "  init [DIR]                 create a repository\n"
     "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
     "\n"
+    "Tables\n"
+    "  import TABLE FILE [--key COLS] [--append]   a CSV, Parquet or JSON file as a new version\n"
+    "  sql [SQL]                  run SQL (no argument: an interactive shell)\n"
+    "  tables                     the tables and their current versions\n"
+    "  log TABLE                  a table's versions: time, rows, bytes, new bytes, message\n"
+    "  show TABLE[@REF]           schema, key and chunks of a version\n"
+    "  diff TABLE FROM TO         rows added, removed and modified between two versions\n"
+    "  export TABLE[@REF] FILE    write a version as Parquet or CSV\n"
+    "  drop TABLE                 remove a table (its versions stay readable)\n"
+    "\n"
     "Objects (plumbing)\n"
     "  object put FILE|-...       store files or stdin, print their hashes\n"
     "  object get HASH [-o FILE]  write an object to stdout or FILE, verified\n"
@@ -44,6 +54,14 @@ static const struct {
 } VERBS[] = {
     {"init", cmd_init},
     {"fsck", cmd_fsck},
+    {"import", cmd_import},
+    {"sql", cmd_sql},
+    {"tables", cmd_tables},
+    {"log", cmd_log},
+    {"show", cmd_show},
+    {"diff", cmd_diff},
+    {"export", cmd_export},
+    {"drop", cmd_drop},
     {"object", cmd_object},
     {"version", cmd_version},
 };

@@ -220,6 +220,65 @@ int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
 /* Removes a table from the current branch; its versions stay readable. */
 int udr_table_drop(udr_repo *repo, const char *table, const char *message);
 
+/* ---- inspecting tables -------------------------------------------------- */
+
+/* One version of a table, as `udr tables` and `udr log` show it. */
+typedef struct udr_version_info {
+    char *table;
+    uint64_t version;
+    int dropped;              /* this version is the table's removal */
+    int64_t time_us;          /* when it was committed (microseconds since 1970) */
+    uint64_t rows, chunks, bytes;
+    uint64_t new_bytes;       /* bytes of chunks the previous version did not have */
+    char *message, *author;
+    char commit[UDR_HASH_HEX + 1];
+    char content[UDR_HASH_HEX + 1];  /* the table-version object ("" for a drop) */
+} udr_version_info;
+
+/* The tables of the current branch, by name, at their current versions.
+ * *out is an array of *n entries; free it with udr_version_info_free. */
+int udr_table_list(udr_repo *repo, udr_version_info **out, size_t *n);
+
+/* Every version of a table, newest first (drops included). */
+int udr_table_log(udr_repo *repo, const char *table, udr_version_info **out, size_t *n);
+
+void udr_version_info_free(udr_version_info *v, size_t n);
+
+/* A table version in detail, as `udr show` prints it. */
+typedef struct udr_table_detail {
+    udr_version_info info;
+    size_t ncols;
+    char **col_names, **col_types;
+    size_t nkey;
+    char **key;
+    size_t nchunks;
+    char (*chunk_hash)[UDR_HASH_HEX + 1];
+    uint64_t *chunk_rows, *chunk_bytes;
+} udr_table_detail;
+
+/* ref as in SQL after the @: NULL for current, a version, or a time. */
+int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table_detail **out);
+void udr_table_detail_free(udr_table_detail *d);
+
+/* A query's result: rows and columns, materialised. */
+typedef struct udr_result udr_result;
+
+/* What changed between two versions of a table. */
+typedef struct udr_diff {
+    uint64_t from_version, to_version;
+    uint64_t rows_added;      /* keys (or whole rows, without a key) only in `to` */
+    uint64_t rows_removed;    /* only in `from` */
+    uint64_t rows_modified;   /* keys in both whose rows differ (0 without a key) */
+} udr_diff;
+
+/* Compares versions from_ref and to_ref of a table ("3", a time, or NULL for
+ * the current one): by key (key, else the table's own), else by whole rows.
+ * Reads only the chunks that differ. If rows is non-NULL it receives the
+ * changed rows, with a first column `change`: added, removed, or before and
+ * after for a modified key. */
+int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, const char *to_ref,
+                   const char *const *key, udr_diff *out, udr_result **rows);
+
 /* ---- queries ------------------------------------------------------------
  *
  * Full DuckDB SQL. A table name that DuckDB does not know is resolved by UDR:
@@ -233,8 +292,6 @@ typedef struct udr_pin {
     const char *table;
     uint64_t version;
 } udr_pin;
-
-typedef struct udr_result udr_result;
 
 /* Runs sql (one or more statements; the result is the last one's). *out
  * receives the result, to be freed with udr_result_free. */

@@ -17,7 +17,7 @@ case "$(uname -m)" in
     aarch64|arm64) NODE_ARCH=arm64 ;;
     *) echo "deps: no DuckDB build for $(uname -m)" >&2; exit 1 ;;
 esac
-PACKAGES="librust-blake3-dev b3sum npm pkgconf"
+PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev"
 
 missing=""
 for p in $PACKAGES; do

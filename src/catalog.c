@@ -259,6 +259,14 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
     why = "its chunks do not add up to its row count";
     if (sum_rows != tv->rows)
         goto bad;
+    if (tv->nkey > 0) {
+        /* NULL-terminated too, as the write API takes keys. */
+        char **k = realloc(tv->key, (tv->nkey + 1) * sizeof *k);
+        if (k == NULL)
+            goto oom;
+        tv->key = k;
+        k[tv->nkey] = NULL;
+    }
     return UDR_OK;
 bad:
     catv_free(tv);

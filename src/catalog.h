@@ -65,7 +65,7 @@ typedef struct cat_tablever {
     uint64_t rows;
     cat_column *cols;
     size_t ncols;
-    char **key;
+    char **key;                      /* decoded: NULL-terminated as well */
     size_t nkey;
     cat_chunk *chunks;
     size_t nchunks;

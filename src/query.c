@@ -712,9 +712,10 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
     int have_old = 0;
     if ((rc = head_version(q, table, &oldv, &old, &have_old)) != 0)
         return rc;
-    /* An append keeps the table's key; a write may set a new one. */
+    /* A table keeps its key unless a write names another one; an append
+     * must not name another. */
     const char *const *use_key = key;
-    if (append && have_old && old.nkey > 0)
+    if (have_old && old.nkey > 0 && (append || key == NULL || key[0] == NULL))
         use_key = (const char *const *)old.key;
     if (append && have_old && key != NULL && key[0] != NULL) {
         int same = old.nkey > 0;
@@ -846,5 +847,146 @@ done:
     free(c.at);
     schema_free(&s);
     catv_free(&old);
+    return rc;
+}
+
+/* ---- diff ------------------------------------------------------------------- */
+
+/* read_parquet([...]) of the chunks of a that are not chunks of b. */
+static void add_only_chunks(buf *b, const query *q, const cat_tablever *a, const cat_tablever *other,
+                            const schema *cols)
+{
+    buf_adds(b, "(SELECT ");
+    add_column_list(b, cols);
+    buf_adds(b, " FROM read_parquet([");
+    int any = 0;
+    for (size_t i = 0; i < a->nchunks; i++) {
+        int shared = 0;
+        for (size_t j = 0; j < other->nchunks && !shared; j++)
+            shared = hash_equal(&a->chunks[i].hash, &other->chunks[j].hash);
+        if (shared)
+            continue;
+        char path[PATH_MAX * 2];
+        object_path(q, &a->chunks[i].hash, path, sizeof path);
+        buf_adds(b, any ? ", " : "");
+        add_literal(b, path);
+        any = 1;
+    }
+    if (!any) {
+        /* Nothing differs on this side: an empty relation of the right shape. */
+        char path[PATH_MAX * 2];
+        object_path(q, &a->chunks[0].hash, path, sizeof path);
+        add_literal(b, path);
+        buf_adds(b, "]) LIMIT 0)");
+        return;
+    }
+    buf_adds(b, "]))");
+}
+
+int query_diff(query *q, const char *table, const char *from, const char *to,
+               const char *const *key, udr_diff *counts, duckdb_result *rows)
+{
+    memset(counts, 0, sizeof *counts);
+    int rc = ensure_open(q);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(q->cat);
+    if (rc)
+        return rc;
+    cat_version va, vb;
+    cat_tablever a = {0}, b = {0};
+    if ((rc = catalog_resolve(q->cat, table, from, &va)) != 0 ||
+        (rc = catalog_resolve(q->cat, table, to, &vb)) != 0 ||
+        (rc = catalog_read_tablever(q->cat, &va.hash, &a)) != 0 ||
+        (rc = catalog_read_tablever(q->cat, &vb.hash, &b)) != 0) {
+        catv_free(&a);
+        return rc;
+    }
+    /* Compare on the columns both versions have; the key: the one given,
+     * else the newer version's own. */
+    schema common = {calloc(b.ncols + 1, sizeof(cat_column)), 0};
+    for (size_t i = 0; common.cols && i < b.ncols; i++)
+        for (size_t j = 0; j < a.ncols; j++)
+            if (strcmp(b.cols[i].name, a.cols[j].name) == 0) {
+                common.cols[common.n].name = strdup(b.cols[i].name);
+                common.cols[common.n].type = strdup(b.cols[i].type);
+                common.n++;
+                break;
+            }
+    const char *const *k = key != NULL && key[0] != NULL ? key : (const char *const *)b.key;
+    size_t nk = 0;
+    while (k != NULL && k[nk] != NULL)
+        nk++;
+    for (size_t i = 0; i < nk; i++)
+        if (!has_column(&common, k[i])) {
+            rc = err_set(q->err, UDR_EINVAL, "key column %s is not in both versions of %s", k[i],
+                         table);
+            goto done;
+        }
+    if (common.n == 0) {
+        rc = err_set(q->err, UDR_EINVAL, "the two versions of %s have no column in common", table);
+        goto done;
+    }
+    buf s;
+    buf_init(&s);
+    buf_adds(&s, "WITH a AS ");
+    add_only_chunks(&s, q, &a, &b, &common);
+    buf_adds(&s, ", b AS ");
+    add_only_chunks(&s, q, &b, &a, &common);
+    if (nk == 0) {
+        /* Whole rows, as multisets: what is in one and not the other. */
+        buf_adds(&s, " SELECT * FROM (SELECT 'added' AS change, * FROM "
+                     "(SELECT * FROM b EXCEPT ALL SELECT * FROM a) UNION ALL "
+                     "SELECT 'removed', * FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)) "
+                     "ORDER BY ALL");
+    } else {
+        buf kl;
+        buf_init(&kl);
+        add_key_list(&kl, k);
+        const char *keys = kl.data ? kl.data : "";
+        buf_printf(&s,
+                   ", added AS (SELECT * FROM b ANTI JOIN a USING (%s)),"
+                   " removed AS (SELECT * FROM a ANTI JOIN b USING (%s)),"
+                   " after AS (SELECT * FROM (SELECT * FROM b EXCEPT SELECT * FROM a)"
+                   " SEMI JOIN a USING (%s)),"
+                   " before AS (SELECT * FROM (SELECT * FROM a EXCEPT SELECT * FROM b)"
+                   " SEMI JOIN b USING (%s))"
+                   " SELECT * FROM (SELECT 'added' AS change, * FROM added UNION ALL"
+                   " SELECT 'removed', * FROM removed UNION ALL"
+                   " SELECT 'before', * FROM before UNION ALL SELECT 'after', * FROM after)"
+                   " ORDER BY %s, change = 'after'",
+                   keys, keys, keys, keys, keys);
+        buf_free(&kl);
+    }
+    char *sql = buf_take(&s, NULL);
+    if (sql == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    duckdb_result r;
+    rc = exec(q, sql, &r, "cannot compute the diff");
+    free(sql);
+    if (rc)
+        goto done;
+    idx_t n = duckdb_row_count(&r);
+    for (idx_t i = 0; i < n; i++) {
+        char *c = duckdb_value_varchar(&r, 0, i);
+        if (c && strcmp(c, "added") == 0)
+            counts->rows_added++;
+        else if (c && strcmp(c, "removed") == 0)
+            counts->rows_removed++;
+        else if (c && strcmp(c, "after") == 0)
+            counts->rows_modified++;
+        duckdb_free(c);
+    }
+    counts->from_version = va.version;
+    counts->to_version = vb.version;
+    if (rows != NULL)
+        *rows = r;
+    else
+        duckdb_destroy_result(&r);
+done:
+    schema_free(&common);
+    catv_free(&a);
+    catv_free(&b);
     return rc;
 }

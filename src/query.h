@@ -77,6 +77,14 @@ int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duck
 int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
                 int append, const char *message, const char *author, udr_write_info *info);
 
+/* Compares two versions of a table (refs as catalog_resolve takes them): by
+ * key (the one given, else the table's), else by whole rows. Only the
+ * chunks that differ are read. *rows (if non-NULL) receives the changed rows:
+ * a column `change` (added, removed, before, after) and the columns both
+ * versions have. */
+int query_diff(query *q, const char *table, const char *from, const char *to,
+               const char *const *key, udr_diff *counts, duckdb_result *rows);
+
 /* Quotes s as an SQL string literal into buf ('it''s'). */
 void query_quote(const char *s, char *buf, size_t size);
 

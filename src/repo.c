@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -511,6 +512,23 @@ static void type_name(duckdb_logical_type t, buf *b)
     buf_adds(b, "UNKNOWN");
 }
 
+static udr_result *wrap_result(duckdb_result *r);
+
+int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, const char *to_ref,
+                   const char *const *key, udr_diff *out, udr_result **rows)
+{
+    if (rows != NULL)
+        *rows = NULL;
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    duckdb_result r;
+    rc = query_diff(&repo->q, table, from_ref, to_ref, key, out, rows ? &r : NULL);
+    if (rc == UDR_OK && rows != NULL && (*rows = wrap_result(&r)) == NULL)
+        rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    return rc;
+}
+
 int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins,
               udr_result **out)
 {
@@ -518,13 +536,23 @@ int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins
     int rc = begin(repo);
     if (rc)
         return rc;
-    udr_result *res = calloc(1, sizeof *res);
-    if (res == NULL)
-        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
-    if ((rc = query_run(&repo->q, sql, pins, npins, &res->r)) != 0) {
-        free(res);
+    duckdb_result r;
+    if ((rc = query_run(&repo->q, sql, pins, npins, &r)) != 0)
         return rc;
+    if ((*out = wrap_result(&r)) == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    return UDR_OK;
+}
+
+/* Takes over a DuckDB result (destroyed on failure). */
+static udr_result *wrap_result(duckdb_result *r)
+{
+    udr_result *res = calloc(1, sizeof *res);
+    if (res == NULL) {
+        duckdb_destroy_result(r);
+        return NULL;
     }
+    res->r = *r;
     res->ncols = (size_t)duckdb_column_count(&res->r);
     res->nrows = (uint64_t)duckdb_row_count(&res->r);
     res->types = calloc(res->ncols ? res->ncols : 1, sizeof *res->types);
@@ -536,8 +564,7 @@ int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins
         duckdb_destroy_logical_type(&t);
         res->types[i] = buf_take(&b, NULL);
     }
-    *out = res;
-    return UDR_OK;
+    return res;
 }
 
 size_t udr_result_columns(const udr_result *r)
@@ -594,4 +621,206 @@ void udr_result_free(udr_result *r)
         free(r->types[i]);
     free(r->types);
     free(r);
+}
+
+/* ---- inspecting tables ---------------------------------------------------- */
+
+void udr_version_info_free(udr_version_info *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        free(v[i].table);
+        free(v[i].message);
+        free(v[i].author);
+    }
+    free(v);
+}
+
+/* Fills v from a catalog version: the table version and commit objects. */
+static int fill_info(udr_repo *repo, const char *table, const cat_version *cv,
+                     const cat_tablever *prev, cat_tablever *tv_out, udr_version_info *v)
+{
+    memset(v, 0, sizeof *v);
+    v->table = strdup(table);
+    v->version = cv->version;
+    v->dropped = cv->dropped;
+    v->time_us = cv->time_us;
+    hash_to_hex(&cv->commit, v->commit);
+    cat_commit cm;
+    int rc = catalog_read_commit(&repo->cat, &cv->commit, &cm);
+    if (rc)
+        return rc;
+    v->message = strdup(cm.message);
+    v->author = strdup(cm.author);
+    catc_free(&cm);
+    if (v->table == NULL || v->message == NULL || v->author == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    if (cv->dropped)
+        return UDR_OK;
+    hash_to_hex(&cv->hash, v->content);
+    cat_tablever tv;
+    if ((rc = catalog_read_tablever(&repo->cat, &cv->hash, &tv)) != 0)
+        return rc;
+    v->rows = tv.rows;
+    v->chunks = tv.nchunks;
+    for (size_t i = 0; i < tv.nchunks; i++) {
+        v->bytes += tv.chunks[i].bytes;
+        int old = 0;
+        for (size_t j = 0; prev != NULL && j < prev->nchunks && !old; j++)
+            old = hash_equal(&prev->chunks[j].hash, &tv.chunks[i].hash);
+        if (!old)
+            v->new_bytes += tv.chunks[i].bytes;
+    }
+    if (tv_out != NULL)
+        *tv_out = tv;
+    else
+        catv_free(&tv);
+    return UDR_OK;
+}
+
+int udr_table_list(udr_repo *repo, udr_version_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = begin(repo);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(&repo->cat);
+    if (rc)
+        return rc;
+    size_t count = repo->cat.nhead;
+    udr_version_info *v = calloc(count ? count : 1, sizeof *v);
+    if (v == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < count && rc == UDR_OK; i++) {
+        cat_version cv;
+        rc = catalog_resolve(&repo->cat, repo->cat.head[i].table, NULL, &cv);
+        if (rc == UDR_OK)
+            rc = fill_info(repo, repo->cat.head[i].table, &cv, NULL, NULL, &v[i]);
+    }
+    if (rc) {
+        udr_version_info_free(v, count);
+        return rc;
+    }
+    *out = v;
+    *n = count;
+    return UDR_OK;
+}
+
+int udr_table_log(udr_repo *repo, const char *table, udr_version_info **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    int rc = begin(repo);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(&repo->cat);
+    if (rc)
+        return rc;
+    const cat_table *t = catalog_table(&repo->cat, table);
+    if (t == NULL) {
+        if ((rc = catalog_check_name(table, &repo->err)) != 0)
+            return rc;
+        return err_set(&repo->err, UDR_ENOTFOUND,
+                       "there is no table %s (see 'udr tables' for the tables there are)", table);
+    }
+    size_t count = t->nv;
+    udr_version_info *v = calloc(count, sizeof *v);
+    if (v == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    cat_tablever prev = {0};
+    int have_prev = 0;
+    for (size_t i = 0; i < count && rc == UDR_OK; i++) {
+        cat_tablever cur = {0};
+        /* Oldest first, so each knows its predecessor; stored newest first. */
+        rc = fill_info(repo, table, &t->v[i], have_prev ? &prev : NULL,
+                       t->v[i].dropped ? NULL : &cur, &v[count - 1 - i]);
+        if (rc == UDR_OK && !t->v[i].dropped) {
+            catv_free(&prev);
+            prev = cur;
+            have_prev = 1;
+        }
+    }
+    catv_free(&prev);
+    if (rc) {
+        udr_version_info_free(v, count);
+        return rc;
+    }
+    *out = v;
+    *n = count;
+    return UDR_OK;
+}
+
+void udr_table_detail_free(udr_table_detail *d)
+{
+    if (d == NULL)
+        return;
+    free(d->info.table);
+    free(d->info.message);
+    free(d->info.author);
+    for (size_t i = 0; i < d->ncols; i++) {
+        free(d->col_names[i]);
+        free(d->col_types[i]);
+    }
+    for (size_t i = 0; i < d->nkey; i++)
+        free(d->key[i]);
+    free(d->col_names);
+    free(d->col_types);
+    free(d->key);
+    free(d->chunk_hash);
+    free(d->chunk_rows);
+    free(d->chunk_bytes);
+    free(d);
+}
+
+int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table_detail **out)
+{
+    *out = NULL;
+    int rc = begin(repo);
+    if (rc == UDR_OK)
+        rc = catalog_refresh(&repo->cat);
+    if (rc == UDR_OK)
+        rc = catalog_check_name(table, &repo->err);
+    if (rc)
+        return rc;
+    cat_version cv;
+    if ((rc = catalog_resolve(&repo->cat, table, ref, &cv)) != 0)
+        return rc;
+    udr_table_detail *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    cat_tablever tv = {0};
+    if ((rc = fill_info(repo, table, &cv, NULL, &tv, &d->info)) != 0) {
+        udr_table_detail_free(d);
+        return rc;
+    }
+    d->col_names = calloc(tv.ncols + 1, sizeof *d->col_names);
+    d->col_types = calloc(tv.ncols + 1, sizeof *d->col_types);
+    d->key = calloc(tv.nkey + 1, sizeof *d->key);
+    d->chunk_hash = calloc(tv.nchunks + 1, sizeof *d->chunk_hash);
+    d->chunk_rows = calloc(tv.nchunks + 1, sizeof *d->chunk_rows);
+    d->chunk_bytes = calloc(tv.nchunks + 1, sizeof *d->chunk_bytes);
+    if (!d->col_names || !d->col_types || !d->key || !d->chunk_hash || !d->chunk_rows ||
+        !d->chunk_bytes) {
+        catv_free(&tv);
+        udr_table_detail_free(d);
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < tv.ncols; i++) {
+        d->col_names[i] = tv.cols[i].name;
+        d->col_types[i] = tv.cols[i].type;
+        tv.cols[i].name = tv.cols[i].type = NULL;
+    }
+    d->ncols = tv.ncols;
+    for (size_t i = 0; i < tv.nkey; i++) {
+        d->key[i] = tv.key[i];
+        tv.key[i] = NULL;
+    }
+    d->nkey = tv.nkey;
+    for (size_t i = 0; i < tv.nchunks; i++) {
+        hash_to_hex(&tv.chunks[i].hash, d->chunk_hash[i]);
+        d->chunk_rows[i] = tv.chunks[i].rows;
+        d->chunk_bytes[i] = tv.chunks[i].bytes;
+    }
+    d->nchunks = tv.nchunks;
+    catv_free(&tv);
+    *out = d;
+    return UDR_OK;
 }

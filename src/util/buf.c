@@ -115,6 +115,10 @@ void buf_str16(buf *b, const char *s)
 void buf_escaped(buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
+    if (s[0] == '\0') {
+        buf_addc(b, '%');      /* the empty string: a lone %, never made otherwise */
+        return;
+    }
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p < '!' || *p > '~' || *p == '%') {
             char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
@@ -237,6 +241,10 @@ char *unescape(const char *s, size_t len)
     char *out = malloc(len + 1);
     if (out == NULL)
         return NULL;
+    if (len == 1 && s[0] == '%') {
+        out[0] = '\0';
+        return out;
+    }
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

@@ -31,7 +31,8 @@ void buf_u64(buf *b, uint64_t v);
 /* A string as u16 length + bytes (at most 65535 bytes). */
 void buf_str16(buf *b, const char *s);
 /* Percent-escapes s for a line of text: bytes below '!', above '~', and '%'
- * become %XX, so a field never holds a space or a newline. */
+ * become %XX, so a field never holds a space or a newline; the empty string
+ * is a lone %. */
 void buf_escaped(buf *b, const char *s);
 /* Returns the NUL-terminated contents (the buf is reset), or NULL on oom. */
 char *buf_take(buf *b, size_t *len);

@@ -1,0 +1,514 @@
+/*
+ * cmd_table — verbs about tables: import, drop, tables, log, show, export,
+ * diff.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* Splits "a,b" into a NULL-terminated array (one allocation; free it). */
+static char **split_columns(const char *s)
+{
+    size_t n = 1, len = strlen(s);
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    char **out = malloc((n + 1) * sizeof *out + len + 1);
+    if (out == NULL)
+        return NULL;
+    char *copy = (char *)(out + n + 1);
+    memcpy(copy, s, len + 1);
+    size_t k = 0;
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ","))
+        out[k++] = tok;
+    out[k] = NULL;
+    return out;
+}
+
+/* The SQL literal of a string: 'it''s'. */
+static char *literal(const char *s)
+{
+    size_t n = strlen(s);
+    char *q = malloc(2 * n + 3);
+    if (q == NULL)
+        return NULL;
+    char *o = q;
+    *o++ = '\'';
+    for (; *s; s++) {
+        if (*s == '\'')
+            *o++ = '\'';
+        *o++ = *s;
+    }
+    *o++ = '\'';
+    *o = '\0';
+    return q;
+}
+
+static const char *file_kind(const char *path, const char *format)
+{
+    if (format != NULL)
+        return format;
+    const char *dot = strrchr(path, '.');
+    if (dot == NULL)
+        return NULL;
+    if (strcmp(dot, ".csv") == 0 || strcmp(dot, ".tsv") == 0 || strcmp(dot, ".txt") == 0)
+        return "csv";
+    if (strcmp(dot, ".parquet") == 0 || strcmp(dot, ".pq") == 0)
+        return "parquet";
+    if (strcmp(dot, ".json") == 0 || strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0)
+        return "json";
+    return NULL;
+}
+
+static char *u64s(uint64_t v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+    return strdup(b);
+}
+
+static void free_rows(char ***rows, size_t n, size_t ncols)
+{
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; rows[i] && c < ncols; c++)
+            free(rows[i][c]);
+        free(rows[i]);
+    }
+    free(rows);
+}
+
+/* ---- import --------------------------------------------------------------- */
+
+static const char IMPORT_HELP[] =
+    "usage: udr import TABLE FILE [--key COLS] [--append] [--format csv|parquet|json]\n"
+    "                  [-m MESSAGE]\n"
+    "\n"
+    "Writes the rows of FILE as a new version of TABLE (creating it if need be).\n"
+    "The format comes from the file's extension (.csv, .parquet, .json, .jsonl)\n"
+    "or --format. --key id or --key a,b declares a primary key: unique, never\n"
+    "NULL, rows kept sorted by it. --append adds the rows to the current version\n"
+    "instead of replacing it. Prints the version made and the bytes it added.\n";
+
+int cmd_import(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        fputs(IMPORT_HELP, stdout);
+        return EXIT_OK;
+    }
+    const char *table = NULL, *file = NULL, *key = NULL, *format = NULL, *message = NULL;
+    int append = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--key") == 0 || strcmp(a, "--format") == 0 || strcmp(a, "-m") == 0 ||
+            strcmp(a, "--message") == 0) {
+            if (i + 1 >= argc)
+                return out_usage("import ", "%s needs a value", a);
+            const char **dst = a[2] == 'k' ? &key : a[2] == 'f' ? &format : &message;
+            *dst = argv[++i];
+        } else if (strcmp(a, "--append") == 0) {
+            append = 1;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return out_usage("import ", "unknown option '%s'", a);
+        } else if (table == NULL) {
+            table = a;
+        } else if (file == NULL) {
+            file = a;
+        } else {
+            return out_usage("import ", "import takes a TABLE and a FILE");
+        }
+    }
+    if (table == NULL || file == NULL)
+        return out_usage("import ", "import needs a TABLE and a FILE");
+    const char *kind = file_kind(file, format);
+    if (kind == NULL || (strcmp(kind, "csv") && strcmp(kind, "parquet") && strcmp(kind, "json")))
+        return out_usage("import ", "cannot tell the format of %s: say --format csv, parquet or "
+                                    "json",
+                         file);
+    FILE *probe = fopen(file, "r");
+    if (probe == NULL)
+        return out_error("cannot open %s: no such file or not readable", file);
+    fclose(probe);
+    char *lit = literal(file);
+    char **keys = key ? split_columns(key) : NULL;
+    size_t n = strlen(file) * 2 + 128;
+    char *sql = malloc(n);
+    if (lit == NULL || sql == NULL || (key && keys == NULL)) {
+        free(lit);
+        free(sql);
+        free(keys);
+        return out_error("out of memory");
+    }
+    snprintf(sql, n, "SELECT * FROM read_%s(%s)", kind, lit);
+    free(lit);
+    udr_repo *repo = cli_open_repo(c);
+    int status = EXIT_FAIL;
+    if (repo != NULL) {
+        char dflt[512];
+        if (message == NULL) {
+            const char *base = strrchr(file, '/');
+            snprintf(dflt, sizeof dflt, "%s %s", append ? "append" : "import",
+                     base ? base + 1 : file);
+            message = dflt;
+        }
+        udr_write_opts o = {(const char *const *)keys, message, NULL};
+        udr_write_info info;
+        int rc = append ? udr_table_append(repo, table, sql, &o, &info)
+                        : udr_table_write(repo, table, sql, &o, &info);
+        if (rc != UDR_OK) {
+            out_repo_error(repo);
+        } else {
+            char b[32], nb[32];
+            if (!c->quiet)
+                printf("%s: version %llu, %llu rows in %llu chunks, %s (%s new)\n", table,
+                       (unsigned long long)info.version, (unsigned long long)info.rows,
+                       (unsigned long long)info.chunks, out_bytes(info.bytes, b, sizeof b),
+                       out_bytes(info.new_bytes, nb, sizeof nb));
+            status = EXIT_OK;
+        }
+        udr_close(repo);
+    }
+    free(sql);
+    free(keys);
+    return status;
+}
+
+/* ---- drop ----------------------------------------------------------------- */
+
+int cmd_drop(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr drop TABLE [-m MESSAGE]\n\nRemoves TABLE from the current branch. Its "
+             "versions stay in the history\n(udr log TABLE) and readable as \"TABLE@N\".");
+        return EXIT_OK;
+    }
+    const char *table = NULL, *message = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-m") == 0 && i + 1 < argc)
+            message = argv[++i];
+        else if (argv[i][0] != '-' && table == NULL)
+            table = argv[i];
+        else
+            return out_usage("drop ", "unexpected argument '%s'", argv[i]);
+    }
+    if (table == NULL)
+        return out_usage("drop ", "drop needs a TABLE");
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    int rc = udr_table_drop(repo, table, message);
+    int status = rc == UDR_OK ? EXIT_OK : out_repo_error(repo);
+    if (rc == UDR_OK && !c->quiet)
+        printf("dropped %s\n", table);
+    udr_close(repo);
+    return status;
+}
+
+/* ---- tables and log ------------------------------------------------------------ */
+
+static int take_formats_only(int argc, char **argv, out_format *fmt, const char *verb,
+                             const char **positional, int npositional)
+{
+    int k = 0;
+    for (int i = 1; i < argc; i++) {
+        int t = out_take_format(argc, argv, &i, fmt, verb);
+        if (t < 0)
+            return -1;
+        if (t > 0)
+            continue;
+        if (argv[i][0] == '-' || k >= npositional) {
+            out_usage(verb, "unexpected argument '%s'", argv[i]);
+            return -1;
+        }
+        positional[k++] = argv[i];
+    }
+    return k;
+}
+
+int cmd_tables(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr tables [--format table|csv|json]\n\nLists the tables of the current "
+             "branch: version, rows, chunks, bytes, last change.");
+        return EXIT_OK;
+    }
+    out_format fmt = FMT_DEFAULT;
+    if (take_formats_only(argc, argv, &fmt, "tables ", NULL, 0) < 0)
+        return EXIT_USAGE;
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    udr_version_info *v;
+    size_t n;
+    if (udr_table_list(repo, &v, &n) != UDR_OK) {
+        int s = out_repo_error(repo);
+        udr_close(repo);
+        return s;
+    }
+    static const char *head[] = {"table", "version", "rows", "chunks", "bytes", "updated"};
+    static const int num[] = {0, 1, 1, 1, 1, 0};
+    char ***rows = calloc(n ? n : 1, sizeof *rows);
+    for (size_t i = 0; rows && i < n; i++) {
+        char t[32];
+        rows[i] = calloc(6, sizeof **rows);
+        if (rows[i] == NULL)
+            continue;
+        rows[i][0] = strdup(v[i].table);
+        rows[i][1] = u64s(v[i].version);
+        rows[i][2] = u64s(v[i].rows);
+        rows[i][3] = u64s(v[i].chunks);
+        rows[i][4] = u64s(v[i].bytes);
+        rows[i][5] = strdup(out_time(v[i].time_us, t, sizeof t));
+    }
+    if (rows)
+        out_grid(head, 6, num, rows, n, fmt, stdout);
+    free_rows(rows, n, 6);
+    udr_version_info_free(v, n);
+    udr_close(repo);
+    return EXIT_OK;
+}
+
+int cmd_log(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr log TABLE [--format table|csv|json]\n\nThe versions of TABLE, newest "
+             "first: version, time, rows, bytes, new\nbytes (in chunks the version before did "
+             "not have), author and message.");
+        return EXIT_OK;
+    }
+    out_format fmt = FMT_DEFAULT;
+    const char *table = NULL;
+    int k = take_formats_only(argc, argv, &fmt, "log ", &table, 1);
+    if (k < 0)
+        return EXIT_USAGE;
+    if (k == 0)
+        return out_usage("log ", "log needs a TABLE (branch history comes with branches)");
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    udr_version_info *v;
+    size_t n;
+    if (udr_table_log(repo, table, &v, &n) != UDR_OK) {
+        int s = out_repo_error(repo);
+        udr_close(repo);
+        return s;
+    }
+    static const char *head[] = {"version", "time", "rows", "bytes", "new_bytes", "author",
+                                 "message"};
+    static const int num[] = {1, 0, 1, 1, 1, 0, 0};
+    char ***rows = calloc(n ? n : 1, sizeof *rows);
+    for (size_t i = 0; rows && i < n; i++) {
+        char t[32];
+        rows[i] = calloc(7, sizeof **rows);
+        if (rows[i] == NULL)
+            continue;
+        rows[i][0] = u64s(v[i].version);
+        rows[i][1] = strdup(out_time(v[i].time_us, t, sizeof t));
+        rows[i][2] = v[i].dropped ? NULL : u64s(v[i].rows);
+        rows[i][3] = v[i].dropped ? NULL : u64s(v[i].bytes);
+        rows[i][4] = v[i].dropped ? NULL : u64s(v[i].new_bytes);
+        rows[i][5] = strdup(v[i].author);
+        rows[i][6] = v[i].dropped ? strdup("(dropped) ") : strdup(v[i].message);
+        if (v[i].dropped && rows[i][6]) {
+            char *m = malloc(strlen(v[i].message) + 16);
+            if (m) {
+                sprintf(m, "(dropped) %s", v[i].message);
+                free(rows[i][6]);
+                rows[i][6] = m;
+            }
+        }
+    }
+    if (rows)
+        out_grid(head, 7, num, rows, n, fmt, stdout);
+    free_rows(rows, n, 7);
+    udr_version_info_free(v, n);
+    udr_close(repo);
+    return EXIT_OK;
+}
+
+/* ---- show ----------------------------------------------------------------- */
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr show TABLE[@REF]\n\nThe schema, key, chunks and sizes of a table "
+             "version: the current one, or\nREF = a version number or a time "
+             "(2026-11-24T10:00:00Z).");
+        return EXIT_OK;
+    }
+    if (argc != 2 || argv[1][0] == '-')
+        return out_usage("show ", "show needs one TABLE[@REF]");
+    char *name = strdup(argv[1]);
+    if (name == NULL)
+        return out_error("out of memory");
+    char *at = strchr(name, '@');
+    if (at)
+        *at++ = '\0';
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL) {
+        free(name);
+        return EXIT_FAIL;
+    }
+    udr_table_detail *d;
+    int status = EXIT_OK;
+    if (udr_table_show(repo, name, at, &d) != UDR_OK) {
+        status = out_repo_error(repo);
+    } else {
+        char t[32], b[32];
+        printf("table    %s\nversion  %llu  (%s, by %s: %s)\nrows     %llu\nchunks   %llu, %s\n",
+               d->info.table, (unsigned long long)d->info.version,
+               out_time(d->info.time_us, t, sizeof t), d->info.author[0] ? d->info.author : "?",
+               d->info.message, (unsigned long long)d->info.rows,
+               (unsigned long long)d->info.chunks, out_bytes(d->info.bytes, b, sizeof b));
+        printf("key      ");
+        for (size_t i = 0; i < d->nkey; i++)
+            printf("%s%s", i ? ", " : "", d->key[i]);
+        printf("%s\nobject   %s\ncommit   %s\n\ncolumns\n", d->nkey ? "" : "(none)",
+               d->info.content, d->info.commit);
+        for (size_t i = 0; i < d->ncols; i++)
+            printf("  %-24s %s\n", d->col_names[i], d->col_types[i]);
+        printf("\nchunks\n");
+        for (size_t i = 0; i < d->nchunks; i++)
+            printf("  %s  %10llu rows  %s\n", d->chunk_hash[i],
+                   (unsigned long long)d->chunk_rows[i], out_bytes(d->chunk_bytes[i], b, sizeof b));
+        udr_table_detail_free(d);
+    }
+    udr_close(repo);
+    free(name);
+    return status;
+}
+
+/* ---- export --------------------------------------------------------------- */
+
+int cmd_export(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr export TABLE[@REF] FILE [--format parquet|csv]\n\nWrites a table "
+             "version to FILE, as Parquet or CSV (from the extension,\nor --format).");
+        return EXIT_OK;
+    }
+    const char *ref = NULL, *file = NULL, *format = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+            format = argv[++i];
+        else if (argv[i][0] == '-' && argv[i][1] != '\0')
+            return out_usage("export ", "unknown option '%s'", argv[i]);
+        else if (ref == NULL)
+            ref = argv[i];
+        else if (file == NULL)
+            file = argv[i];
+        else
+            return out_usage("export ", "export takes TABLE[@REF] and FILE");
+    }
+    if (ref == NULL || file == NULL)
+        return out_usage("export ", "export needs TABLE[@REF] and FILE");
+    const char *kind = file_kind(file, format);
+    if (kind == NULL || (strcmp(kind, "csv") && strcmp(kind, "parquet")))
+        return out_usage("export ", "export writes parquet or csv: say --format");
+    char *lit = literal(file);
+    size_t n = strlen(ref) * 2 + strlen(file) * 2 + 128;
+    char *sql = malloc(n);
+    if (lit == NULL || sql == NULL) {
+        free(lit);
+        free(sql);
+        return out_error("out of memory");
+    }
+    /* The name goes in as a quoted identifier: "users@3". */
+    char *ident = malloc(strlen(ref) * 2 + 3), *o = ident;
+    if (ident == NULL) {
+        free(lit);
+        free(sql);
+        return out_error("out of memory");
+    }
+    *o++ = '"';
+    for (const char *p = ref; *p; p++) {
+        if (*p == '"')
+            *o++ = '"';
+        *o++ = *p;
+    }
+    *o++ = '"';
+    *o = '\0';
+    snprintf(sql, n, "COPY (SELECT * FROM %s) TO %s (FORMAT %s%s)", ident, lit, kind,
+             strcmp(kind, "parquet") == 0 ? ", COMPRESSION zstd" : ", HEADER true");
+    free(ident);
+    free(lit);
+    udr_repo *repo = cli_open_repo(c);
+    int status = EXIT_FAIL;
+    if (repo != NULL) {
+        udr_result *r;
+        if (udr_query(repo, sql, NULL, 0, &r) != UDR_OK) {
+            out_repo_error(repo);
+        } else {
+            char *count = udr_result_rows(r) ? udr_result_text(r, 0, 0) : NULL;
+            if (!c->quiet)
+                printf("exported %s rows of %s to %s\n", count ? count : "?", ref, file);
+            free(count);
+            udr_result_free(r);
+            status = EXIT_OK;
+        }
+        udr_close(repo);
+    }
+    free(sql);
+    return status;
+}
+
+/* ---- diff ----------------------------------------------------------------- */
+
+int cmd_diff(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr diff TABLE FROM TO [--key COLS] [--stat] [--format ...]\n\nWhat "
+             "changed in TABLE from version FROM to version TO (numbers or\ntimes): rows "
+             "added, removed and modified, by key (--key, else the\ntable's own), else by "
+             "whole rows. Prints the counts, then the rows:\nchange is added, removed, or "
+             "before and after for a modified key.\n--stat prints the counts only.");
+        return EXIT_OK;
+    }
+    out_format fmt = FMT_DEFAULT;
+    const char *pos[3] = {NULL, NULL, NULL}, *key = NULL;
+    int k = 0, stat = 0;
+    for (int i = 1; i < argc; i++) {
+        int t = out_take_format(argc, argv, &i, &fmt, "diff ");
+        if (t < 0)
+            return EXIT_USAGE;
+        if (t > 0)
+            continue;
+        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            key = argv[++i];
+        else if (strcmp(argv[i], "--stat") == 0)
+            stat = 1;
+        else if (argv[i][0] != '-' && k < 3)
+            pos[k++] = argv[i];
+        else
+            return out_usage("diff ", "unexpected argument '%s'", argv[i]);
+    }
+    if (k != 3)
+        return out_usage("diff ", "diff needs TABLE FROM TO");
+    char **keys = key ? split_columns(key) : NULL;
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL) {
+        free(keys);
+        return EXIT_FAIL;
+    }
+    udr_diff d;
+    udr_result *rows = NULL;
+    int status = EXIT_OK;
+    if (udr_table_diff(repo, pos[0], pos[1], pos[2], (const char *const *)keys, &d,
+                       stat ? NULL : &rows) != UDR_OK) {
+        status = out_repo_error(repo);
+    } else {
+        FILE *to = out_resolve(fmt) == FMT_TABLE ? stdout : stderr;
+        fprintf(to, "%s %llu -> %llu: %llu added, %llu removed, %llu modified\n", pos[0],
+                (unsigned long long)d.from_version, (unsigned long long)d.to_version,
+                (unsigned long long)d.rows_added, (unsigned long long)d.rows_removed,
+                (unsigned long long)d.rows_modified);
+        if (rows != NULL)
+            out_result(rows, fmt, stdout);
+        udr_result_free(rows);
+    }
+    udr_close(repo);
+    free(keys);
+    return status;
+}
