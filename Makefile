@@ -51,7 +51,8 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 # --- sources -----------------------------------------------------------------
 
 LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/query.c src/repo.c src/fsck.c \
-           src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c
+           src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
+           src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/out.c \
            cli/sqlsplit.c
 
@@ -69,7 +70,7 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog repo
+TESTS   := hash store log catalog tables repo
 BENCHES := bench_hash bench_store
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \

@@ -127,22 +127,9 @@ int cmd_import(cli *c, int argc, char **argv)
         return out_usage("import ", "cannot tell the format of %s: say --format csv, parquet or "
                                     "json",
                          file);
-    FILE *probe = fopen(file, "r");
-    if (probe == NULL)
-        return out_error("cannot open %s: no such file or not readable", file);
-    fclose(probe);
-    char *lit = literal(file);
     char **keys = key ? split_columns(key) : NULL;
-    size_t n = strlen(file) * 2 + 128;
-    char *sql = malloc(n);
-    if (lit == NULL || sql == NULL || (key && keys == NULL)) {
-        free(lit);
-        free(sql);
-        free(keys);
+    if (key && keys == NULL)
         return out_error("out of memory");
-    }
-    snprintf(sql, n, "SELECT * FROM read_%s(%s)", kind, lit);
-    free(lit);
     udr_repo *repo = cli_open_repo(c);
     int status = EXIT_FAIL;
     if (repo != NULL) {
@@ -155,9 +142,7 @@ int cmd_import(cli *c, int argc, char **argv)
         }
         udr_write_opts o = {(const char *const *)keys, message, NULL};
         udr_write_info info;
-        int rc = append ? udr_table_append(repo, table, sql, &o, &info)
-                        : udr_table_write(repo, table, sql, &o, &info);
-        if (rc != UDR_OK) {
+        if (udr_table_import(repo, table, file, kind, append, &o, &info) != UDR_OK) {
             out_repo_error(repo);
         } else {
             char b[32], nb[32];
@@ -170,7 +155,6 @@ int cmd_import(cli *c, int argc, char **argv)
         }
         udr_close(repo);
     }
-    free(sql);
     free(keys);
     return status;
 }

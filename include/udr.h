@@ -217,6 +217,14 @@ int udr_table_write(udr_repo *repo, const char *table, const char *select_sql,
 int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
                      const udr_write_opts *opts, udr_write_info *info);
 
+/* Imports a file as a new version of a table (append = 1: adds its rows).
+ * format is "csv", "parquet" or "json" (JSON lines too), or NULL to go by
+ * the extension (.csv .tsv .parquet .json .jsonl .ndjson). A CSV file is
+ * checked first: a record with more or fewer fields than the header is
+ * UDR_EINVAL naming the file and the line. */
+int udr_table_import(udr_repo *repo, const char *table, const char *path, const char *format,
+                     int append, const udr_write_opts *opts, udr_write_info *info);
+
 /* Removes a table from the current branch; its versions stay readable. */
 int udr_table_drop(udr_repo *repo, const char *table, const char *message);
 

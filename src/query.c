@@ -110,6 +110,49 @@ static duckdb_value path_list(const query *q, const cat_chunk *chunks, size_t n)
     return list;
 }
 
+/* HUGEINT and UHUGEINT: Parquet has no 128-bit integers (DuckDB would write
+ * a lossy DOUBLE), so chunks hold them as text and reads cast them back. */
+static int stored_as_text(const char *type)
+{
+    return strcmp(type, "HUGEINT") == 0 || strcmp(type, "UHUGEINT") == 0;
+}
+
+static int needs_cast(const cat_tablever *tv)
+{
+    for (size_t i = 0; i < tv->ncols; i++)
+        if (stored_as_text(tv->cols[i].type))
+            return 1;
+    return 0;
+}
+
+/* SELECT ..., CAST(h AS HUGEINT) AS h, ... FROM read_parquet([...]) */
+static char *cast_query(const query *q, const cat_tablever *tv)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT ");
+    for (size_t i = 0; i < tv->ncols; i++) {
+        if (i)
+            buf_adds(&b, ", ");
+        if (stored_as_text(tv->cols[i].type)) {
+            buf_adds(&b, "CAST(");
+            add_ident(&b, tv->cols[i].name);
+            buf_printf(&b, " AS %s) AS ", tv->cols[i].type);
+        }
+        add_ident(&b, tv->cols[i].name);
+    }
+    buf_adds(&b, " FROM read_parquet([");
+    for (size_t i = 0; i < tv->nchunks; i++) {
+        char path[PATH_MAX * 2];
+        object_path(q, &tv->chunks[i].hash, path, sizeof path);
+        if (i)
+            buf_adds(&b, ", ");
+        add_literal(&b, path);
+    }
+    buf_adds(&b, "])");
+    return buf_take(&b, NULL);
+}
+
 static void replace_scan(duckdb_replacement_scan_info info, const char *name, void *data)
 {
     query *q = data;
@@ -142,6 +185,35 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
     if (catalog_resolve(q->cat, table, ref, &v) != UDR_OK ||
         catalog_read_tablever(q->cat, &v.hash, &tv) != UDR_OK) {
         duckdb_replacement_scan_set_error(info, q->err->msg);
+        return;
+    }
+    for (size_t i = 0; i < tv.nchunks; i++) {
+        char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1], msg[PATH_MAX * 3];
+        object_path(q, &tv.chunks[i].hash, path, sizeof path);
+        if (access(path, F_OK) != 0) {
+            hash_to_hex(&tv.chunks[i].hash, hex);
+            snprintf(msg, sizeof msg,
+                     "table %s version %llu cannot be read: its chunk %s is missing (%s); "
+                     "'udr fsck' lists what else is damaged",
+                     table, (unsigned long long)v.version, hex, path);
+            catv_free(&tv);
+            duckdb_replacement_scan_set_error(info, msg);
+            return;
+        }
+    }
+    if (needs_cast(&tv)) {
+        /* Types Parquet cannot hold are stored as text: cast them back. */
+        char *sql = cast_query(q, &tv);
+        catv_free(&tv);
+        if (sql == NULL) {
+            duckdb_replacement_scan_set_error(info, "out of memory");
+            return;
+        }
+        duckdb_value v_sql = duckdb_create_varchar(sql);
+        free(sql);
+        duckdb_replacement_scan_set_function_name(info, "query");
+        duckdb_replacement_scan_add_parameter(info, v_sql);
+        duckdb_destroy_value(&v_sql);
         return;
     }
     duckdb_value list = path_list(q, tv.chunks, tv.nchunks);
@@ -545,7 +617,16 @@ static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out
         buf b;
         buf_init(&b);
         buf_adds(&b, "COPY (SELECT ");
-        add_column_list(&b, s);
+        for (size_t k = 0; k < s->n; k++) {
+            if (k)
+                buf_adds(&b, ", ");
+            if (stored_as_text(s->cols[k].type)) {
+                buf_adds(&b, "CAST(");
+                add_ident(&b, s->cols[k].name);
+                buf_adds(&b, " AS VARCHAR) AS ");
+            }
+            add_ident(&b, s->cols[k].name);
+        }
         buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu ORDER BY rowid) TO ",
                    (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
         add_literal(&b, tmp);

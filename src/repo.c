@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "log.h"
 #include "util/buf.h"
+#include "util/csv.h"
 #include "util/fs.h"
 
 static const char FORMAT_MAGIC[] = "udr repository";
@@ -427,6 +428,68 @@ int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
                      const udr_write_opts *opts, udr_write_info *info)
 {
     return write_table(repo, table, select_sql, opts, info, 1);
+}
+
+/* "csv", "parquet", "json" from a file name, or NULL. */
+static const char *format_of(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    static const struct {
+        const char *ext, *format;
+    } map[] = {{".csv", "csv"}, {".tsv", "csv"}, {".txt", "csv"}, {".parquet", "parquet"},
+               {".pq", "parquet"}, {".json", "json"}, {".jsonl", "json"}, {".ndjson", "json"}};
+    for (size_t i = 0; dot != NULL && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(dot, map[i].ext) == 0)
+            return map[i].format;
+    return NULL;
+}
+
+int udr_table_import(udr_repo *repo, const char *table, const char *path, const char *format,
+                     int append, const udr_write_opts *opts, udr_write_info *info)
+{
+    int rc = begin(repo);
+    if (rc)
+        return rc;
+    const char *f = format ? format : format_of(path);
+    if (f == NULL || (strcmp(f, "csv") && strcmp(f, "parquet") && strcmp(f, "json")))
+        return err_set(&repo->err, UDR_EINVAL,
+                       "cannot tell the format of %s: name it csv, parquet or json", path);
+    if (access(path, R_OK) != 0)
+        return err_sys(&repo->err, errno, "cannot read %s", path);
+    if (strcmp(f, "csv") == 0) {
+        const char *dot = strrchr(path, '.');
+        char delim = dot && strcmp(dot, ".tsv") == 0 ? '\t' : ',';
+        csv_shape shape;
+        int e = csv_check(path, delim, &shape);
+        if (e)
+            return err_sys(&repo->err, e, "cannot read %s", path);
+        if (shape.bad_line)
+            return err_set(&repo->err, UDR_EINVAL,
+                           "cannot import %s: line %llu of %s has %zu fields where the header "
+                           "has %zu; nothing was imported",
+                           table, (unsigned long long)shape.bad_line, path, shape.fields,
+                           shape.expected);
+        if (shape.open_quote)
+            return err_set(&repo->err, UDR_EINVAL,
+                           "cannot import %s: %s ends inside a quoted field (a \" is not "
+                           "closed); nothing was imported",
+                           table, path);
+    }
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "SELECT * FROM read_%s('", f);
+    for (const char *p = path; *p; p++) {
+        if (*p == '\'')
+            buf_addc(&b, '\'');
+        buf_addc(&b, *p);
+    }
+    buf_adds(&b, "')");
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    rc = write_table(repo, table, sql, opts, info, append);
+    free(sql);
+    return rc;
 }
 
 int udr_table_drop(udr_repo *repo, const char *table, const char *message)
