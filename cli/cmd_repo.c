@@ -54,7 +54,7 @@ static void on_problem(void *ctx, const udr_fsck_problem *p)
     fsck_ctx *f = ctx;
     progress_end(&f->prog);
     if (p->object != NULL)
-        printf("%s\n", p->message);    /* names the object and its file */
+        printf("%s\n", p->message);    /* names the object, and what needs it */
     else
         printf("stray file %s: %s\n", p->path, p->message);
 }

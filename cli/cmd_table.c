@@ -483,7 +483,9 @@ int cmd_diff(cli *c, int argc, char **argv)
                        stat ? NULL : &rows) != UDR_OK) {
         status = out_repo_error(repo);
     } else {
-        FILE *to = out_resolve(fmt) == FMT_TABLE ? stdout : stderr;
+        /* The counts go with the rows on a terminal; to stderr when the rows
+         * are data for a script; alone to stdout with --stat. */
+        FILE *to = stat || out_resolve(fmt) == FMT_TABLE ? stdout : stderr;
         fprintf(to, "%s %llu -> %llu: %llu added, %llu removed, %llu modified\n", pos[0],
                 (unsigned long long)d.from_version, (unsigned long long)d.to_version,
                 (unsigned long long)d.rows_added, (unsigned long long)d.rows_removed,

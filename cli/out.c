@@ -56,6 +56,13 @@ udr_repo *cli_open_repo(cli *c)
         udr_close(repo);
         return NULL;
     }
+    udr_open_report rep;
+    udr_open_report_get(repo, &rep);
+    if (rep.torn_log_bytes > 0)
+        fprintf(stderr,
+                "udr: warning: the log of %s ended in a record cut short by a crash (%llu "
+                "bytes); it was removed, and every commit before it is intact\n",
+                c->repo_dir, (unsigned long long)rep.torn_log_bytes);
     return repo;
 }
 

@@ -118,6 +118,15 @@ const char *udr_errmsg(const udr_repo *repo);
 /* The code of the last failure on this handle (UDR_OK if none). */
 int udr_errcode(const udr_repo *repo);
 
+/* What opening the repository found and repaired. */
+typedef struct udr_open_report {
+    uint64_t torn_log_bytes;  /* a record cut short by a crash, removed from the log's
+                                 end (commits before it are intact) */
+    int stale_tmp_files;      /* temporary files of dead writers, removed */
+} udr_open_report;
+
+void udr_open_report_get(const udr_repo *repo, udr_open_report *out);
+
 /* The repository's directory, as given to udr_open/udr_init. */
 const char *udr_repo_path(const udr_repo *repo);
 
@@ -325,6 +334,8 @@ void udr_result_free(udr_result *r);
 typedef struct udr_fsck_problem {
     int code;              /* UDR_ECORRUPT, UDR_EIO, UDR_EINVAL (stray file) */
     const char *object;    /* hex hash of the object, or NULL for a stray file */
+                           /* (the message names the table and version that
+                              need a missing or damaged object) */
     const char *path;      /* the file concerned, relative to the repository */
     const char *message;   /* what is wrong */
 } udr_fsck_problem;

@@ -4,8 +4,10 @@
 #include "fsck.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "hash.h"
 #include "repo.h"
 #include "store.h"
@@ -50,6 +52,55 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
     return 0;
 }
 
+/* Every reference from the log: each commit object, each table version
+ * object, each chunk they name. */
+static void check_references(walk *w)
+{
+    catalog *c = &w->repo->cat;
+    store *s = repo_store(w->repo);
+    char hex[UDR_HASH_HEX + 1], rel[128], msg[ERR_MSG_BYTES + 256];
+    for (size_t i = 0; i < c->nhist; i++) {
+        cat_commit cm;
+        if (catalog_read_commit(c, &c->history[i].commit, &cm) != UDR_OK) {
+            hash_to_hex(&c->history[i].commit, hex);
+            store_object_relpath(&c->history[i].commit, rel, sizeof rel);
+            snprintf(msg, sizeof msg, "commit of log record %llu: %s",
+                     (unsigned long long)c->history[i].seq, w->repo->err.msg);
+            report(w, w->repo->err.code, hex, rel, msg);
+            continue;
+        }
+        catc_free(&cm);
+    }
+    for (size_t t = 0; t < c->ntables; t++) {
+        const cat_table *tb = &c->tables[t];
+        for (size_t v = 0; v < tb->nv; v++) {
+            if (tb->v[v].dropped)
+                continue;
+            cat_tablever tv;
+            hash_to_hex(&tb->v[v].hash, hex);
+            store_object_relpath(&tb->v[v].hash, rel, sizeof rel);
+            if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK) {
+                snprintf(msg, sizeof msg, "table %s version %llu: %s", tb->name,
+                         (unsigned long long)tb->v[v].version, w->repo->err.msg);
+                report(w, w->repo->err.code, hex, rel, msg);
+                continue;
+            }
+            for (size_t k = 0; k < tv.nchunks; k++) {
+                if (store_exists(s, &tv.chunks[k].hash) == 1)
+                    continue;
+                hash_to_hex(&tv.chunks[k].hash, hex);
+                store_object_relpath(&tv.chunks[k].hash, rel, sizeof rel);
+                snprintf(msg, sizeof msg,
+                         "table %s version %llu: its chunk %s (%llu rows) is missing", tb->name,
+                         (unsigned long long)tb->v[v].version, hex,
+                         (unsigned long long)tv.chunks[k].rows);
+                report(w, UDR_ENOTFOUND, hex, rel, msg);
+            }
+            catv_free(&tv);
+        }
+    }
+}
+
 int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx,
              udr_fsck_stats *stats)
 {
@@ -59,6 +110,8 @@ int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx
         return err_set(&repo->err, UDR_EINVAL, "the repository handle is not open");
     err_clear(&repo->err);
     int rc = store_foreach(repo_store(repo), on_object, on_stray, &w);
+    if (rc == UDR_OK && (rc = catalog_refresh(&repo->cat)) == UDR_OK)
+        check_references(&w);
     if (progress != NULL)
         progress(ctx, &w.stats);
     if (stats != NULL)

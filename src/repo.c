@@ -85,6 +85,12 @@ const char *udr_repo_path(const udr_repo *repo)
     return repo->path;
 }
 
+void udr_open_report_get(const udr_repo *repo, udr_open_report *out)
+{
+    out->torn_log_bytes = repo->cat_open ? repo->cat.log.cut_bytes : 0;
+    out->stale_tmp_files = repo->tmp_removed;
+}
+
 store *repo_store(udr_repo *repo)
 {
     return &repo->store;
