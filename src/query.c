@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -441,13 +442,20 @@ static void schema_free(schema *s)
     s->n = 0;
 }
 
-/* The columns of the staging table, less the row hash. */
-static int read_schema(query *q, const char *table, schema *s)
+/* The columns of a table or of a parenthesised query, less the row hash. */
+static int read_schema(query *q, const char *what, schema *s)
 {
-    char sql[256];
-    snprintf(sql, sizeof sql, "DESCRIBE %s", table);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "DESCRIBE ");
+    buf_adds(&b, what[0] == '(' ? "SELECT * FROM " : "");
+    buf_adds(&b, what);
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
     duckdb_result r;
-    int rc = exec(q, sql, &r, "cannot read the schema");
+    int rc = exec(q, sql, &r, "cannot read the rows to write");
+    free(sql);
     if (rc)
         return rc;
     idx_t n = duckdb_row_count(&r);
@@ -607,42 +615,117 @@ static int find_cuts(query *q, uint64_t rows, cuts *c)
     return UDR_OK;
 }
 
+/* The COPY statement of chunk i into path. */
+static char *chunk_copy_sql(const schema *s, const cuts *c, size_t i, const char *path)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT ");
+    for (size_t k = 0; k < s->n; k++) {
+        if (k)
+            buf_adds(&b, ", ");
+        if (stored_as_text(s->cols[k].type)) {
+            buf_adds(&b, "CAST(");
+            add_ident(&b, s->cols[k].name);
+            buf_adds(&b, " AS VARCHAR) AS ");
+        }
+        add_ident(&b, s->cols[k].name);
+    }
+    buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu) TO ",
+               (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
+    add_literal(&b, path);
+    buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
+    return buf_take(&b, NULL);
+}
+
+/* Chunks are written by several connections at once; each takes the next
+ * chunk number under a lock. */
+typedef struct writer_pool {
+    query *q;
+    const schema *s;
+    const cuts *c;
+    char (*paths)[PATH_MAX];
+    pthread_mutex_t mu;
+    size_t next;
+    int failed;
+    char error[ERR_MSG_BYTES];
+} writer_pool;
+
+static void *chunk_writer(void *arg)
+{
+    writer_pool *p = arg;
+    duckdb_connection con;
+    if (duckdb_connect(p->q->db, &con) != DuckDBSuccess) {
+        pthread_mutex_lock(&p->mu);
+        p->failed = 1;
+        snprintf(p->error, sizeof p->error, "cannot open a DuckDB connection");
+        pthread_mutex_unlock(&p->mu);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->failed ? p->c->n : p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->c->n)
+            break;
+        char *sql = chunk_copy_sql(p->s, p->c, i, p->paths[i]);
+        duckdb_result r;
+        int ok = sql != NULL && duckdb_query(con, sql, &r) == DuckDBSuccess;
+        if (!ok) {
+            pthread_mutex_lock(&p->mu);
+            if (!p->failed)
+                snprintf(p->error, sizeof p->error, "%s",
+                         sql ? duckdb_result_error(&r) : "out of memory");
+            p->failed = 1;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (sql != NULL)
+            duckdb_destroy_result(&r);
+        free(sql);
+    }
+    duckdb_disconnect(&con);
+    return NULL;
+}
+
+enum { WRITER_THREADS_MAX = 8 };
+
 static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out,
                         udr_write_info *info)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        char tmp[PATH_MAX * 2];
-        snprintf(tmp, sizeof tmp, "%s/tmp/chunk.%ld.%llu.parquet", q->root, (long)getpid(),
-                 (unsigned long long)++q->tmp_seq);
-        buf b;
-        buf_init(&b);
-        buf_adds(&b, "COPY (SELECT ");
-        for (size_t k = 0; k < s->n; k++) {
-            if (k)
-                buf_adds(&b, ", ");
-            if (stored_as_text(s->cols[k].type)) {
-                buf_adds(&b, "CAST(");
-                add_ident(&b, s->cols[k].name);
-                buf_adds(&b, " AS VARCHAR) AS ");
-            }
-            add_ident(&b, s->cols[k].name);
+    writer_pool p = {q, s, c, calloc(c->n, PATH_MAX), PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
+    if (p.paths == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < c->n; i++)
+        if (fs_path(p.paths[i], PATH_MAX, "%s/tmp/chunk.%ld.%llu.parquet", q->root,
+                    (long)getpid(), (unsigned long long)++q->tmp_seq) != 0) {
+            free(p.paths);
+            return err_set(q->err, UDR_EINVAL, "repository path too long: %s", q->root);
         }
-        buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu ORDER BY rowid) TO ",
-                   (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
-        add_literal(&b, tmp);
-        buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
-        char *sql = buf_take(&b, NULL);
-        if (sql == NULL)
-            return err_set(q->err, UDR_ENOMEM, "out of memory");
-        int rc = exec(q, sql, NULL, "cannot write a chunk");
-        free(sql);
-        if (rc) {
-            unlink(tmp);
-            return rc;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = cpus < 1 ? 1 : (size_t)cpus;
+    if (nthreads > WRITER_THREADS_MAX)
+        nthreads = WRITER_THREADS_MAX;
+    if (nthreads > c->n)
+        nthreads = c->n;
+    pthread_t th[WRITER_THREADS_MAX];
+    size_t started = 0;
+    for (; started < nthreads; started++)
+        if (pthread_create(&th[started], NULL, chunk_writer, &p) != 0)
+            break;
+    if (started == 0)
+        chunk_writer(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    int rc = p.failed ? err_set(q->err, UDR_EINVAL, "cannot write a chunk: %s", p.error) : UDR_OK;
+    /* Adopt each file into the store (hash, fsync, rename), or clean up. */
+    for (size_t i = 0; i < c->n; i++) {
+        if (rc != UDR_OK) {
+            unlink(p.paths[i]);
+            continue;
         }
         int fresh = 0;
-        if ((rc = store_adopt(q->store, tmp, &out[i].hash, &fresh)) != 0)
-            return rc;
+        if ((rc = store_adopt(q->store, p.paths[i], &out[i].hash, &fresh)) != 0)
+            continue;
         uint64_t size = 0;
         store_size(q->store, &out[i].hash, &size);
         out[i].rows = c->at[i + 1] - c->at[i];
@@ -653,8 +736,10 @@ static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out
             info->new_bytes += size;
         }
     }
+    pthread_mutex_destroy(&p.mu);
+    free(p.paths);
     info->chunks += c->n;
-    return UDR_OK;
+    return rc;
 }
 
 /* The current content of a table (its head), decoded; *found 0 if none. */
@@ -679,20 +764,22 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
 {
     buf b;
     buf_init(&b);
-    buf_adds(&b, "CREATE OR REPLACE TEMP TABLE __udr_src AS ");
+    buf_adds(&b, "(");
     buf_adds(&b, src_sql);
-    char *sql = buf_take(&b, NULL);
-    if (sql == NULL)
+    buf_adds(&b, "\n)");
+    char *sub = buf_take(&b, NULL);
+    if (sub == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    int rc = exec(q, sql, NULL, "cannot read the rows to write");
-    free(sql);
-    if (rc)
-        return rc;
+    /* The source's schema without running it; then one pass into the staging
+     * table (a plain table, so that several connections can write chunks). */
     schema src = {0};
-    if ((rc = read_schema(q, "__udr_src", &src)) != 0)
+    int rc = read_schema(q, sub, &src);
+    if (rc) {
+        free(sub);
         return rc;
+    }
     buf_init(&b);
-    buf_adds(&b, "CREATE OR REPLACE TEMP TABLE __udr_rows AS SELECT ");
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_rows AS SELECT ");
     if (append && old != NULL) {
         /* The appended rows take the table's columns and types. */
         for (size_t i = 0; i < old->ncols; i++) {
@@ -728,18 +815,20 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
         add_key_list(&b, key);
     else
         add_column_list(&b, &src);
-    buf_adds(&b, ") AS __udr_h FROM __udr_src");
+    buf_adds(&b, ") AS __udr_h FROM ");
+    buf_adds(&b, sub);
+    buf_adds(&b, " AS __udr_src");
+    free(sub);
     if (key != NULL && key[0] != NULL) {
         buf_adds(&b, " ORDER BY ");
         add_key_list(&b, key);
     }
     schema_free(&src);
-    sql = buf_take(&b, NULL);
+    char *sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    rc = exec(q, sql, NULL, "cannot prepare the rows to write");
+    rc = exec(q, sql, NULL, "cannot read the rows to write");
     free(sql);
-    exec(q, "DROP TABLE IF EXISTS __udr_src", NULL, "");
     return rc;
 }
 
@@ -923,7 +1012,6 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
         info->bytes += tv.chunks[i].bytes;
 done:
     exec(q, "DROP TABLE IF EXISTS __udr_rows", NULL, "");
-    exec(q, "DROP TABLE IF EXISTS __udr_src", NULL, "");
     free(tv.chunks);
     free(c.at);
     schema_free(&s);
