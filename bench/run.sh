@@ -9,6 +9,9 @@
 #         cp + b3sum, and vs a durable copy (dd conv=fsync) + b3sum
 #   get   udr_object_write_to_fd to a file (verified)  vs  cat FILE > OUT
 #
+#   tables bench_tables: import and four queries against DuckDB on the same
+#         Parquet files, time travel, opening with 10,000 versions
+#
 # Each figure is the best of RUNS runs; `sync` runs before each so one run
 # does not pay for another's write-back. BENCH_MB sets the file size
 # (default 1024). Ratios are ours / theirs in time (lower is better), except
@@ -100,6 +103,13 @@ t_cat=$(time_cmd "$RUNS" cat_out)
 cmp -s "$big" "$data/out" || { echo "bench: get returned other bytes" >&2; exit 1; }
 rm -rf "$data/repo" "$data/copy" "$data/out"
 
+echo "bench: tables (${TABLE_ROWS:=10000000} rows; takes a few minutes)"
+rm -rf "$data/tables"
+mkdir -p "$data/tables"
+"$build/bench/bench_tables" "$data/tables" "$TABLE_ROWS" > "$data/tables.txt"
+val() { awk -v k="$1" '$1 == k { print $2 }' "$data/tables.txt"; }
+rm -rf "$data/tables"
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 fs=$(df -T "$data" | awk 'NR == 2 { print $2 }')
@@ -123,5 +133,27 @@ out="$top/bench/RESULTS.md"
     echo "| get to a file (verified) | $get_best s | cat FILE > OUT | $t_cat s | **$(ratio "$get_best" "$t_cat")** time | |"
     echo
     echo "Peak resident memory of the put: $rss KiB (the limit is 64 MiB)."
+    echo
+    echo "## Tables"
+    echo
+    echo "A lineitem-like table of $(val rows) rows ($(val lineitem_chunks) chunks) and an orders-like"
+    echo "table of a quarter as many ($(val orders_chunks) chunks), generated in SQL. \"DuckDB\" is a"
+    echo "separate DuckDB in the same process reading the very same chunk files with"
+    echo "read_parquet([...]); \"UDR\" names the tables and lets UDR resolve them."
+    echo "Queries: best of 5, alternating."
+    echo
+    echo "| what | UDR | DuckDB | ratio | goal |"
+    echo "|---|---|---|---|---|"
+    for q in scan filter groupby join; do
+        echo "| query: $q | $(val query_${q}_udr_s) s | $(val query_${q}_duckdb_s) s | **$(ratio "$(val query_${q}_udr_s)" "$(val query_${q}_duckdb_s)")** | <= 1.10 |"
+    done
+    echo "| import (vs DuckDB COPY to zstd Parquet) | $(val import_udr_s) s | $(val import_duckdb_s) s | **$(ratio "$(val import_udr_s)" "$(val import_duckdb_s)")** | <= 1.5 |"
+    echo
+    echo "| what | figure | goal |"
+    echo "|---|---|---|"
+    echo "| time travel: version 1 of 100 / the latest (200,000 rows each) | $(val travel_v1_s) s / $(val travel_latest_s) s = **$(ratio "$(val travel_v1_s)" "$(val travel_latest_s)")** | <= 1.1 |"
+    echo "| by-time lookups that found the version current at that instant | $(val travel_by_time_right) of $(val travel_by_time_of) | all |"
+    echo "| udr_open + SELECT 1, 10,000 versions in the log | **$(awk -v s="$(val open_select1_10k_s)" 'BEGIN { printf "%.1f ms", s * 1000 }')** | < 20 ms |"
+    echo "| udr_open + SELECT 1, empty repository | $(awk -v s="$(val open_select1_empty_s)" 'BEGIN { printf "%.1f ms", s * 1000 }') | |"
 } > "$out"
 cat "$out"

@@ -212,7 +212,8 @@ typedef struct udr_write_info {
     uint64_t chunks;          /* its chunks */
     uint64_t bytes;           /* the bytes of its chunks */
     uint64_t new_chunks;      /* chunks that were not stored before */
-    uint64_t new_bytes;       /* their bytes: what the write added to the store */
+    uint64_t new_bytes;       /* their bytes, and a new delete file's: what the
+                                 write added to the store (metadata aside) */
 } udr_write_info;
 
 /* Replaces a table's content with the rows of select_sql (creating the

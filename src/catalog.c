@@ -158,6 +158,11 @@ char *catv_encode(const cat_tablever *tv, size_t *len)
         buf_printf(&b, " %llu %llu\n", (unsigned long long)tv->chunks[i].rows,
                    (unsigned long long)tv->chunks[i].bytes);
     }
+    for (size_t i = 0; i < tv->ndeletes; i++) {
+        buf_adds(&b, "delete ");
+        add_hash(&b, &tv->deletes[i].hash);
+        buf_printf(&b, " %llu\n", (unsigned long long)tv->deletes[i].rows);
+    }
     return buf_take(&b, len);
 }
 
@@ -172,6 +177,7 @@ void catv_free(cat_tablever *tv)
     free(tv->cols);
     free(tv->key);
     free(tv->chunks);
+    free(tv->deletes);
     memset(tv, 0, sizeof *tv);
 }
 
@@ -191,8 +197,8 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
 {
     memset(tv, 0, sizeof *tv);
     const char *p = data, *end = p + len;
-    size_t ccap = 0, kcap = 0, chcap = 0;
-    uint64_t sum_rows = 0;
+    size_t ccap = 0, kcap = 0, chcap = 0, dcap = 0;
+    uint64_t sum_rows = 0, sum_deleted = 0;
     line l;
     int r = next_line(&p, end, &l);
     const char *why = "it does not start with \"udr table-version 1\"";
@@ -246,6 +252,18 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             tv->nchunks++;
             sum_rows += c->rows;
             stage = 5;
+        } else if (field_is(&l, 0, "delete") && l.n == 3 && stage >= 5) {
+            cat_chunk *d = grow_array(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
+            if (d == NULL)
+                goto oom;
+            tv->deletes = d;
+            cat_chunk *e = &d[tv->ndeletes];
+            e->bytes = 0;
+            if (field_hash(&l, 1, &e->hash) || field_u64(&l, 2, &e->rows) || e->rows == 0)
+                goto bad;
+            tv->ndeletes++;
+            sum_deleted += e->rows;
+            stage = 6;
         } else {
             goto bad;
         }
@@ -256,8 +274,8 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
     why = "it has no columns or no rows line";
     if (!seen_rows || tv->ncols == 0)
         goto bad;
-    why = "its chunks do not add up to its row count";
-    if (sum_rows != tv->rows)
+    why = "its chunks, less its deletes, do not add up to its row count";
+    if (sum_deleted > sum_rows || sum_rows - sum_deleted != tv->rows)
         goto bad;
     if (tv->nkey > 0) {
         /* NULL-terminated too, as the write API takes keys. */

@@ -12,9 +12,13 @@
  *   column <name> <type> (in order)  author <text>
  *   key <name>          (in order)   message <text>
  *   chunk <hex> <rows> <bytes>       table <name> <version> <hex> (by name)
+ *   delete <hex> <rows>  (optional)
  *
  * A table version is a table's content: its schema, its key, its chunks (the
- * Parquet objects, in row order). A commit is the state of every table of a
+ * Parquet objects, in row order), and its delete files: Parquet objects of
+ * (chunk VARCHAR, row BIGINT) naming rows of those chunks that are no longer
+ * there (an update or delete of a few rows costs a few rows, not a chunk).
+ * rows = the chunks' rows less the deletes' rows. A commit is the state of every table of a
  * branch. Version numbers (1, 2, 3 ... per table, across branches) live in
  * commits and in the log, not in table versions, so the same content written
  * twice is one object.
@@ -69,6 +73,8 @@ typedef struct cat_tablever {
     size_t nkey;
     cat_chunk *chunks;
     size_t nchunks;
+    cat_chunk *deletes;              /* bytes are not recorded: 0 */
+    size_t ndeletes;
 } cat_tablever;
 
 /* Encodes canonically into a malloc'd buffer; NULL when memory runs out. */

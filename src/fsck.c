@@ -85,15 +85,17 @@ static void check_references(walk *w)
                 report(w, w->repo->err.code, hex, rel, msg);
                 continue;
             }
-            for (size_t k = 0; k < tv.nchunks; k++) {
-                if (store_exists(s, &tv.chunks[k].hash) == 1)
+            for (size_t k = 0; k < tv.nchunks + tv.ndeletes; k++) {
+                const cat_chunk *ch = k < tv.nchunks ? &tv.chunks[k] : &tv.deletes[k - tv.nchunks];
+                if (store_exists(s, &ch->hash) == 1)
                     continue;
-                hash_to_hex(&tv.chunks[k].hash, hex);
-                store_object_relpath(&tv.chunks[k].hash, rel, sizeof rel);
+                hash_to_hex(&ch->hash, hex);
+                store_object_relpath(&ch->hash, rel, sizeof rel);
                 snprintf(msg, sizeof msg,
-                         "table %s version %llu: its chunk %s (%llu rows) is missing", tb->name,
-                         (unsigned long long)tb->v[v].version, hex,
-                         (unsigned long long)tv.chunks[k].rows);
+                         "table %s version %llu: its %s %s (%llu rows) is missing", tb->name,
+                         (unsigned long long)tb->v[v].version,
+                         k < tv.nchunks ? "chunk" : "delete file", hex,
+                         (unsigned long long)ch->rows);
                 report(w, UDR_ENOTFOUND, hex, rel, msg);
             }
             catv_free(&tv);

@@ -126,31 +126,56 @@ static int needs_cast(const cat_tablever *tv)
     return 0;
 }
 
-/* SELECT ..., CAST(h AS HUGEINT) AS h, ... FROM read_parquet([...]) */
-static char *cast_query(const query *q, const cat_tablever *tv)
+static void add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_t n)
+{
+    buf_addc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        char path[PATH_MAX * 2];
+        object_path(q, &chunks[i].hash, path, sizeof path);
+        if (i)
+            buf_adds(b, ", ");
+        add_literal(b, path);
+    }
+    buf_addc(b, ']');
+}
+
+/* The live rows of a table version as SQL: its chunks, less the rows its
+ * delete files name, with columns stored as text cast back. positions adds
+ * filename and file_row_number (where each row lies). */
+static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
+{
+    int marks = positions || tv->ndeletes > 0;
+    buf_adds(b, "SELECT ");
+    for (size_t i = 0; i < tv->ncols; i++) {
+        if (i)
+            buf_adds(b, ", ");
+        if (stored_as_text(tv->cols[i].type)) {
+            buf_adds(b, "CAST(");
+            add_ident(b, tv->cols[i].name);
+            buf_printf(b, " AS %s) AS ", tv->cols[i].type);
+        }
+        add_ident(b, tv->cols[i].name);
+    }
+    if (positions)
+        buf_adds(b, ", filename, file_row_number");
+    buf_adds(b, " FROM read_parquet(");
+    add_path_list(b, q, tv->chunks, tv->nchunks);
+    buf_adds(b, marks ? ", filename = true, file_row_number = true)" : ")");
+    if (tv->ndeletes > 0) {
+        buf_adds(b, " ANTI JOIN (SELECT ");
+        add_literal(b, q->root);
+        buf_adds(b, " || '/objects/' || substr(chunk, 1, 2) || '/' || substr(chunk, 3, 2) || "
+                    "'/' || chunk AS filename, \"row\" AS file_row_number FROM read_parquet(");
+        add_path_list(b, q, tv->deletes, tv->ndeletes);
+        buf_adds(b, ")) USING (filename, file_row_number)");
+    }
+}
+
+static char *scan_sql(const query *q, const cat_tablever *tv)
 {
     buf b;
     buf_init(&b);
-    buf_adds(&b, "SELECT ");
-    for (size_t i = 0; i < tv->ncols; i++) {
-        if (i)
-            buf_adds(&b, ", ");
-        if (stored_as_text(tv->cols[i].type)) {
-            buf_adds(&b, "CAST(");
-            add_ident(&b, tv->cols[i].name);
-            buf_printf(&b, " AS %s) AS ", tv->cols[i].type);
-        }
-        add_ident(&b, tv->cols[i].name);
-    }
-    buf_adds(&b, " FROM read_parquet([");
-    for (size_t i = 0; i < tv->nchunks; i++) {
-        char path[PATH_MAX * 2];
-        object_path(q, &tv->chunks[i].hash, path, sizeof path);
-        if (i)
-            buf_adds(&b, ", ");
-        add_literal(&b, path);
-    }
-    buf_adds(&b, "])");
+    add_scan(&b, q, tv, 0);
     return buf_take(&b, NULL);
 }
 
@@ -188,23 +213,26 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
         duckdb_replacement_scan_set_error(info, q->err->msg);
         return;
     }
-    for (size_t i = 0; i < tv.nchunks; i++) {
+    for (size_t i = 0; i < tv.nchunks + tv.ndeletes; i++) {
+        const cat_chunk *ch = i < tv.nchunks ? &tv.chunks[i] : &tv.deletes[i - tv.nchunks];
         char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1], msg[PATH_MAX * 3];
-        object_path(q, &tv.chunks[i].hash, path, sizeof path);
+        object_path(q, &ch->hash, path, sizeof path);
         if (access(path, F_OK) != 0) {
-            hash_to_hex(&tv.chunks[i].hash, hex);
+            hash_to_hex(&ch->hash, hex);
             snprintf(msg, sizeof msg,
-                     "table %s version %llu cannot be read: its chunk %s is missing (%s); "
+                     "table %s version %llu cannot be read: its %s %s is missing (%s); "
                      "'udr fsck' lists what else is damaged",
-                     table, (unsigned long long)v.version, hex, path);
+                     table, (unsigned long long)v.version,
+                     i < tv.nchunks ? "chunk" : "delete file", hex, path);
             catv_free(&tv);
             duckdb_replacement_scan_set_error(info, msg);
             return;
         }
     }
-    if (needs_cast(&tv)) {
-        /* Types Parquet cannot hold are stored as text: cast them back. */
-        char *sql = cast_query(q, &tv);
+    if (needs_cast(&tv) || tv.ndeletes > 0) {
+        /* Deleted rows to leave out, or types Parquet cannot hold stored as
+         * text to cast back: a query rather than a plain read_parquet. */
+        char *sql = scan_sql(q, &tv);
         catv_free(&tv);
         if (sql == NULL) {
             duckdb_replacement_scan_set_error(info, "out of memory");
@@ -790,6 +818,7 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
                              old->cols[i].name);
                 schema_free(&src);
                 buf_free(&b);
+                free(sub);
                 return rc;
             }
             if (i)
@@ -805,6 +834,7 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
                          old->ncols);
             schema_free(&src);
             buf_free(&b);
+            free(sub);
             return rc;
         }
     } else {
@@ -866,6 +896,146 @@ static int keys_above(query *q, const cat_tablever *old, const char *const *key,
     return rc;
 }
 
+/* The staged rows have exactly the old version's columns, types and key. */
+static int same_shape(const schema *s, const cat_tablever *old, const char *const *key)
+{
+    if (s->n != old->ncols)
+        return 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->cols[i].name, old->cols[i].name) || strcmp(s->cols[i].type, old->cols[i].type))
+            return 0;
+    size_t n = 0;
+    for (; key[n]; n++)
+        if (n >= old->nkey || strcmp(key[n], old->key[n]) != 0)
+            return 0;
+    return n == old->nkey;
+}
+
+/* Appended keys must not be in the table already. */
+static int check_new_keys(query *q, const char *table, const cat_tablever *old,
+                          const char *const *key)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT concat_ws(', ', ");
+    for (size_t i = 0; key[i]; i++) {
+        if (i)
+            buf_adds(&b, ", ");
+        buf_printf(&b, "'%s=' || ", key[i]);
+        add_ident(&b, key[i]);
+        buf_adds(&b, "::VARCHAR");
+    }
+    buf_adds(&b, ") FROM __udr_rows SEMI JOIN (");
+    add_scan(&b, q, old, 0);
+    buf_adds(&b, ") AS __udr_old USING (");
+    add_key_list(&b, key);
+    buf_adds(&b, ") LIMIT 1");
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    duckdb_result r;
+    int rc = exec(q, sql, &r, "cannot check the appended keys");
+    free(sql);
+    if (rc)
+        return rc;
+    if (duckdb_row_count(&r) > 0) {
+        char *k = duckdb_value_varchar(&r, 0, 0);
+        rc = err_set(q->err, UDR_EINVAL,
+                     "the key of %s must be unique, and an appended row has a key the table "
+                     "has already: %s",
+                     table, k ? k : "?");
+        duckdb_free(k);
+    }
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
+static uint64_t count_of(query *q, const char *table_name)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table_name);
+    char *v = scalar(q, sql, "cannot count rows");
+    uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+    free(v);
+    return n;
+}
+
+/* Writes the rows of old that changed as a delete file and leaves only the
+ * new and changed rows staged, if the change is small: at most a fifth of
+ * the rows, and old's deletes, with these, at most a fifth of its chunks'
+ * rows (beyond that, a full rewrite is the compaction). *delta says which. */
+static int try_delta(query *q, const cat_tablever *old, const schema *s, const char *const *key,
+                     uint64_t *staged_rows, int *delta, cat_chunk *del, udr_write_info *info)
+{
+    *delta = 0;
+    uint64_t chunk_rows = 0;
+    for (size_t i = 0; i < old->nchunks; i++)
+        chunk_rows += old->chunks[i].rows;
+    uint64_t old_deleted = chunk_rows - old->rows;
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_old AS ");
+    add_scan(&b, q, old, 1);
+    buf_adds(&b, "; CREATE OR REPLACE TABLE __udr_ins AS SELECT ");
+    add_column_list(&b, s);
+    buf_adds(&b, " FROM __udr_rows EXCEPT SELECT ");
+    add_column_list(&b, s);
+    buf_adds(&b, " FROM __udr_old; CREATE OR REPLACE TABLE __udr_gone AS SELECT ");
+    add_key_list(&b, key);
+    buf_adds(&b, " FROM (SELECT ");
+    add_column_list(&b, s);
+    buf_adds(&b, " FROM __udr_old EXCEPT SELECT ");
+    add_column_list(&b, s);
+    buf_adds(&b, " FROM __udr_rows)");
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = exec(q, sql, NULL, "cannot compare with the current version");
+    free(sql);
+    uint64_t nins = rc ? 0 : count_of(q, "__udr_ins"), ngone = rc ? 0 : count_of(q, "__udr_gone");
+    if (rc || (nins + ngone) * 5 > *staged_rows || (old_deleted + ngone) * 5 > chunk_rows)
+        goto out;
+    if (ngone > 0) {
+        char tmp[PATH_MAX];
+        if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
+                    (unsigned long long)++q->tmp_seq) != 0) {
+            rc = err_set(q->err, UDR_EINVAL, "repository path too long");
+            goto out;
+        }
+        buf_init(&b);
+        buf_adds(&b, "COPY (SELECT string_split(filename, '/')[-1] AS chunk, file_row_number AS "
+                     "\"row\" FROM __udr_old SEMI JOIN __udr_gone USING (");
+        add_key_list(&b, key);
+        buf_adds(&b, ") ORDER BY 1, 2) TO ");
+        add_literal(&b, tmp);
+        buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
+        if ((sql = buf_take(&b, NULL)) == NULL) {
+            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = exec(q, sql, NULL, "cannot write a delete file");
+        free(sql);
+        int fresh = 0;
+        if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
+            uint64_t size = 0;
+            store_size(q->store, &del->hash, &size);
+            del->rows = ngone;
+            if (fresh)
+                info->new_bytes += size;   /* not a chunk, but new bytes */
+        }
+        if (rc)
+            unlink(tmp);
+    }
+    if (rc == UDR_OK && (rc = stage(q, "SELECT * FROM __udr_ins", key, NULL, 0)) == UDR_OK) {
+        *staged_rows = nins;
+        *delta = 1;
+    }
+out:
+    exec(q, "DROP TABLE IF EXISTS __udr_old; DROP TABLE IF EXISTS __udr_ins; "
+            "DROP TABLE IF EXISTS __udr_gone", NULL, "");
+    return rc;
+}
+
 int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
                 int append, const char *message, const char *author, udr_write_info *info)
 {
@@ -917,41 +1087,25 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
     uint64_t rows = strtoull(count, NULL, 10);
     free(count);
 
-    /* Appending after the existing rows keeps every existing chunk. */
+    /* Appending keeps every existing chunk: the new rows go into new
+     * chunks, after a check that their keys are new. A keyed write close to
+     * the current content becomes a delta too: the rows that changed go into
+     * new chunks, the rows they replace into a delete file. */
     int keep_old = 0;
+    cat_chunk newdel = {{{0}}, 0, 0};
     if (append && have_old) {
         keep_old = 1;
-        if (keyed && (rc = keys_above(q, &old, use_key, &keep_old)) != 0)
+        int above = 0;
+        if (keyed && (rc = keys_above(q, &old, use_key, &above)) == UDR_OK && !above)
+            rc = check_new_keys(q, table, &old, use_key);
+        if (rc)
             goto done;
-        if (!keep_old) {
-            /* Keys interleave: rewrite the whole table, old rows and new. */
-            buf b;
-            buf_init(&b);
-            char ref[CATALOG_NAME_MAX + 32];
-            snprintf(ref, sizeof ref, "%s@%llu", table, (unsigned long long)oldv.version);
-            buf_adds(&b, "SELECT * FROM ");
-            add_ident(&b, ref);
-            buf_adds(&b, " UNION ALL SELECT ");
-            add_column_list(&b, &s);
-            buf_adds(&b, " FROM __udr_rows");
-            char *all = buf_take(&b, NULL);
-            if (all == NULL) {
-                rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-                goto done;
-            }
-            schema_free(&s);
-            rc = stage(q, all, use_key, NULL, 0);
-            free(all);
-            if (rc == UDR_OK)
-                rc = read_schema(q, "__udr_rows", &s);
-            if (rc == UDR_OK)
-                rc = check_key(q, table, &s, use_key);
-            if (rc)
-                goto done;
-            count = scalar(q, "SELECT count(*) FROM __udr_rows", "cannot count the rows");
-            rows = count ? strtoull(count, NULL, 10) : 0;
-            free(count);
-        }
+    } else if (!append && have_old && keyed && same_shape(&s, &old, use_key) &&
+               !needs_cast(&old)) {
+        int delta = 0;
+        if ((rc = try_delta(q, &old, &s, use_key, &rows, &delta, &newdel, info)) != 0)
+            goto done;
+        keep_old = delta;
     }
     if ((rc = find_cuts(q, rows, &c)) != 0)
         goto done;
@@ -972,7 +1126,18 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
         memmove(tv.chunks, tv.chunks + 1, (tv.nchunks - 1) * sizeof *tv.chunks);
         tv.nchunks--;
     }
-    tv.rows = (keep_old ? old.rows : 0) + rows;
+    size_t ndel = (keep_old ? old.ndeletes : 0) + (newdel.rows > 0);
+    tv.deletes = calloc(ndel + 1, sizeof *tv.deletes);
+    if (tv.deletes == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (keep_old && old.ndeletes)
+        memcpy(tv.deletes, old.deletes, old.ndeletes * sizeof *tv.deletes);
+    if (newdel.rows > 0)
+        tv.deletes[ndel - 1] = newdel;
+    tv.ndeletes = ndel;
+    tv.rows = (keep_old ? old.rows - newdel.rows : 0) + rows;
     tv.has_parent = have_old;
     if (have_old)
         tv.parent = oldv.hash;
@@ -1013,6 +1178,7 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
 done:
     exec(q, "DROP TABLE IF EXISTS __udr_rows", NULL, "");
     free(tv.chunks);
+    free(tv.deletes);
     free(c.at);
     schema_free(&s);
     catv_free(&old);
@@ -1021,10 +1187,20 @@ done:
 
 /* ---- diff ------------------------------------------------------------------- */
 
-/* read_parquet([...]) of the chunks of a that are not chunks of b. */
+/* read_parquet([...]) of the chunks of a that are not chunks of b. With
+ * delete files on either side a shared chunk may hold rows one version
+ * deleted: then all of a's live rows. */
 static void add_only_chunks(buf *b, const query *q, const cat_tablever *a, const cat_tablever *other,
                             const schema *cols)
 {
+    if (a->ndeletes > 0 || other->ndeletes > 0 || needs_cast(a) || needs_cast(other)) {
+        buf_adds(b, "(SELECT ");
+        add_column_list(b, cols);
+        buf_adds(b, " FROM (");
+        add_scan(b, q, a, 0);
+        buf_adds(b, "))");
+        return;
+    }
     buf_adds(b, "(SELECT ");
     add_column_list(b, cols);
     buf_adds(b, " FROM read_parquet([");

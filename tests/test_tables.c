@@ -347,6 +347,93 @@ static void test_many_chunks_and_reuse(void)
     udr_close(r);
 }
 
+/* A million rows with a key: a scattered update, an append and an identical
+ * rewrite each store little or nothing new, and the log says so. */
+static void test_dedup_figures(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    udr_write_info v1, v2, v3, v4;
+    const char *base = "SELECT range AS id, md5(range::VARCHAR) AS name, "
+                       "(hash(range) % 100000) / 100.0 AS score FROM range(1000000)";
+    must_write(r, "big", base, key, &v1);
+    /* 100 scattered rows change. */
+    must_write(r, "big",
+               "SELECT id, name, CASE WHEN id % 10000 = 77 THEN -1 ELSE score END AS score "
+               "FROM big",
+               key, &v2);
+    /* 10,000 rows appended. */
+    udr_write_opts o = {NULL, NULL, "tester"};
+    REQUIRE(udr_table_append(r, "big",
+                             "SELECT range AS id, md5(range::VARCHAR) AS name, 0.0 AS score "
+                             "FROM range(1000000, 1010000)",
+                             &o, &v3) == UDR_OK);
+    /* The same content again. */
+    must_write(r, "big", "SELECT * FROM big", key, &v4);
+    double p2 = 100.0 * (double)v2.new_bytes / (double)v1.bytes;
+    double p3 = 100.0 * (double)v3.new_bytes / (double)v1.bytes;
+    printf("    1,000,000 rows, %llu bytes; 100 scattered updates: %llu new bytes (%.2f%%); "
+           "10,000 appended: %llu (%.2f%%); identical: %llu\n",
+           (unsigned long long)v1.bytes, (unsigned long long)v2.new_bytes, p2,
+           (unsigned long long)v3.new_bytes, p3, (unsigned long long)v4.new_bytes);
+    CHECK(p2 <= 5.0);
+    CHECK(p3 <= 3.0);
+    CHECK_INT(v4.new_bytes, ==, 0);
+    /* The content is right at every version. */
+    CHECK_STR(value(r, "SELECT count(*) FROM \"big@2\" WHERE score = -1"), "100");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"big@1\" WHERE score = -1"), "0");
+    CHECK_STR(value(r, "SELECT count(*) FROM big"), "1010000");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"big@2\""), "1000000");
+    CHECK_STR(value(r, "SELECT count(DISTINCT id) FROM big"), "1010000");
+    CHECK_STR(value(r, "SELECT score FROM big WHERE id = 77"), "-1.0");
+    udr_diff d;
+    REQUIRE(udr_table_diff(r, "big", "1", "2", NULL, &d, NULL) == UDR_OK);
+    CHECK_INT(d.rows_modified, ==, 100);
+    CHECK_INT(d.rows_added + d.rows_removed, ==, 0);
+    REQUIRE(udr_table_diff(r, "big", "2", "4", NULL, &d, NULL) == UDR_OK);
+    CHECK_INT(d.rows_added, ==, 10000);
+    CHECK_INT(d.rows_modified + d.rows_removed, ==, 0);
+    /* The log shows the same figures. */
+    udr_version_info *v;
+    size_t n;
+    REQUIRE(udr_table_log(r, "big", &v, &n) == UDR_OK);
+    REQUIRE(n == 4);
+    CHECK_INT(v[3].rows, ==, 1000000);
+    CHECK(v[2].new_bytes <= v2.new_bytes);
+    CHECK_INT(v[0].new_bytes, ==, 0);
+    udr_version_info_free(v, n);
+    udr_fsck_stats st;
+    REQUIRE(udr_fsck(r, NULL, NULL, NULL, &st) == UDR_OK);
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
+/* Deletes and updates through rewrites, then a large change: compaction. */
+static void test_delete_files_and_compaction(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"k", NULL};
+    udr_write_info wi;
+    must_write(r, "t", "SELECT range AS k, range * 2 AS v FROM range(50000)", key, &wi);
+    uint64_t chunks = wi.chunks;
+    must_write(r, "t", "SELECT * FROM t WHERE k % 1000 <> 5", key, &wi);     /* 50 rows go */
+    CHECK_INT(wi.rows, ==, 49950);
+    CHECK_INT(wi.chunks, ==, chunks);                  /* nothing rewritten */
+    must_write(r, "t", "SELECT k, CASE WHEN k = 6 THEN 0 ELSE v END AS v FROM t", key, &wi);
+    CHECK_STR(value(r, "SELECT count(*) || ',' || sum(v) FROM t WHERE k < 10"), "9,68");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"t@1\""), "50000");
+    udr_table_detail *d;
+    REQUIRE(udr_table_show(r, "t", NULL, &d) == UDR_OK);
+    CHECK_INT(d->info.rows, ==, 49950);
+    udr_table_detail_free(d);
+    /* Half the rows change: a full rewrite, no delete files left. */
+    must_write(r, "t", "SELECT k, CASE WHEN k % 2 = 0 THEN -v ELSE v END AS v FROM t", key, &wi);
+    CHECK_INT(wi.rows, ==, 49950);
+    CHECK_STR(value(r, "SELECT count(*) FROM t WHERE v < 0"), "24998");
+    CHECK_STR(value(r, "SELECT count(*) FROM t"), "49950");
+    udr_close(r);
+}
+
 static void test_two_processes_write_different_tables(void)
 {
     udr_repo *r = new_repo();
@@ -404,6 +491,8 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_drop_keeps_history),
     TEST_ENTRY(test_missing_chunk_named),
     TEST_ENTRY(test_many_chunks_and_reuse),
+    TEST_ENTRY(test_dedup_figures),
+    TEST_ENTRY(test_delete_files_and_compaction),
     TEST_ENTRY(test_two_processes_write_different_tables),
 };
 HARNESS_MAIN("tables", TESTS)
