@@ -31,6 +31,11 @@ void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err
 
 void query_close(query *q)
 {
+    for (size_t i = 0; i < QUERY_CACHE; i++)
+        if (q->cache[i].full) {
+            catv_free(&q->cache[i].tv);
+            q->cache[i].full = 0;
+        }
     if (q->open) {
         duckdb_disconnect(&q->con);
         duckdb_close(&q->db);
@@ -179,6 +184,59 @@ static char *scan_sql(const query *q, const cat_tablever *tv)
     return buf_take(&b, NULL);
 }
 
+static const cat_tablever *cache_get(query *q, const udr_hash *h)
+{
+    for (size_t i = 0; i < QUERY_CACHE; i++)
+        if (q->cache[i].full && hash_equal(&q->cache[i].hash, h)) {
+            q->cache[i].last_used = ++q->uses;
+            return &q->cache[i].tv;
+        }
+    return NULL;
+}
+
+/* Keeps tv (taking it over), evicting the least recently used entry. */
+static const cat_tablever *cache_put(query *q, const udr_hash *h, cat_tablever *tv)
+{
+    size_t victim = 0;
+    for (size_t i = 0; i < QUERY_CACHE; i++) {
+        if (!q->cache[i].full) {
+            victim = i;
+            break;
+        }
+        if (q->cache[i].last_used < q->cache[victim].last_used)
+            victim = i;
+    }
+    query_cached *e = &q->cache[victim];
+    if (e->full)
+        catv_free(&e->tv);
+    e->hash = *h;
+    e->tv = *tv;
+    e->full = 1;
+    e->last_used = ++q->uses;
+    return &e->tv;
+}
+
+/* 1 (and a message) if a chunk or delete file of tv is not in the store. */
+static int missing_object(const query *q, const char *table, uint64_t version,
+                          const cat_tablever *tv, char *msg, size_t size)
+{
+    for (size_t i = 0; i < tv->nchunks + tv->ndeletes; i++) {
+        const cat_chunk *ch = i < tv->nchunks ? &tv->chunks[i] : &tv->deletes[i - tv->nchunks];
+        char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1];
+        object_path(q, &ch->hash, path, sizeof path);
+        if (access(path, F_OK) != 0) {
+            hash_to_hex(&ch->hash, hex);
+            snprintf(msg, size,
+                     "table %s version %llu cannot be read: its %s %s is missing (%s); "
+                     "'udr fsck' lists what else is damaged",
+                     table, (unsigned long long)version, i < tv->nchunks ? "chunk" : "delete file",
+                     hex, path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void replace_scan(duckdb_replacement_scan_info info, const char *name, void *data)
 {
     query *q = data;
@@ -207,33 +265,30 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
                 snprintf(ref, sizeof ref, "%llu", (unsigned long long)q->pins[i].version);
     }
     cat_version v;
-    cat_tablever tv;
-    if (catalog_resolve(q->cat, table, ref, &v) != UDR_OK ||
-        catalog_read_tablever(q->cat, &v.hash, &tv) != UDR_OK) {
+    if (catalog_resolve(q->cat, table, ref, &v) != UDR_OK) {
         duckdb_replacement_scan_set_error(info, q->err->msg);
         return;
     }
-    for (size_t i = 0; i < tv.nchunks + tv.ndeletes; i++) {
-        const cat_chunk *ch = i < tv.nchunks ? &tv.chunks[i] : &tv.deletes[i - tv.nchunks];
-        char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1], msg[PATH_MAX * 3];
-        object_path(q, &ch->hash, path, sizeof path);
-        if (access(path, F_OK) != 0) {
-            hash_to_hex(&ch->hash, hex);
-            snprintf(msg, sizeof msg,
-                     "table %s version %llu cannot be read: its %s %s is missing (%s); "
-                     "'udr fsck' lists what else is damaged",
-                     table, (unsigned long long)v.version,
-                     i < tv.nchunks ? "chunk" : "delete file", hex, path);
-            catv_free(&tv);
+    const cat_tablever *cached = cache_get(q, &v.hash);
+    if (cached == NULL) {
+        cat_tablever fresh;
+        if (catalog_read_tablever(q->cat, &v.hash, &fresh) != UDR_OK) {
+            duckdb_replacement_scan_set_error(info, q->err->msg);
+            return;
+        }
+        char msg[PATH_MAX * 3];
+        if (missing_object(q, table, v.version, &fresh, msg, sizeof msg)) {
+            catv_free(&fresh);
             duckdb_replacement_scan_set_error(info, msg);
             return;
         }
+        cached = cache_put(q, &v.hash, &fresh);
     }
+    const cat_tablever tv = *cached;
     if (needs_cast(&tv) || tv.ndeletes > 0) {
         /* Deleted rows to leave out, or types Parquet cannot hold stored as
          * text to cast back: a query rather than a plain read_parquet. */
         char *sql = scan_sql(q, &tv);
-        catv_free(&tv);
         if (sql == NULL) {
             duckdb_replacement_scan_set_error(info, "out of memory");
             return;
@@ -246,7 +301,6 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
         return;
     }
     duckdb_value list = path_list(q, tv.chunks, tv.nchunks);
-    catv_free(&tv);
     if (list == NULL) {
         duckdb_replacement_scan_set_error(info, "out of memory");
         return;

@@ -49,6 +49,17 @@ typedef struct query_chunking {
     uint64_t avg_rows, min_rows, max_rows;
 } query_chunking;
 
+enum { QUERY_CACHE = 16 };
+
+/* Table versions are immutable: decoded ones are kept, by hash, so a query
+ * does not read and check the same metadata again. */
+typedef struct query_cached {
+    udr_hash hash;
+    cat_tablever tv;
+    uint64_t last_used;
+    int full;
+} query_cached;
+
 typedef struct query {
     udr_err *err;
     catalog *cat;
@@ -61,6 +72,8 @@ typedef struct query {
     const udr_pin *pins;              /* versions pinned for the running query */
     size_t npins;
     uint64_t tmp_seq;
+    query_cached cache[QUERY_CACHE];
+    uint64_t uses;
 } query;
 
 /* Prepares the binding; DuckDB itself starts on first use. */
