@@ -15,10 +15,11 @@
 #include "hash.h"
 #include "util/buf.h"
 
-enum { REC_COMMIT = 1 };
+enum { REC_COMMIT = 1, REC_CHECKPOINT = 2 };
 
 static const char TV_MAGIC[] = "udr table-version 1";
 static const char COMMIT_MAGIC[] = "udr commit 1";
+static const char CHECKPOINT_MAGIC[] = "udr checkpoint 1";
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -52,7 +53,7 @@ int catalog_check_name(const char *name, udr_err *err)
 
 /* ---- text lines ---------------------------------------------------------- */
 
-enum { MAX_FIELDS = 4 };
+enum { MAX_FIELDS = 8 };
 
 typedef struct line {
     const char *f[MAX_FIELDS];       /* fields, not NUL-terminated */
@@ -562,12 +563,177 @@ static int apply_change(catalog *c, const char *name, uint64_t version, const ud
     return UDR_OK;
 }
 
+/* ---- checkpoints --------------------------------------------------------- */
+
+static char *encode_checkpoint(const catalog *c, size_t *len)
+{
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "%s\n", CHECKPOINT_MAGIC);
+    if (c->nhist > 0) {
+        const cat_point *p = &c->history[c->nhist - 1];
+        buf_printf(&b, "commit %llu %lld ", (unsigned long long)p->seq, (long long)p->time_us);
+        add_hash(&b, &p->commit);
+        buf_addc(&b, '\n');
+    }
+    for (size_t i = 0; i < c->ntables; i++) {
+        const cat_version *v = &c->tables[i].v[c->tables[i].nv - 1];
+        buf_adds(&b, "table ");
+        buf_escaped(&b, c->tables[i].name);
+        buf_printf(&b, " %llu %llu %lld ", (unsigned long long)v->version,
+                   (unsigned long long)v->seq, (long long)v->time_us);
+        add_hash(&b, &v->hash);
+        buf_addc(&b, ' ');
+        add_hash(&b, &v->commit);
+        buf_addc(&b, '\n');
+    }
+    return buf_take(&b, len);
+}
+
+static int load_checkpoint(catalog *c, const udr_hash *h)
+{
+    void *data;
+    size_t len;
+    int rc = store_get(c->store, h, 1, &data, &len);
+    if (rc) {
+        err_prefix(c->err, "the log's checkpoint");
+        return rc;
+    }
+    const char *p = data, *end = p + len;
+    line l;
+    int r = next_line(&p, end, &l);
+    if (r != 1 || l.n != 3 || !field_is(&l, 0, "udr") || !field_is(&l, 1, "checkpoint") ||
+        !field_is(&l, 2, "1"))
+        rc = UDR_ECORRUPT;
+    while (rc == UDR_OK && (r = next_line(&p, end, &l)) == 1) {
+        uint64_t seq, t, version;
+        udr_hash a, b;
+        if (field_is(&l, 0, "commit") && l.n == 4 && field_u64(&l, 1, &seq) == 0 &&
+            field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0 && c->nhist == 0) {
+            cat_point *hp = grow_array(c->history, &c->histcap, c->nhist, sizeof *hp);
+            if (hp == NULL)
+                rc = UDR_ENOMEM;
+            else {
+                c->history = hp;
+                hp[c->nhist++] = (cat_point){seq, (int64_t)t, a};
+            }
+        } else if (field_is(&l, 0, "table") && l.n == 7 && field_u64(&l, 2, &version) == 0 &&
+                   field_u64(&l, 3, &seq) == 0 && field_u64(&l, 4, &t) == 0 &&
+                   field_hash(&l, 5, &a) == 0 && field_hash(&l, 6, &b) == 0) {
+            char *name = field_str(&l, 1);
+            if (name == NULL || catalog_check_name(name, NULL) != UDR_OK)
+                rc = UDR_ECORRUPT;
+            else
+                rc = apply_change(c, name, version, &a, (int64_t)t, seq, &b);
+            free(name);
+        } else {
+            rc = UDR_ECORRUPT;
+        }
+    }
+    free(data);
+    if (rc == UDR_OK && r < 0)
+        rc = UDR_ECORRUPT;
+    if (rc == UDR_ECORRUPT) {
+        char hex[UDR_HASH_HEX + 1];
+        hash_to_hex(h, hex);
+        return err_set(c->err, UDR_ECORRUPT, "the log's checkpoint %s is malformed", hex);
+    }
+    if (rc == UDR_ENOMEM)
+        return err_set(c->err, UDR_ENOMEM, "out of memory loading a checkpoint");
+    c->complete = 0;
+    return rc;
+}
+
+/* Called by a committer (lock held, record appended): starts a new segment
+ * with a checkpoint when this one is full. A failure here loses nothing:
+ * the commit is in the log; the next committer tries again. */
+static void maybe_checkpoint(catalog *c)
+{
+    udrlog *l = &c->log;
+    if (log_last_seq(l) + 1 - l->seg_first_seq < c->checkpoint_every)
+        return;
+    size_t len;
+    char *text = encode_checkpoint(c, &len);
+    udr_hash h;
+    if (text == NULL || store_put(c->store, text, len, &h) != UDR_OK) {
+        free(text);
+        return;
+    }
+    free(text);
+    unsigned char rec[1 + UDR_HASH_BYTES];
+    rec[0] = REC_CHECKPOINT;
+    memcpy(rec + 1, h.bytes, UDR_HASH_BYTES);
+    uint64_t seq;
+    udr_err saved = *c->err;
+    if (log_start_segment(l, rec, sizeof rec, &seq) != UDR_OK)
+        *c->err = saved;       /* the commit succeeded; say nothing of this */
+}
+
+static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len);
+
+static void free_index(catalog *c)
+{
+    for (size_t i = 0; i < c->ntables; i++) {
+        free(c->tables[i].name);
+        free(c->tables[i].v);
+    }
+    free(c->tables);
+    for (size_t i = 0; i < c->nhead; i++)
+        free(c->head[i].table);
+    free(c->head);
+    free(c->history);
+    c->tables = NULL;
+    c->head = NULL;
+    c->history = NULL;
+    c->ntables = c->tcap = c->nhead = c->hcap = c->nhist = c->histcap = 0;
+}
+
+int catalog_complete(catalog *c)
+{
+    if (c->complete)
+        return UDR_OK;
+    /* Read every segment from the first, checkpoints skipped (the history
+     * makes them redundant), into a fresh index; then take its place. */
+    catalog full;
+    memset(&full, 0, sizeof full);
+    full.store = c->store;
+    full.err = c->err;
+    full.checkpoint_every = c->checkpoint_every;
+    fs_path(full.repo, sizeof full.repo, "%s", c->repo);
+    int rc = log_open_at(&full.log, c->repo, 1, c->err);
+    if (rc == UDR_OK) {
+        full.complete = 1;
+        /* A history that starts empty: a checkpoint record in a later
+         * segment is then skipped because the index is not empty... unless
+         * nothing was committed before it, which cannot be. */
+        rc = log_read(&full.log, apply_record, &full);
+    }
+    if (rc != UDR_OK) {
+        log_close(&full.log);
+        free_index(&full);
+        return rc;
+    }
+    log_close(&c->log);
+    free_index(c);
+    *c = full;
+    return UDR_OK;
+}
+
 static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len)
 {
     catalog *c = ctx;
     reader r;
     rd_init(&r, payload, len);
     uint8_t type = rd_u8(&r);
+    if (type == REC_CHECKPOINT) {
+        udr_hash h;
+        rd_bytes(&r, h.bytes, UDR_HASH_BYTES);
+        if (!rd_done(&r))
+            return err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed",
+                           (unsigned long long)seq);
+        /* A reader that holds the history already has this state. */
+        return c->nhist == 0 && c->ntables == 0 ? load_checkpoint(c, &h) : UDR_OK;
+    }
     if (type != REC_COMMIT)
         return err_set(c->err, UDR_EFORMAT,
                        "log record %llu has type %u, which this udr does not know; upgrade udr",
@@ -612,24 +778,21 @@ int catalog_open(catalog *c, store *s, const char *repo, udr_err *err)
     memset(c, 0, sizeof *c);
     c->store = s;
     c->err = err;
+    c->checkpoint_every = CATALOG_CHECKPOINT_EVERY;
+    if (fs_path(c->repo, sizeof c->repo, "%s", repo))
+        return err_set(err, UDR_EINVAL, "repository path is too long");
     int rc = log_open(&c->log, repo, err);
-    if (rc == UDR_OK)
+    if (rc == UDR_OK) {
+        c->complete = c->log.seg_first_seq == 1;
         rc = log_read(&c->log, apply_record, c);
+    }
     return rc;
 }
 
 void catalog_close(catalog *c)
 {
     log_close(&c->log);
-    for (size_t i = 0; i < c->ntables; i++) {
-        free(c->tables[i].name);
-        free(c->tables[i].v);
-    }
-    free(c->tables);
-    for (size_t i = 0; i < c->nhead; i++)
-        free(c->head[i].table);
-    free(c->head);
-    free(c->history);
+    free_index(c);
     memset(c, 0, sizeof *c);
 }
 
@@ -738,6 +901,8 @@ int catalog_commit(catalog *c, const char *message, const char *author, cat_chan
     if (rc == UDR_OK)
         rc = apply_record(c, seq, rec, len);
     free(rec);
+    if (rc == UDR_OK)
+        maybe_checkpoint(c);
     if (rc == UDR_OK && commit_out != NULL)
         *commit_out = commit;
 out:
@@ -747,7 +912,23 @@ out:
 
 /* ---- resolving ----------------------------------------------------------- */
 
+static int resolve_in(catalog *c, const char *table, const char *ref, cat_version *out);
+
 int catalog_resolve(catalog *c, const char *table, const char *ref, cat_version *out)
+{
+    /* A version number or a time may need history a checkpoint left out:
+     * look in what is loaded first, and load the rest only if need be. */
+    if (ref != NULL && ref[0] != '\0' && !c->complete) {
+        int rc = resolve_in(c, table, ref, out);
+        if (rc == UDR_OK)
+            return UDR_OK;
+        if ((rc = catalog_complete(c)) != UDR_OK)
+            return rc;
+    }
+    return resolve_in(c, table, ref, out);
+}
+
+static int resolve_in(catalog *c, const char *table, const char *ref, cat_version *out)
 {
     const cat_table *t = catalog_table(c, table);
     if (t == NULL)

@@ -33,6 +33,20 @@
  * (number, hash, time, record number) and the history of each branch. One
  * branch exists for now, main; the records carry the branch name so that
  * branches fit later.
+ *
+ * Checkpoints bound the work of opening. After every checkpoint_every
+ * records, the committer writes a checkpoint object and starts a new log
+ * segment with a record naming it (u8 2 | 32-byte hash):
+ *
+ *   udr checkpoint 1
+ *   commit <seq> <time> <hex>                      main's last commit
+ *   table <name> <version> <seq> <time> <hex> <commit hex>
+ *                         each table's latest version (hash 0...0: dropped)
+ *
+ * Opening reads only the newest segment, starting from its checkpoint: the
+ * index then holds each table's latest version only (complete = 0). Whatever
+ * needs older versions (a version number or a time, a table's log, fsck)
+ * calls catalog_complete, which reads the whole log once.
  */
 #ifndef UDR_CATALOG_H
 #define UDR_CATALOG_H
@@ -145,7 +159,15 @@ typedef struct catalog {
     size_t nhead, hcap;
     cat_point *history;              /* main's commits, oldest first */
     size_t nhist, histcap;
+    int complete;                    /* 0: loaded from a checkpoint, history partial */
+    char repo[PATH_MAX];
+    uint64_t checkpoint_every;       /* records per segment (tests lower it) */
 } catalog;
+
+enum { CATALOG_CHECKPOINT_EVERY = 1000 };
+
+/* Loads the whole history (a no-op when it is loaded already). */
+int catalog_complete(catalog *c);
 
 int catalog_open(catalog *c, store *s, const char *repo, udr_err *err);
 void catalog_close(catalog *c);

@@ -112,7 +112,8 @@ int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx
         return err_set(&repo->err, UDR_EINVAL, "the repository handle is not open");
     err_clear(&repo->err);
     int rc = store_foreach(repo_store(repo), on_object, on_stray, &w);
-    if (rc == UDR_OK && (rc = catalog_refresh(&repo->cat)) == UDR_OK)
+    if (rc == UDR_OK && (rc = catalog_refresh(&repo->cat)) == UDR_OK &&
+        (rc = catalog_complete(&repo->cat)) == UDR_OK)
         check_references(&w);
     if (progress != NULL)
         progress(ctx, &w.stats);

@@ -203,6 +203,22 @@ int log_open(udrlog *l, const char *repo, udr_err *err)
     return UDR_OK;
 }
 
+int log_open_at(udrlog *l, const char *repo, uint64_t seg, udr_err *err)
+{
+    memset(l, 0, sizeof *l);
+    l->err = err;
+    l->lock_fd = -1;
+    l->seg_fd = -1;
+    if (fs_path(l->repo, sizeof l->repo, "%s", repo))
+        return err_set(err, UDR_EINVAL, "repository path is too long");
+    char lock[PATH_MAX];
+    fs_path(lock, sizeof lock, "%s/log/LOCK", repo);
+    l->lock_fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (l->lock_fd < 0 && errno != EACCES && errno != EROFS)
+        return err_sys(err, errno, "cannot open the log lock %s", lock);
+    return open_segment(l, seg);
+}
+
 void log_close(udrlog *l)
 {
     if (l->locked)

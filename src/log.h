@@ -70,6 +70,10 @@ int log_create(const char *repo, udr_err *err);
 int log_open(udrlog *l, const char *repo, udr_err *err);
 void log_close(udrlog *l);
 
+/* Opens the log for reading from segment seg (1: the whole history). Does
+ * not cut torn tails (log_open did, for this process). */
+int log_open_at(udrlog *l, const char *repo, uint64_t seg, udr_err *err);
+
 /* Delivers every complete record after the read position, moving into newer
  * segments as it reaches the end of one. Under the lock, a torn tail is cut. */
 int log_read(udrlog *l, log_fn fn, void *ctx);

@@ -783,6 +783,8 @@ int udr_table_log(udr_repo *repo, const char *table, udr_version_info **out, siz
         rc = catalog_refresh(&repo->cat);
     if (rc)
         return rc;
+    if ((rc = catalog_complete(&repo->cat)) != 0)
+        return rc;
     const cat_table *t = catalog_table(&repo->cat, table);
     if (t == NULL) {
         if ((rc = catalog_check_name(table, &repo->err)) != 0)

@@ -364,7 +364,64 @@ static void test_concurrent_committers(void)
     udr_close(r);
 }
 
+/* Checkpoints: a new segment every few records; opening reads only the
+ * newest; older versions are still found, by number and by time. */
+static void test_checkpoints(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    c.checkpoint_every = 10;
+    udr_hash tv[3] = {put_tv(r, "c1"), put_tv(r, "c2"), put_tv(r, "c3")};
+    const char *names[] = {"ta", "tb", "tc"};
+    int64_t t5 = 0;
+    for (int i = 0; i < 35; i++) {
+        commit_one(&c, names[i % 3], &tv[i % 3], (uint64_t)i / 3 + 1);
+        if (i == 4)
+            t5 = c.history[c.nhist - 1].time_us;
+    }
+    cat_change drop = {"tc", NULL, 0};
+    REQUIRE(catalog_commit(&c, "drop", "tester", &drop, 1, NULL) == UDR_OK);
+    catalog_close(&c);
+    /* 36 commits and 3 checkpoint records: segments 1 to 4. */
+    char seg[4200];
+    snprintf(seg, sizeof seg, "%s/log/0000000000000004.seg", t_path("repo"));
+    CHECK(access(seg, F_OK) == 0);
+
+    open_catalog(r, &c, &err);
+    CHECK_INT(c.complete, ==, 0);
+    CHECK(c.nhist < 10);                       /* only the newest segment was read */
+    cat_version v;
+    REQUIRE(catalog_resolve(&c, "ta", NULL, &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 12);
+    CHECK_INT(catalog_resolve(&c, "tc", NULL, &v), ==, UDR_ENOTFOUND);    /* dropped */
+    /* New versions go on from the right numbers. */
+    c.checkpoint_every = 10;
+    commit_one(&c, "tb", &tv[0], 13);
+    commit_one(&c, "tc", &tv[0], 13);
+    /* An old version, by number and by time: the history is read then. */
+    REQUIRE(catalog_resolve(&c, "ta", "2", &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 2);
+    CHECK_INT(c.complete, ==, 1);
+    CHECK_INT(c.nhist, ==, 38);
+    char iso[64];
+    time_t s = (time_t)(t5 / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t n = strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(iso + n, sizeof iso - n, ".%06lldZ", (long long)(t5 % 1000000));
+    REQUIRE(catalog_resolve(&c, "tb", iso, &v) == UDR_OK);
+    CHECK_INT(v.version, ==, 2);               /* commit 5 was tb's second */
+    const cat_table *t = catalog_table(&c, "tc");
+    REQUIRE(t != NULL);
+    CHECK_INT(t->nv, ==, 13);
+    catalog_close(&c);
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
+    TEST_ENTRY(test_checkpoints),
     TEST_ENTRY(test_names),
     TEST_ENTRY(test_tablever_round_trip_canonical),
     TEST_ENTRY(test_tablever_refuses_malformed),
