@@ -615,8 +615,46 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
         return err_set(q->err, UDR_EINVAL,
                        "the key of %s cannot be NULL, and %lld row%s have a NULL in it", table, n,
                        n == 1 ? "" : "s");
+    /* The staged rows are sorted by the key: a repeated key sits next to
+     * itself. Compare each row with the next, by position. */
     buf_init(&b);
     buf_adds(&b, "SELECT concat_ws(', ', ");
+    for (size_t i = 0; key[i]; i++) {
+        if (i)
+            buf_adds(&b, ", ");
+        buf_printf(&b, "'%s=' || a%zu::VARCHAR", key[i], i);
+    }
+    buf_adds(&b, ") FROM (SELECT ");
+    for (size_t i = 0; key[i]; i++) {
+        buf_printf(&b, "%s", i ? ", " : "");
+        add_ident(&b, key[i]);
+        buf_printf(&b, " AS a%zu", i);
+    }
+    buf_adds(&b, " FROM __udr_rows) POSITIONAL JOIN (SELECT ");
+    for (size_t i = 0; key[i]; i++) {
+        buf_printf(&b, "%s", i ? ", " : "");
+        add_ident(&b, key[i]);
+        buf_printf(&b, " AS b%zu", i);
+    }
+    buf_adds(&b, " FROM __udr_rows OFFSET 1) WHERE ");
+    for (size_t i = 0; key[i]; i++)
+        buf_printf(&b, "%sa%zu = b%zu", i ? " AND " : "", i, i);
+    buf_adds(&b, " LIMIT 1");
+    char *find = buf_take(&b, NULL);
+    if (find == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    duckdb_result r;
+    int rc = exec(q, find, &r, "cannot check the key");
+    if (rc || duckdb_row_count(&r) == 0) {
+        if (rc == UDR_OK)
+            duckdb_destroy_result(&r);
+        free(find);
+        return rc;
+    }
+    duckdb_destroy_result(&r);
+    /* There is one (rare): say which, and how often it repeats. */
+    buf_init(&b);
+    buf_adds(&b, "SELECT k || ' (' || count(*) || ' times)' FROM (SELECT concat_ws(', ', ");
     for (size_t i = 0; key[i]; i++) {
         if (i)
             buf_adds(&b, ", ");
@@ -624,24 +662,21 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
         add_ident(&b, key[i]);
         buf_adds(&b, "::VARCHAR");
     }
-    buf_adds(&b, ") || ' (' || count(*) || ' times)' FROM __udr_rows GROUP BY ");
-    add_key_list(&b, key);
-    buf_adds(&b, " HAVING count(*) > 1 LIMIT 1");
+    buf_adds(&b, ") AS k FROM __udr_rows) WHERE k IN (");
+    buf_adds(&b, find);
+    buf_adds(&b, ") GROUP BY k");
+    free(find);
     sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    duckdb_result r;
-    int rc = exec(q, sql, &r, "cannot check the key");
+    rc = exec(q, sql, &r, "cannot check the key");
     free(sql);
     if (rc)
         return rc;
-    if (duckdb_row_count(&r) > 0) {
-        char *dup = duckdb_value_varchar(&r, 0, 0);
-        rc = err_set(q->err, UDR_EINVAL,
-                     "the key of %s must be unique, and a value repeats: %s", table,
-                     dup ? dup : "?");
-        duckdb_free(dup);
-    }
+    char *dup = duckdb_row_count(&r) > 0 ? duckdb_value_varchar(&r, 0, 0) : NULL;
+    rc = err_set(q->err, UDR_EINVAL, "the key of %s must be unique, and a value repeats: %s",
+                 table, dup ? dup : "?");
+    duckdb_free(dup);
     duckdb_destroy_result(&r);
     return rc;
 }
