@@ -615,6 +615,8 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
         return err_set(q->err, UDR_EINVAL,
                        "the key of %s cannot be NULL, and %lld row%s have a NULL in it", table, n,
                        n == 1 ? "" : "s");
+    if (q->staged_strict)
+        return UDR_OK;                 /* strictly increasing: no repeats */
     /* The staged rows are sorted by the key: a repeated key sits next to
      * itself. Compare each row with the next, by position. */
     buf_init(&b);
@@ -762,6 +764,8 @@ typedef struct writer_pool {
     const schema *s;
     const cuts *c;
     char (*paths)[PATH_MAX];
+    cat_chunk *out;
+    int *fresh;
     pthread_mutex_t mu;
     size_t next;
     int failed;
@@ -779,6 +783,11 @@ static void *chunk_writer(void *arg)
         pthread_mutex_unlock(&p->mu);
         return NULL;
     }
+    /* Each thread adopts its own files into the store (hash, fsync,
+     * rename), with a store handle of its own for its error messages. */
+    udr_err err = {0, ""};
+    store st = *p->q->store;
+    st.err = &err;
     for (;;) {
         pthread_mutex_lock(&p->mu);
         size_t i = p->failed ? p->c->n : p->next++;
@@ -788,11 +797,15 @@ static void *chunk_writer(void *arg)
         char *sql = chunk_copy_sql(p->s, p->c, i, p->paths[i]);
         duckdb_result r;
         int ok = sql != NULL && duckdb_query(con, sql, &r) == DuckDBSuccess;
+        const char *why = ok ? NULL : sql ? duckdb_result_error(&r) : "out of memory";
+        if (ok && store_adopt(&st, p->paths[i], &p->out[i].hash, &p->fresh[i]) != UDR_OK) {
+            ok = 0;
+            why = err.msg;
+        }
         if (!ok) {
             pthread_mutex_lock(&p->mu);
             if (!p->failed)
-                snprintf(p->error, sizeof p->error, "%s",
-                         sql ? duckdb_result_error(&r) : "out of memory");
+                snprintf(p->error, sizeof p->error, "%s", why);
             p->failed = 1;
             pthread_mutex_unlock(&p->mu);
         }
@@ -809,13 +822,18 @@ enum { WRITER_THREADS_MAX = 8 };
 static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out,
                         udr_write_info *info)
 {
-    writer_pool p = {q, s, c, calloc(c->n, PATH_MAX), PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
-    if (p.paths == NULL)
+    writer_pool p = {q, s, c, calloc(c->n, PATH_MAX), out, calloc(c->n, sizeof(int)),
+                     PTHREAD_MUTEX_INITIALIZER, 0, 0, ""};
+    if (p.paths == NULL || p.fresh == NULL) {
+        free(p.paths);
+        free(p.fresh);
         return err_set(q->err, UDR_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < c->n; i++)
         if (fs_path(p.paths[i], PATH_MAX, "%s/tmp/chunk.%ld.%llu.parquet", q->root,
                     (long)getpid(), (unsigned long long)++q->tmp_seq) != 0) {
             free(p.paths);
+            free(p.fresh);
             return err_set(q->err, UDR_EINVAL, "repository path too long: %s", q->root);
         }
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -834,27 +852,24 @@ static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk *out
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     int rc = p.failed ? err_set(q->err, UDR_EINVAL, "cannot write a chunk: %s", p.error) : UDR_OK;
-    /* Adopt each file into the store (hash, fsync, rename), or clean up. */
     for (size_t i = 0; i < c->n; i++) {
         if (rc != UDR_OK) {
-            unlink(p.paths[i]);
+            unlink(p.paths[i]);        /* those not adopted yet */
             continue;
         }
-        int fresh = 0;
-        if ((rc = store_adopt(q->store, p.paths[i], &out[i].hash, &fresh)) != 0)
-            continue;
         uint64_t size = 0;
         store_size(q->store, &out[i].hash, &size);
         out[i].rows = c->at[i + 1] - c->at[i];
         out[i].bytes = size;
         info->bytes += size;
-        if (fresh) {
+        if (p.fresh[i]) {
             info->new_chunks++;
             info->new_bytes += size;
         }
     }
     pthread_mutex_destroy(&p.mu);
     free(p.paths);
+    free(p.fresh);
     info->chunks += c->n;
     return rc;
 }
@@ -876,6 +891,48 @@ static int head_version(query *q, const char *table, cat_version *v, cat_tableve
 
 /* Builds the staging table __udr_rows from src_sql (cast to the table's
  * schema when appending). */
+/* Sorts the staged rows by the key, unless they come sorted already (rows
+ * exported in key order often do): each key compared with the next, by
+ * position. Strictly increasing keys are also unique: q->staged_strict. */
+static int order_by_key(query *q, const char *const *key)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT count(*) FROM (SELECT (");
+    for (size_t i = 0; key[i]; i++) {
+        buf_printf(&b, "%s", i ? ", " : "");
+        add_ident(&b, key[i]);
+    }
+    buf_adds(&b, ") AS a FROM __udr_rows) POSITIONAL JOIN (SELECT (");
+    for (size_t i = 0; key[i]; i++) {
+        buf_printf(&b, "%s", i ? ", " : "");
+        add_ident(&b, key[i]);
+    }
+    buf_adds(&b, ") AS b FROM __udr_rows OFFSET 1) WHERE b IS NOT NULL AND NOT (a < b)");
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    char *n = scalar(q, sql, "cannot check the order of the rows");
+    free(sql);
+    if (n == NULL)
+        return q->err->code ? q->err->code : UDR_ENOMEM;
+    int sorted = strcmp(n, "0") == 0;
+    free(n);
+    if (sorted) {
+        q->staged_strict = 1;
+        return UDR_OK;
+    }
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_sorted AS SELECT * FROM __udr_rows ORDER BY ");
+    add_key_list(&b, key);
+    buf_adds(&b, "; DROP TABLE __udr_rows; ALTER TABLE __udr_sorted RENAME TO __udr_rows");
+    if ((sql = buf_take(&b, NULL)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = exec(q, sql, NULL, "cannot sort the rows by the key");
+    free(sql);
+    return rc;
+}
+
 static int stage(query *q, const char *src_sql, const char *const *key, const cat_tablever *old,
                  int append)
 {
@@ -938,16 +995,15 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
     buf_adds(&b, sub);
     buf_adds(&b, " AS __udr_src");
     free(sub);
-    if (key != NULL && key[0] != NULL) {
-        buf_adds(&b, " ORDER BY ");
-        add_key_list(&b, key);
-    }
     schema_free(&src);
     char *sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
     rc = exec(q, sql, NULL, "cannot read the rows to write");
     free(sql);
+    q->staged_strict = 0;
+    if (rc == UDR_OK && key != NULL && key[0] != NULL)
+        rc = order_by_key(q, key);
     return rc;
 }
 

@@ -72,6 +72,7 @@ typedef struct query {
     const udr_pin *pins;              /* versions pinned for the running query */
     size_t npins;
     uint64_t tmp_seq;
+    int staged_strict;                /* staged keys strictly increasing */
     query_cached cache[QUERY_CACHE];
     uint64_t uses;
 } query;
