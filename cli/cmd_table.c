@@ -357,6 +357,10 @@ int cmd_show(cli *c, int argc, char **argv)
         for (size_t i = 0; i < d->nchunks; i++)
             printf("  %s  %10llu rows  %s\n", d->chunk_hash[i],
                    (unsigned long long)d->chunk_rows[i], out_bytes(d->chunk_bytes[i], b, sizeof b));
+        if (d->ndeletes > 0)
+            printf("\ndelete files (rows of the chunks above that are gone)\n");
+        for (size_t i = 0; i < d->ndeletes; i++)
+            printf("  %s  %10llu rows\n", d->delete_hash[i], (unsigned long long)d->delete_rows[i]);
         udr_table_detail_free(d);
     }
     udr_close(repo);

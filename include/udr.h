@@ -272,6 +272,9 @@ typedef struct udr_table_detail {
     size_t nchunks;
     char (*chunk_hash)[UDR_HASH_HEX + 1];
     uint64_t *chunk_rows, *chunk_bytes;
+    size_t ndeletes;          /* delete files: rows of the chunks no longer there */
+    char (*delete_hash)[UDR_HASH_HEX + 1];
+    uint64_t *delete_rows;
 } udr_table_detail;
 
 /* ref as in SQL after the @: NULL for current, a version, or a time. */

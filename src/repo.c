@@ -838,6 +838,8 @@ void udr_table_detail_free(udr_table_detail *d)
     free(d->chunk_hash);
     free(d->chunk_rows);
     free(d->chunk_bytes);
+    free(d->delete_hash);
+    free(d->delete_rows);
     free(d);
 }
 
@@ -868,8 +870,10 @@ int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table
     d->chunk_hash = calloc(tv.nchunks + 1, sizeof *d->chunk_hash);
     d->chunk_rows = calloc(tv.nchunks + 1, sizeof *d->chunk_rows);
     d->chunk_bytes = calloc(tv.nchunks + 1, sizeof *d->chunk_bytes);
+    d->delete_hash = calloc(tv.ndeletes + 1, sizeof *d->delete_hash);
+    d->delete_rows = calloc(tv.ndeletes + 1, sizeof *d->delete_rows);
     if (!d->col_names || !d->col_types || !d->key || !d->chunk_hash || !d->chunk_rows ||
-        !d->chunk_bytes) {
+        !d->chunk_bytes || !d->delete_hash || !d->delete_rows) {
         catv_free(&tv);
         udr_table_detail_free(d);
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
@@ -891,6 +895,11 @@ int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table
         d->chunk_bytes[i] = tv.chunks[i].bytes;
     }
     d->nchunks = tv.nchunks;
+    for (size_t i = 0; i < tv.ndeletes; i++) {
+        hash_to_hex(&tv.deletes[i].hash, d->delete_hash[i]);
+        d->delete_rows[i] = tv.deletes[i].rows;
+    }
+    d->ndeletes = tv.ndeletes;
     catv_free(&tv);
     *out = d;
     return UDR_OK;
