@@ -166,24 +166,18 @@ static int open_segment(udrlog *l, uint64_t seg)
 int log_open(udrlog *l, const char *repo, udr_err *err)
 {
     memset(l, 0, sizeof *l);
+    l->lock_fd = l->seg_fd = -1;
+    uint64_t seg = 0;
     l->err = err;
-    l->lock_fd = -1;
-    l->seg_fd = -1;
     if (fs_path(l->repo, sizeof l->repo, "%s", repo))
         return err_set(err, UDR_EINVAL, "repository path is too long");
-    char lock[PATH_MAX];
-    fs_path(lock, sizeof lock, "%s/log/LOCK", repo);
-    l->lock_fd = open(lock, O_RDWR | O_CLOEXEC);
-    if (l->lock_fd < 0 && errno != EACCES && errno != EROFS)
-        return err_sys(err, errno, "cannot open the log lock %s", lock);
-    uint64_t seg = 0;
     int rc = newest_segment(l, &seg);
     if (rc)
         return rc;
     if (seg == 0)
         return err_set(err, UDR_EFORMAT, "%s is a damaged UDR repository: its log has no segment",
                        repo);
-    if ((rc = open_segment(l, seg)) != 0)
+    if ((rc = log_open_at(l, repo, seg, err)) != 0)
         return rc;
     /* Cut a torn tail now, while no writer can be appending. */
     if (l->lock_fd >= 0) {

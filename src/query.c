@@ -578,6 +578,32 @@ static void add_column_list(buf *b, const schema *s)
     }
 }
 
+/* 'name=' as an SQL literal. */
+static void add_key_label(buf *b, const char *name)
+{
+    buf_adds(b, "'");
+    for (const char *p = name; *p; p++) {
+        if (*p == '\'')
+            buf_addc(b, '\'');
+        buf_addc(b, *p);
+    }
+    buf_adds(b, "='");
+}
+
+/* concat_ws(', ', 'k1=' || "k1"::VARCHAR, ...): a key as text for messages. */
+static void add_key_text(buf *b, const char *const *key)
+{
+    buf_adds(b, "concat_ws(', ', ");
+    for (size_t i = 0; key[i]; i++) {
+        buf_adds(b, i ? ", " : "");
+        add_key_label(b, key[i]);
+        buf_adds(b, " || ");
+        add_ident(b, key[i]);
+        buf_adds(b, "::VARCHAR");
+    }
+    buf_adds(b, ")");
+}
+
 static void add_key_list(buf *b, const char *const *key)
 {
     for (size_t i = 0; key[i]; i++) {
@@ -622,9 +648,9 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
     buf_init(&b);
     buf_adds(&b, "SELECT concat_ws(', ', ");
     for (size_t i = 0; key[i]; i++) {
-        if (i)
-            buf_adds(&b, ", ");
-        buf_printf(&b, "'%s=' || a%zu::VARCHAR", key[i], i);
+        buf_adds(&b, i ? ", " : "");
+        add_key_label(&b, key[i]);
+        buf_printf(&b, " || a%zu::VARCHAR", i);
     }
     buf_adds(&b, ") FROM (SELECT ");
     for (size_t i = 0; key[i]; i++) {
@@ -656,15 +682,9 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
     duckdb_destroy_result(&r);
     /* There is one (rare): say which, and how often it repeats. */
     buf_init(&b);
-    buf_adds(&b, "SELECT k || ' (' || count(*) || ' times)' FROM (SELECT concat_ws(', ', ");
-    for (size_t i = 0; key[i]; i++) {
-        if (i)
-            buf_adds(&b, ", ");
-        buf_printf(&b, "'%s=' || ", key[i]);
-        add_ident(&b, key[i]);
-        buf_adds(&b, "::VARCHAR");
-    }
-    buf_adds(&b, ") AS k FROM __udr_rows) WHERE k IN (");
+    buf_adds(&b, "SELECT k || ' (' || count(*) || ' times)' FROM (SELECT ");
+    add_key_text(&b, key);
+    buf_adds(&b, " AS k FROM __udr_rows) WHERE k IN (");
     buf_adds(&b, find);
     buf_adds(&b, ") GROUP BY k");
     free(find);
@@ -1062,15 +1082,9 @@ static int check_new_keys(query *q, const char *table, const cat_tablever *old,
 {
     buf b;
     buf_init(&b);
-    buf_adds(&b, "SELECT concat_ws(', ', ");
-    for (size_t i = 0; key[i]; i++) {
-        if (i)
-            buf_adds(&b, ", ");
-        buf_printf(&b, "'%s=' || ", key[i]);
-        add_ident(&b, key[i]);
-        buf_adds(&b, "::VARCHAR");
-    }
-    buf_adds(&b, ") FROM __udr_rows SEMI JOIN (");
+    buf_adds(&b, "SELECT ");
+    add_key_text(&b, key);
+    buf_adds(&b, " FROM __udr_rows SEMI JOIN (");
     add_scan(&b, q, old, 0);
     buf_adds(&b, ") AS __udr_old USING (");
     add_key_list(&b, key);
