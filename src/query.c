@@ -773,7 +773,7 @@ static char *chunk_copy_sql(const schema *s, const cuts *c, size_t i, const char
     buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu) TO ",
                (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
     add_literal(&b, path);
-    buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
+    buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)");
     return buf_take(&b, NULL);
 }
 
@@ -1167,7 +1167,7 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
         add_key_list(&b, key);
         buf_adds(&b, ") ORDER BY 1, 2) TO ");
         add_literal(&b, tmp);
-        buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd)");
+        buf_adds(&b, " (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)");
         if ((sql = buf_take(&b, NULL)) == NULL) {
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
             goto out;
