@@ -173,13 +173,32 @@ const char *out_time(int64_t us, char *buf, int size)
     return buf;
 }
 
-/* Display width of UTF-8 text: code points (wide characters count one). */
+/* 1 for a code point that terminals draw two columns wide (East Asian wide
+ * and full-width forms, most emoji). */
+static int wide(unsigned cp)
+{
+    return (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+           (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+           (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+           (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+           (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD);
+}
+
+/* Display width of UTF-8 text in terminal columns. */
 static size_t width(const char *s)
 {
     size_t w = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            w++;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned cp = *p;
+        int extra = cp >= 0xF0 ? 3 : cp >= 0xE0 ? 2 : cp >= 0xC0 ? 1 : 0;
+        if (extra)
+            cp &= 0x3F >> extra;
+        p++;
+        for (int i = 0; i < extra && (*p & 0xC0) == 0x80; i++, p++)
+            cp = cp << 6 | (*p & 0x3F);
+        w += wide(cp) ? 2 : 1;
+    }
     return w;
 }
 

@@ -979,8 +979,8 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
         for (size_t i = 0; i < old->ncols; i++) {
             if (!has_column(&src, old->cols[i].name)) {
                 rc = err_set(q->err, UDR_EINVAL,
-                             "cannot append: the rows have no column %s (the table's columns "
-                             "must all be there; to change the schema, write the whole table)",
+                             "the rows have no column %s (the table's columns must all be "
+                             "there; to change the schema, write the whole table)",
                              old->cols[i].name);
                 schema_free(&src);
                 buf_free(&b);
@@ -996,8 +996,9 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
         }
         if (src.n != old->ncols) {
             rc = err_set(q->err, UDR_EINVAL,
-                         "cannot append: the rows have %zu columns and the table %zu", src.n,
-                         old->ncols);
+                         "the rows have %zu columns and the table %zu (to change the schema, "
+                         "write the whole table)",
+                         src.n, old->ncols);
             schema_free(&src);
             buf_free(&b);
             free(sub);
