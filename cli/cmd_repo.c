@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "duckdb.h"
 
 static const char INIT_HELP[] =
     "usage: udr init [DIR]\n"
@@ -119,7 +118,7 @@ int cmd_version(cli *c, int argc, char **argv)
         puts("usage: udr version\n\nPrints the versions of udr and of the engines it embeds.");
         return EXIT_OK;
     }
-    printf("udr %s (DuckDB %s, BLAKE3 %s)\n", udr_version(), duckdb_library_version(),
+    printf("udr %s (DuckDB %s, BLAKE3 %s)\n", udr_version(), udr_duckdb_version(),
            udr_blake3_version());
     return EXIT_OK;
 }

@@ -51,6 +51,9 @@ const char *udr_version(void);
 /* The version of the BLAKE3 implementation compiled in, e.g. "1.3.1". */
 const char *udr_blake3_version(void);
 
+/* The version of the DuckDB library UDR runs on, e.g. "v1.4.4". */
+const char *udr_duckdb_version(void);
+
 /* ---- hashes ------------------------------------------------------------- */
 
 #define UDR_HASH_BYTES 32

@@ -27,6 +27,11 @@ const char *udr_version(void)
     return UDR_VERSION;
 }
 
+const char *udr_duckdb_version(void)
+{
+    return duckdb_library_version();
+}
+
 const char *udr_strerror(int code)
 {
     switch (code) {
