@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,12 +458,17 @@ int catalog_parse_time(const char *s, int64_t *us)
 
 /* ---- the index ----------------------------------------------------------- */
 
-static int find_table(const catalog *c, const char *name, size_t *at)
+/* Binary search of a name in an array sorted by it: elements of size bytes
+ * whose name (a char *) sits at offset off. 1 and *at = its index if found;
+ * 0 and *at = where it would go otherwise. */
+static int find_name(const void *base, size_t n, size_t size, size_t off, const char *name,
+                     size_t *at)
 {
-    size_t lo = 0, hi = c->ntables;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(c->tables[mid].name, name);
+        const char *const *elem = (const char *const *)((const char *)base + mid * size + off);
+        int cmp = strcmp(*elem, name);
         if (cmp == 0) {
             *at = mid;
             return 1;
@@ -476,23 +482,15 @@ static int find_table(const catalog *c, const char *name, size_t *at)
     return 0;
 }
 
+static int find_table(const catalog *c, const char *name, size_t *at)
+{
+    return find_name(c->tables, c->ntables, sizeof *c->tables, offsetof(cat_table, name), name,
+                     at);
+}
+
 static int find_head(const catalog *c, const char *name, size_t *at)
 {
-    size_t lo = 0, hi = c->nhead;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int cmp = strcmp(c->head[mid].table, name);
-        if (cmp == 0) {
-            *at = mid;
-            return 1;
-        }
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    *at = lo;
-    return 0;
+    return find_name(c->head, c->nhead, sizeof *c->head, offsetof(cat_entry, table), name, at);
 }
 
 const cat_table *catalog_table(const catalog *c, const char *name)

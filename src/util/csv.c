@@ -10,6 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A record ended: the first sets the expected count, a later one that
+ * differs is the first bad line. */
+static void end_record(csv_shape *shape, size_t fields, uint64_t record_line)
+{
+    shape->records++;
+    if (shape->records == 1)
+        shape->expected = fields;
+    else if (fields != shape->expected && shape->bad_line == 0) {
+        shape->bad_line = record_line;
+        shape->fields = fields;
+    }
+}
+
 int csv_check(const char *path, char delim, csv_shape *shape)
 {
     memset(shape, 0, sizeof *shape);
@@ -57,15 +70,8 @@ int csv_check(const char *path, char delim, csv_shape *shape)
                 fields++;
                 empty_record = 0;
             } else if (c == '\n') {
-                if (!empty_record) {
-                    shape->records++;
-                    if (shape->records == 1)
-                        shape->expected = fields;
-                    else if (fields != shape->expected && shape->bad_line == 0) {
-                        shape->bad_line = record_line;
-                        shape->fields = fields;
-                    }
-                }
+                if (!empty_record)
+                    end_record(shape, fields, record_line);
                 line++;
                 record_line = line;
                 fields = 1;
@@ -79,15 +85,8 @@ int csv_check(const char *path, char delim, csv_shape *shape)
     }
     if (rc == 0 && st == IN)
         shape->open_quote = 1;
-    if (rc == 0 && !empty_record) {    /* a last record without a newline */
-        shape->records++;
-        if (shape->records == 1)
-            shape->expected = fields;
-        else if (fields != shape->expected && shape->bad_line == 0) {
-            shape->bad_line = record_line;
-            shape->fields = fields;
-        }
-    }
+    if (rc == 0 && !empty_record)      /* a last record without a newline */
+        end_record(shape, fields, record_line);
 done:
     free(buf);
     close(fd);
