@@ -32,6 +32,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -787,6 +789,29 @@ int store_foreach(store *s, udr_object_fn fn, store_stray_fn stray_fn, void *ctx
 
 /* ---- cleaning ----------------------------------------------------------- */
 
+/* The process that made a temporary name "<kind>.<pid>...": 0 if none. */
+static pid_t maker_of(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    if (dot == NULL)
+        return 0;
+    char *end;
+    long pid = strtol(dot + 1, &end, 10);
+    return pid > 0 && (*end == '.' || *end == '\0') ? (pid_t)pid : 0;
+}
+
+static int alive(pid_t pid)
+{
+    return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 int store_clean_tmp(store *s, int *removed)
 {
     char dir[PATH_MAX];
@@ -801,14 +826,26 @@ int store_clean_tmp(store *s, int *removed)
     while ((de = readdir(dp)) != NULL) {
         if (de->d_name[0] == '.')
             continue;
+        /* Files written for a live process are its (DuckDB writes chunk
+         * files without our lock, and may hold them for minutes). */
+        pid_t maker = maker_of(de->d_name);
+        if (maker > 0 && alive(maker))
+            continue;
         int fd = openat(dirfd(dp), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
             continue;          /* gone already, or not ours to open */
         struct stat st, again;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime >= TMP_GRACE_SECONDS &&
-            flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-            fstatat(dirfd(dp), de->d_name, &again, AT_SYMLINK_NOFOLLOW) == 0 &&
-            again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && maker > 0 &&
+            strncmp(de->d_name, "duckdb.", 7) == 0) {
+            /* The spill directory of a DuckDB whose process is gone. */
+            char path[PATH_MAX];
+            if (fs_path(path, sizeof path, "%s/%s", dir, de->d_name) == 0 &&
+                nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS) == 0)
+                (*removed)++;
+        } else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                   now - st.st_mtime >= TMP_GRACE_SECONDS && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+                   fstatat(dirfd(dp), de->d_name, &again, AT_SYMLINK_NOFOLLOW) == 0 &&
+                   again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
             /* Unlocked, old, and still the file we locked: its writer is gone. */
             if (unlinkat(dirfd(dp), de->d_name, 0) == 0)
                 (*removed)++;

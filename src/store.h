@@ -14,6 +14,10 @@
  * there. The writer holds an flock on its temporary file until it is renamed;
  * store_clean_tmp removes only temporary files whose lock it can take (their
  * writer is gone), so cleaning never races a live writer in another process.
+ * Every temporary name carries its maker's pid ("<kind>.<pid>..."): files of
+ * a live process are left alone whatever their lock (DuckDB writes chunk
+ * files and spills to tmp/duckdb.<pid>/ without ours), and the spill
+ * directory of a dead one is removed.
  *
  * Putting bytes that are already stored writes nothing. An object whose file
  * has the wrong size is known to be damaged and is replaced by a put of the

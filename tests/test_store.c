@@ -625,23 +625,38 @@ static void age(const char *path)
     REQUIRE(utimensat(AT_FDCWD, path, old, 0) == 0);
 }
 
+/* The pid of a process that has exited (temporary names carry their
+ * maker's pid). */
+static pid_t dead_pid(void)
+{
+    pid_t p = fork();
+    REQUIRE(p >= 0);
+    if (p == 0)
+        _exit(0);
+    waitpid(p, NULL, 0);
+    return p;
+}
+
 static void test_stale_tmp_cleaned_live_kept(void)
 {
     udr_repo *r = new_repo();
+    char died[256], starting[256], locked[256];
     /* A writer that died: old, unlocked. */
-    t_write_file(t_path("repo/tmp/obj.999999.1.deadbeef"), "partial", 7);
-    age(t_path("repo/tmp/obj.999999.1.deadbeef"));
+    snprintf(died, sizeof died, "repo/tmp/obj.%ld.1.deadbeef", (long)dead_pid());
+    t_write_file(t_path(died), "partial", 7);
+    age(t_path(died));
     /* A writer that just started: unlocked but new (within the grace time). */
-    t_write_file(t_path("repo/tmp/obj.1.2.00000000"), "starting", 8);
-    /* A live writer in another process: old but locked. */
-    t_write_file(t_path("repo/tmp/obj.2.3.11111111"), "writing", 7);
-    age(t_path("repo/tmp/obj.2.3.11111111"));
+    snprintf(starting, sizeof starting, "repo/tmp/obj.%ld.2.00000000", (long)dead_pid());
+    t_write_file(t_path(starting), "starting", 8);
+    /* A live writer in another process: old and locked by it. */
     int sync_pipe[2];
     REQUIRE(pipe(sync_pipe) == 0);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
+    snprintf(locked, sizeof locked, "repo/tmp/obj.%ld.3.11111111", (long)(pid ? pid : getpid()));
     if (pid == 0) {
-        int fd = open(t_path("repo/tmp/obj.2.3.11111111"), O_RDONLY);
+        t_write_file(t_path(locked), "writing", 7);
+        int fd = open(t_path(locked), O_RDONLY);
         if (fd < 0 || flock(fd, LOCK_EX) != 0)
             _exit(1);
         if (write(sync_pipe[1], "L", 1) != 1)
@@ -651,12 +666,13 @@ static void test_stale_tmp_cleaned_live_kept(void)
     }
     char c;
     REQUIRE(read(sync_pipe[0], &c, 1) == 1);
+    age(t_path(locked));
 
     r = reopen(r);
     CHECK_INT(r->tmp_removed, ==, 1);
-    CHECK(access(t_path("repo/tmp/obj.999999.1.deadbeef"), F_OK) != 0);
-    CHECK(access(t_path("repo/tmp/obj.1.2.00000000"), F_OK) == 0);
-    CHECK(access(t_path("repo/tmp/obj.2.3.11111111"), F_OK) == 0);
+    CHECK(access(t_path(died), F_OK) != 0);
+    CHECK(access(t_path(starting), F_OK) == 0);
+    CHECK(access(t_path(locked), F_OK) == 0);
 
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -665,7 +681,35 @@ static void test_stale_tmp_cleaned_live_kept(void)
     /* Its writer is gone now: the next open removes it. */
     r = reopen(r);
     CHECK_INT(r->tmp_removed, ==, 1);
-    CHECK(access(t_path("repo/tmp/obj.2.3.11111111"), F_OK) != 0);
+    CHECK(access(t_path(locked), F_OK) != 0);
+    udr_close(r);
+}
+
+/* Temporary files named for a live process are its, locked or not; a dead
+ * process's DuckDB spill directory goes. */
+static void test_clean_tmp_respects_live_makers(void)
+{
+    udr_repo *r = new_repo();
+    char name[256];
+    /* This test process is alive: its unlocked, old chunk file stays. */
+    snprintf(name, sizeof name, "repo/tmp/chunk.%ld.1.parquet", (long)getpid());
+    t_write_file(t_path(name), "rows", 4);
+    age(t_path(name));
+    /* A process that has exited. */
+    pid_t dead = dead_pid();
+    char gone[256], spill[256], spilled[300];
+    snprintf(gone, sizeof gone, "repo/tmp/chunk.%ld.7.parquet", (long)dead);
+    t_write_file(t_path(gone), "rows", 4);
+    age(t_path(gone));
+    snprintf(spill, sizeof spill, "repo/tmp/duckdb.%ld", (long)dead);
+    REQUIRE(mkdir(t_path(spill), 0755) == 0);
+    snprintf(spilled, sizeof spilled, "%s/spill.tmp", spill);
+    t_write_file(t_path(spilled), "x", 1);
+    r = reopen(r);
+    CHECK(access(t_path(name), F_OK) == 0);
+    CHECK(access(t_path(gone), F_OK) != 0);
+    CHECK(access(t_path(spill), F_OK) != 0);
+    CHECK_INT(r->tmp_removed, ==, 2);
     udr_close(r);
 }
 
@@ -731,6 +775,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_file_changing_during_put_is_refused),
     TEST_ENTRY(test_hashing_without_mmap),
     TEST_ENTRY(test_stale_tmp_cleaned_live_kept),
+    TEST_ENTRY(test_clean_tmp_respects_live_makers),
     TEST_ENTRY(test_streaming_put_1gib_bounded_memory),
 };
 HARNESS_MAIN("store", TESTS)
