@@ -46,8 +46,9 @@
 
 #include "hash.h"
 
-/* A temporary file younger than this is never removed by cleaning, even if
- * unlocked: its writer may be between creating and locking it. */
+/* A temporary file whose name does not say who made it, younger than this,
+ * is never removed by cleaning, even if unlocked: its writer may be between
+ * creating and locking it. (A name with a dead maker's pid goes at once.) */
 enum { TMP_GRACE_SECONDS = 10 };
 
 int store_open(store *s, const char *root, udr_err *err)
@@ -843,7 +844,8 @@ int store_clean_tmp(store *s, int *removed)
                 nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS) == 0)
                 (*removed)++;
         } else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-                   now - st.st_mtime >= TMP_GRACE_SECONDS && flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+                   (maker > 0 || now - st.st_mtime >= TMP_GRACE_SECONDS) &&
+                   flock(fd, LOCK_EX | LOCK_NB) == 0 &&
                    fstatat(dirfd(dp), de->d_name, &again, AT_SYMLINK_NOFOLLOW) == 0 &&
                    again.st_ino == st.st_ino && again.st_dev == st.st_dev) {
             /* Unlocked, old, and still the file we locked: its writer is gone. */

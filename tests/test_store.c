@@ -645,8 +645,8 @@ static void test_stale_tmp_cleaned_live_kept(void)
     snprintf(died, sizeof died, "repo/tmp/obj.%ld.1.deadbeef", (long)dead_pid());
     t_write_file(t_path(died), "partial", 7);
     age(t_path(died));
-    /* A writer that just started: unlocked but new (within the grace time). */
-    snprintf(starting, sizeof starting, "repo/tmp/obj.%ld.2.00000000", (long)dead_pid());
+    /* A writer that just started (this process): not locked yet. */
+    snprintf(starting, sizeof starting, "repo/tmp/obj.%ld.2.00000000", (long)getpid());
     t_write_file(t_path(starting), "starting", 8);
     /* A live writer in another process: old and locked by it. */
     int sync_pipe[2];
@@ -673,6 +673,8 @@ static void test_stale_tmp_cleaned_live_kept(void)
     CHECK(access(t_path(died), F_OK) != 0);
     CHECK(access(t_path(starting), F_OK) == 0);
     CHECK(access(t_path(locked), F_OK) == 0);
+    /* A file whose name says nothing of its maker: kept while new. */
+    t_write_file(t_path("repo/tmp/unnamed"), "?", 1);
 
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -682,6 +684,10 @@ static void test_stale_tmp_cleaned_live_kept(void)
     r = reopen(r);
     CHECK_INT(r->tmp_removed, ==, 1);
     CHECK(access(t_path(locked), F_OK) != 0);
+    CHECK(access(t_path("repo/tmp/unnamed"), F_OK) == 0);
+    age(t_path("repo/tmp/unnamed"));
+    r = reopen(r);
+    CHECK(access(t_path("repo/tmp/unnamed"), F_OK) != 0);
     udr_close(r);
 }
 

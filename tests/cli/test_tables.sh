@@ -219,6 +219,29 @@ test_two_imports_at_once() {
     expect_rc 0
 }
 
+test_import_killed_midway_loses_nothing() {
+    setup
+    "$UDR" sql "COPY (SELECT range AS id, md5(range::VARCHAR) AS name, range % 100 AS score FROM range(3000000)) TO 'big.csv'" >/dev/null
+    "$UDR" -q import users big.csv --key id &
+    pid=$!
+    sleep 1.5
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    # Whatever the import had done, version 1 is intact and the log valid.
+    run "$UDR" sql --format csv "SELECT count(*) FROM \"users@1\""
+    expect_rc 0
+    expect_out "3"
+    run "$UDR" fsck
+    expect_rc 0
+    # The dead importer's temporary files are gone after that open.
+    check [ -z "$(ls .udr/tmp)" ]
+    # And the import can simply be run again.
+    run "$UDR" import users big.csv --key id
+    expect_rc 0
+    run "$UDR" sql --format csv "SELECT count(*) FROM users"
+    expect_out "3000000"
+}
+
 test_interactive_shell() {
     setup
     command -v script >/dev/null || return 0
