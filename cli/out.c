@@ -239,9 +239,13 @@ static void json_string(FILE *to, const char *v)
     fputc('"', to);
 }
 
-/* Prints cells[r][c] in a format; NULL cells are SQL NULLs. */
-static void print_cells(const char *const *header, size_t ncols, const int *numeric,
-                        char ***cells, size_t nrows, out_format f, FILE *to)
+/* A cell's text, malloc'd (the printer frees it), or NULL for SQL NULL. */
+typedef char *(*cell_fn)(void *ctx, size_t row, size_t col);
+
+/* Prints the cells in a format, row by row: CSV and JSON hold one cell at a
+ * time; an aligned table reads every cell twice (widths, then text). */
+static void print_cells(const char *const *header, size_t ncols, const int *numeric, cell_fn get,
+                        void *ctx, size_t nrows, out_format f, FILE *to)
 {
     f = out_resolve(f);
     if (f == FMT_CSV) {
@@ -255,7 +259,9 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
             for (size_t c = 0; c < ncols; c++) {
                 if (c)
                     fputc(',', to);
-                csv_cell(to, cells[r][c]);
+                char *v = get(ctx, r, c);
+                csv_cell(to, v);
+                free(v);
             }
             fputc('\n', to);
         }
@@ -270,14 +276,14 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
                     fputs(", ", to);
                 json_string(to, header[c]);
                 fputs(": ", to);
-                if (cells[r][c] == NULL)
+                char *v = get(ctx, r, c);
+                if (v == NULL)
                     fputs("null", to);
-                else if (numeric[c] == 1)
-                    fputs(cells[r][c], to);
-                else if (numeric[c] == 2)      /* boolean */
-                    fputs(cells[r][c], to);
+                else if (numeric[c] != 0)      /* numbers and booleans as they are */
+                    fputs(v, to);
                 else
-                    json_string(to, cells[r][c]);
+                    json_string(to, v);
+                free(v);
             }
             fputs("}", to);
         }
@@ -291,7 +297,9 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
         w[c] = width(header[c]);
     for (size_t r = 0; r < nrows; r++)
         for (size_t c = 0; c < ncols; c++) {
-            size_t cw = width(cells[r][c] ? cells[r][c] : "NULL");
+            char *v = get(ctx, r, c);
+            size_t cw = width(v ? v : "NULL");
+            free(v);
             if (cw > w[c])
                 w[c] = cw;
         }
@@ -307,13 +315,15 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
     fputs("-\n", to);
     for (size_t r = 0; r < nrows; r++) {
         for (size_t c = 0; c < ncols; c++) {
-            const char *v = cells[r][c] ? cells[r][c] : "NULL";
+            char *cell = get(ctx, r, c);
+            const char *v = cell ? cell : "NULL";
             int pad = (int)(w[c] - width(v));
             fputs(c ? " | " : " ", to);
             if (numeric[c] == 1)
                 fprintf(to, "%*s%s", pad, "", v);
             else
                 fprintf(to, "%s%*s", v, c + 1 < ncols ? pad : 0, "");
+            free(cell);
         }
         fputc('\n', to);
     }
@@ -321,10 +331,16 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
     free(w);
 }
 
+static char *grid_cell(void *ctx, size_t row, size_t col)
+{
+    char ***rows = ctx;
+    return rows[row][col] ? strdup(rows[row][col]) : NULL;
+}
+
 void out_grid(const char *const *header, size_t ncols, const int *numeric, char ***rows,
               size_t nrows, out_format f, FILE *to)
 {
-    print_cells(header, ncols, numeric, rows, nrows, f, to);
+    print_cells(header, ncols, numeric, grid_cell, rows, nrows, f, to);
 }
 
 static int numeric_type(const char *t)
@@ -342,36 +358,27 @@ static int numeric_type(const char *t)
     return 0;
 }
 
+static char *result_cell(void *ctx, size_t row, size_t col)
+{
+    return udr_result_text(ctx, row, col);
+}
+
 void out_result(udr_result *r, out_format f, FILE *to)
 {
     size_t nc = udr_result_columns(r);
-    uint64_t nr = udr_result_rows(r);
     const char **header = calloc(nc ? nc : 1, sizeof *header);
     int *numeric = calloc(nc ? nc : 1, sizeof *numeric);
-    char ***cells = calloc(nr ? nr : 1, sizeof *cells);
-    if (header == NULL || numeric == NULL || cells == NULL) {
+    if (header == NULL || numeric == NULL) {
         free(header);
         free(numeric);
-        free(cells);
-        out_error("out of memory printing %llu rows", (unsigned long long)nr);
+        out_error("out of memory printing a result");
         return;
     }
     for (size_t c = 0; c < nc; c++) {
         header[c] = udr_result_column_name(r, c);
         numeric[c] = numeric_type(udr_result_column_type(r, c));
     }
-    for (uint64_t i = 0; i < nr; i++) {
-        cells[i] = calloc(nc ? nc : 1, sizeof **cells);
-        for (size_t c = 0; cells[i] && c < nc; c++)
-            cells[i][c] = udr_result_text(r, i, c);
-    }
-    print_cells(header, nc, numeric, cells, (size_t)nr, f, to);
-    for (uint64_t i = 0; i < nr; i++) {
-        for (size_t c = 0; cells[i] && c < nc; c++)
-            free(cells[i][c]);
-        free(cells[i]);
-    }
-    free(cells);
+    print_cells(header, nc, numeric, result_cell, r, (size_t)udr_result_rows(r), f, to);
     free(numeric);
     free(header);
 }
