@@ -103,6 +103,25 @@ test_export_round_trip() {
     check grep -q '^id,name,score' out.csv
 }
 
+test_import_json_and_format_flag() {
+    "$UDR" init -q >/dev/null
+    printf '{"id": 1, "tags": ["a", "b"], "who": {"name": "Ada"}}\n{"id": 2, "tags": [], "who": {"name": "Bob"}}\n' > events.jsonl
+    run "$UDR" import events events.jsonl --key id
+    expect_rc 0
+    expect_out "events: version 1, 2 rows"
+    run "$UDR" sql --format csv "SELECT id, len(tags) AS n, who.name AS name FROM events ORDER BY id"
+    expect_out "1,2,Ada"
+    expect_out "2,0,Bob"
+    cp events.jsonl events.data
+    run "$UDR" import more events.data
+    expect_rc 2
+    expect_err "--format"
+    run "$UDR" import more events.data --format json
+    expect_rc 0
+    run "$UDR" import more events.data --format xml
+    expect_rc 2
+}
+
 test_drop() {
     setup
     run "$UDR" drop users
