@@ -980,41 +980,41 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
     return UDR_OK;
 }
 
-static int read_object(catalog *c, const udr_hash *h, void **data, size_t *len)
+/* Reads an object (verified) and decodes it; a decoding error names it. */
+static int read_decoded(catalog *c, const udr_hash *h,
+                        int (*decode)(const void *, size_t, void *, udr_err *), void *out)
 {
-    return store_get(c->store, h, 1, data, len);
+    void *data;
+    size_t len;
+    int rc = store_get(c->store, h, 1, &data, &len);
+    if (rc)
+        return rc;
+    rc = decode(data, len, out, c->err);
+    free(data);
+    if (rc) {
+        char hex[UDR_HASH_HEX + 1];
+        hash_to_hex(h, hex);
+        err_prefix(c->err, "object %s", hex);
+    }
+    return rc;
+}
+
+static int decode_tv(const void *data, size_t len, void *out, udr_err *err)
+{
+    return catv_decode(data, len, out, err);
+}
+
+static int decode_commit(const void *data, size_t len, void *out, udr_err *err)
+{
+    return catc_decode(data, len, out, err);
 }
 
 int catalog_read_tablever(catalog *c, const udr_hash *h, cat_tablever *tv)
 {
-    void *data;
-    size_t len;
-    int rc = read_object(c, h, &data, &len);
-    if (rc)
-        return rc;
-    rc = catv_decode(data, len, tv, c->err);
-    free(data);
-    if (rc) {
-        char hex[UDR_HASH_HEX + 1];
-        hash_to_hex(h, hex);
-        err_prefix(c->err, "object %s", hex);
-    }
-    return rc;
+    return read_decoded(c, h, decode_tv, tv);
 }
 
 int catalog_read_commit(catalog *c, const udr_hash *h, cat_commit *cm)
 {
-    void *data;
-    size_t len;
-    int rc = read_object(c, h, &data, &len);
-    if (rc)
-        return rc;
-    rc = catc_decode(data, len, cm, c->err);
-    free(data);
-    if (rc) {
-        char hex[UDR_HASH_HEX + 1];
-        hash_to_hex(h, hex);
-        err_prefix(c->err, "object %s", hex);
-    }
-    return rc;
+    return read_decoded(c, h, decode_commit, cm);
 }

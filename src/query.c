@@ -46,45 +46,28 @@ void query_close(query *q)
     }
 }
 
-void query_quote(const char *s, char *out, size_t size)
+/* Appends s quoted with q, a quote inside doubled: "a""b" or 'it''s'. */
+static void add_quoted(buf *b, const char *s, char q)
 {
-    size_t o = 0;
-    if (size < 3) {
-        if (size)
-            out[0] = '\0';
-        return;
+    buf_addc(b, q);
+    for (; *s; s++) {
+        if (*s == q)
+            buf_addc(b, q);
+        buf_addc(b, *s);
     }
-    out[o++] = '\'';
-    for (; *s && o + 3 < size; s++) {
-        if (*s == '\'')
-            out[o++] = '\'';
-        out[o++] = *s;
-    }
-    out[o++] = '\'';
-    out[o] = '\0';
+    buf_addc(b, q);
 }
 
-/* Appends s as a quoted SQL identifier ("a""b"). */
+/* A quoted SQL identifier. */
 static void add_ident(buf *b, const char *s)
 {
-    buf_addc(b, '"');
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_addc(b, '"');
-        buf_addc(b, *s);
-    }
-    buf_addc(b, '"');
+    add_quoted(b, s, '"');
 }
 
+/* An SQL string literal. */
 static void add_literal(buf *b, const char *s)
 {
-    buf_addc(b, '\'');
-    for (; *s; s++) {
-        if (*s == '\'')
-            buf_addc(b, '\'');
-        buf_addc(b, *s);
-    }
-    buf_addc(b, '\'');
+    add_quoted(b, s, '\'');
 }
 
 /* ---- the replacement scan --------------------------------------------------- */

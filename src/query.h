@@ -101,7 +101,4 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
 int query_diff(query *q, const char *table, const char *from, const char *to,
                const char *const *key, udr_diff *counts, duckdb_result *rows);
 
-/* Quotes s as an SQL string literal into buf ('it''s'). */
-void query_quote(const char *s, char *buf, size_t size);
-
 #endif
