@@ -217,6 +217,13 @@ typedef struct udr_write_info {
     uint64_t new_chunks;      /* chunks that were not stored before */
     uint64_t new_bytes;       /* their bytes, and a new delete file's: what the
                                  write added to the store (metadata aside) */
+    int staged;               /* 1: the rows were first held in memory (or
+                                 DuckDB's spill files) to be sorted by the key,
+                                 checked, or compared with the current version;
+                                 0: streamed from the source straight into
+                                 chunks, a few chunks in memory at a time. A
+                                 keyed table's first write streams when its
+                                 rows come in key order. */
 } udr_write_info;
 
 /* Replaces a table's content with the rows of select_sql (creating the

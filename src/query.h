@@ -4,19 +4,23 @@
  *
  * Writing a table (query_write):
  *
- *   1. The source (any DuckDB query) is materialised into a temporary table,
- *      sorted by the key if there is one, with a hash per row: of the key's
- *      columns when there is a key, of every column otherwise.
+ *   1. The source (any DuckDB query) is read once, with a hash per row: of
+ *      the key's columns when there is a key, of every column otherwise.
+ *      Streamed (a first write, a rewrite without a key): straight from a
+ *      streaming result, the key order checked in C on the way. Staged
+ *      (appends, keyed rewrites that may become deltas, rows that need a
+ *      sort): into a temporary table, sorted by the key.
  *   2. Chunk boundaries fall after rows whose hash is 0 modulo
  *      QUERY_CHUNK_AVG_ROWS, within QUERY_CHUNK_MIN_ROWS..MAX_ROWS of the
  *      previous boundary (content-defined chunking at row granularity): an
  *      edit moves only the boundaries next to it, so rewriting a table after
  *      a small change produces the same chunks everywhere else.
- *   3. Each chunk is written by DuckDB as a zstd Parquet file (the same rows
- *      give the same bytes) into tmp/ and adopted into the object store:
- *      equal chunks are stored once. zstd level 1: measured 18% faster to
- *      write than level 3 for 0.3% more bytes. The settings are part of what
- *      a chunk's bytes are, so changing them changes every new chunk's hash.
+ *   3. A pool of writer threads writes each chunk as a zstd Parquet file of
+ *      one row group (the same rows give the same bytes, by either path)
+ *      into tmp/ and adopts it into the object store: equal chunks are
+ *      stored once. zstd level 1: measured 18% faster to write than level 3
+ *      for 0.3% more bytes. The settings are part of what a chunk's bytes
+ *      are, so changing them changes every new chunk's hash.
  *   4. A table-version object lists the chunks; the catalog commits it.
  *
  * Appending rows whose key is above every existing key (or to a table
@@ -62,6 +66,8 @@ typedef struct query_cached {
     int full;
 } query_cached;
 
+typedef struct query_pool query_pool;  /* chunk writers at work (query.c) */
+
 typedef struct query {
     udr_err *err;
     catalog *cat;
@@ -75,6 +81,7 @@ typedef struct query {
     size_t npins;
     uint64_t tmp_seq;
     int staged_strict;                /* staged keys strictly increasing */
+    query_pool *pool;                 /* during a write */
     query_cached cache[QUERY_CACHE];
     uint64_t uses;
 } query;

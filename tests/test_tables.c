@@ -347,6 +347,112 @@ static void test_many_chunks_and_reuse(void)
     udr_close(r);
 }
 
+/* Rows in key order stream straight into chunks; the same rows in another
+ * order are staged and sorted. Both give the very same chunks, for keys of
+ * every kind the streamed path compares itself. */
+static void test_streamed_and_staged_agree(void)
+{
+    udr_repo *r = new_repo();
+    static const struct {
+        const char *cols, *key[3];
+    } kinds[] = {
+        {"range AS k", {"k", NULL}},
+        {"(range - 300000)::INTEGER AS k", {"k", NULL}},
+        {"lpad(range::VARCHAR, 7, '0') AS k", {"k", NULL}},
+        {"(range / 100.0)::DECIMAL(30,2) AS k", {"k", NULL}},
+        {"DATE '1900-01-01' + range::INTEGER AS k", {"k", NULL}},
+        {"range // 3 AS a, (2 - range % 3)::VARCHAR AS b", {"a", "b"}},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        char sorted[512], shuffled[512];
+        /* The composite key's second column falls while the first holds:
+         * its rows come in key order only when ordered by (a, b). */
+        snprintf(sorted, sizeof sorted,
+                 "SELECT * FROM (SELECT %s, md5(range::VARCHAR) AS v FROM range(400000)) "
+                 "ORDER BY ALL",
+                 kinds[i].cols);
+        snprintf(shuffled, sizeof shuffled,
+                 "SELECT * FROM (SELECT %s, md5(range::VARCHAR) AS v FROM range(400000)) "
+                 "ORDER BY hash(v)",
+                 kinds[i].cols);
+        udr_write_info a, b;
+        must_write(r, "streamed", sorted, kinds[i].key, &a);
+        CHECK_INT(a.staged, ==, 0);
+        CHECK(a.chunks >= 2);
+        must_write(r, "staged", shuffled, kinds[i].key, &b);
+        CHECK_INT(b.staged, ==, 1);
+        CHECK_INT(b.chunks, ==, a.chunks);
+        CHECK_INT(b.new_bytes, ==, 0);
+        CHECK_STR(value(r, "SELECT count(*) FROM (SELECT * FROM streamed EXCEPT "
+                           "SELECT * FROM staged)"), "0");
+        udr_table_drop(r, "streamed", NULL);
+        udr_table_drop(r, "staged", NULL);
+    }
+    udr_close(r);
+}
+
+/* Rows inserted at the front: the chunks after the first boundary are the
+ * same objects, whether the rows were streamed or staged (where a chunk's
+ * rows lay in the input does not change its bytes). */
+static void test_insert_at_front_rewrites_one_chunk(void)
+{
+    udr_repo *r = new_repo();
+    udr_write_info a, b;
+    /* Without a key: streamed. */
+    must_write(r, "t", "SELECT range AS x, md5(range::VARCHAR) AS v FROM range(800000)", NULL,
+               &a);
+    CHECK(a.chunks >= 4);
+    must_write(r, "t",
+               "SELECT -1 AS x, 'first' AS v UNION ALL SELECT * FROM (SELECT * FROM \"t@1\")",
+               NULL, &b);
+    CHECK_INT(b.staged, ==, 0);
+    CHECK_INT(b.rows, ==, 800001);
+    CHECK(b.new_chunks <= 2);
+    CHECK(b.new_bytes * 2 < b.bytes);
+    CHECK_STR(value(r, "SELECT x FROM t LIMIT 1"), "-1");
+    /* With a key, rows out of order: staged and sorted, 1,000 new keys in
+     * front. */
+    const char *key[] = {"k", NULL};
+    must_write(r, "a",
+               "SELECT range AS k, md5(range::VARCHAR) AS v FROM range(800000) ORDER BY v", key,
+               &a);
+    must_write(r, "b",
+               "SELECT range AS k, md5(range::VARCHAR) AS v FROM range(-1000, 800000) ORDER BY v",
+               key, &b);
+    CHECK_INT(b.staged, ==, 1);
+    CHECK(b.new_chunks <= 2);
+    CHECK(b.new_bytes * 2 < b.bytes);
+    udr_close(r);
+}
+
+/* A source failing midway through a streamed write commits nothing and
+ * leaves no temporary file. */
+static void test_stream_failure_leaves_nothing(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"k", NULL};
+    udr_write_opts o = {key, NULL, NULL};
+    udr_write_info wi;
+    CHECK_INT(udr_table_write(r, "t",
+                              "SELECT range AS k, CASE WHEN range = 700000 THEN "
+                              "error('the source broke') ELSE range END AS v FROM range(900000)",
+                              &o, &wi),
+              ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "the source broke");
+    udr_version_info *v;
+    size_t n;
+    REQUIRE(udr_table_list(r, &v, &n) == UDR_OK);
+    CHECK_INT(n, ==, 0);
+    udr_version_info_free(v, n);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls %s/tmp | grep -v '^duckdb')\"", t_path("repo"));
+    CHECK_INT(system(cmd), ==, 0);
+    /* and the repository still works */
+    must_write(r, "t", "SELECT range AS k FROM range(10)", key, NULL);
+    CHECK_STR(value(r, "SELECT sum(k) FROM t"), "45");
+    udr_close(r);
+}
+
 /* A million rows with a key: a scattered update, an append and an identical
  * rewrite each store little or nothing new, and the log says so. */
 static void test_dedup_figures(void)
@@ -491,6 +597,9 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_drop_keeps_history),
     TEST_ENTRY(test_missing_chunk_named),
     TEST_ENTRY(test_many_chunks_and_reuse),
+    TEST_ENTRY(test_streamed_and_staged_agree),
+    TEST_ENTRY(test_insert_at_front_rewrites_one_chunk),
+    TEST_ENTRY(test_stream_failure_leaves_nothing),
     TEST_ENTRY(test_dedup_figures),
     TEST_ENTRY(test_delete_files_and_compaction),
     TEST_ENTRY(test_two_processes_write_different_tables),
