@@ -263,6 +263,10 @@ static void bench_import_and_queries(const char *dir, long rows)
     if (udr_table_write(r, "orders", sql, &oo, &wi) != UDR_OK)
         die("import orders", r);
     printf("rows %ld\n", rows);
+    /* Queries run as a user's would: on a repository just opened. */
+    udr_close(r);
+    if (udr_open(path, &r) != UDR_OK)
+        die("open", r);
 
     char *lineitem = chunk_list(r, dir, "lineitem");
     char *orders = chunk_list(r, dir, "orders");

@@ -41,6 +41,8 @@ extern "C" {
 #define UDR_EFORMAT    -8   /* not a UDR repository, or a newer format than this build */
 #define UDR_EPERM      -9   /* permission denied or read-only file system */
 #define UDR_EEXIST    -10   /* something that must not exist already does */
+#define UDR_ECONFLICT -11   /* a concurrent change or a merge conflict: nothing
+                               was changed; retry, or resolve and retry */
 
 /* A short constant name for a code, e.g. "UDR_ECORRUPT". Never NULL. */
 const char *udr_strerror(int code);

@@ -16,11 +16,11 @@
 #include "hash.h"
 #include "util/buf.h"
 
-enum { REC_COMMIT = 1, REC_CHECKPOINT = 2 };
+enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3 };
 
 static const char TV_MAGIC[] = "udr table-version 1";
 static const char COMMIT_MAGIC[] = "udr commit 1";
-static const char CHECKPOINT_MAGIC[] = "udr checkpoint 1";
+static const char CHECKPOINT_MAGIC[] = "udr checkpoint 2";
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -50,6 +50,51 @@ int catalog_check_name(const char *name, udr_err *err)
         }
     }
     return UDR_OK;
+}
+
+int catalog_check_ref_name(const char *name, const char *what, udr_err *err)
+{
+    if (name == NULL || name[0] == '\0')
+        return err_set(err, UDR_EINVAL, "a %s name cannot be empty", what);
+    size_t n = strlen(name);
+    if (n > CATALOG_REF_MAX)
+        return err_set(err, UDR_EINVAL, "%s name '%.40s...' is too long (%zu bytes; at most %d)",
+                       what, name, n, CATALOG_REF_MAX);
+    const char *why = NULL;
+    int digits = 1;
+    for (size_t i = 0; i < n && why == NULL; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        int part_start = i == 0 || name[i - 1] == '/';
+        digits &= ch >= '0' && ch <= '9';
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.' || ch == '/'))
+            why = "use letters, digits and . _ - /";
+        else if (ch == '/' && part_start)
+            why = "its /-separated parts cannot be empty";
+        else if (part_start && (ch == '.' || ch == '-'))
+            why = "its parts cannot start with . or -";
+        else if (ch == '.' && name[i + 1] == '.')
+            why = "it cannot contain ..";
+    }
+    int64_t t;
+    if (why == NULL && (name[n - 1] == '/' || name[n - 1] == '.'))
+        why = "it cannot end with / or .";
+    if (why == NULL && n >= 5 && strcmp(name + n - 5, ".lock") == 0)
+        why = "it cannot end with .lock";
+    if (why == NULL && digits)
+        why = "all digits would mean a version number after a table's @";
+    if (why == NULL && catalog_parse_time(name, &t) == 0)
+        why = "a time would mean an instant after a table's @";
+    if (why == NULL)
+        return UDR_OK;
+    buf b;
+    buf_init(&b);
+    buf_escaped(&b, name);
+    char *shown = buf_take(&b, NULL);
+    int rc = err_set(err, UDR_EINVAL, "'%s' is not a valid %s name: %s", shown ? shown : "?",
+                     what, why);
+    free(shown);
+    return rc;
 }
 
 /* ---- text lines ---------------------------------------------------------- */
@@ -488,9 +533,21 @@ static int find_table(const catalog *c, const char *name, size_t *at)
                      at);
 }
 
-static int find_head(const catalog *c, const char *name, size_t *at)
+static int find_branch(const catalog *c, const char *name, size_t *at)
 {
-    return find_name(c->head, c->nhead, sizeof *c->head, offsetof(cat_entry, table), name, at);
+    return find_name(c->branches, c->nbranches, sizeof *c->branches,
+                     offsetof(cat_branch, name), name, at);
+}
+
+static int find_tag(const catalog *c, const char *name, size_t *at)
+{
+    return find_name(c->tags, c->ntags, sizeof *c->tags, offsetof(cat_tag, name), name, at);
+}
+
+static int find_entry(const cat_branch *b, const char *name, size_t *at)
+{
+    return find_name(b->tables, b->ntables, sizeof *b->tables, offsetof(cat_entry, table), name,
+                     at);
 }
 
 const cat_table *catalog_table(const catalog *c, const char *name)
@@ -499,15 +556,168 @@ const cat_table *catalog_table(const catalog *c, const char *name)
     return find_table(c, name, &at) ? &c->tables[at] : NULL;
 }
 
-const cat_entry *catalog_head_entry(const catalog *c, const char *name)
+const char *catalog_work_branch(const catalog *c)
 {
-    size_t at;
-    return find_head(c, name, &at) ? &c->head[at] : NULL;
+    return c->work[0] ? c->work : c->current;
 }
 
-/* Applies one change of a commit record to the index. */
-static int apply_change(catalog *c, const char *name, uint64_t version, const udr_hash *h,
-                        int64_t time_us, uint64_t seq, const udr_hash *commit)
+const cat_branch *catalog_branch(const catalog *c, const char *name)
+{
+    size_t at;
+    return find_branch(c, name ? name : catalog_work_branch(c), &at) ? &c->branches[at] : NULL;
+}
+
+const cat_tag *catalog_tag(const catalog *c, const char *name)
+{
+    size_t at;
+    return find_tag(c, name, &at) ? &c->tags[at] : NULL;
+}
+
+int catalog_set_work_branch(catalog *c, const char *name)
+{
+    if (name == NULL || name[0] == '\0') {
+        c->work[0] = '\0';
+        return UDR_OK;
+    }
+    if (catalog_branch(c, name) == NULL)
+        return err_set(c->err, UDR_ENOTFOUND,
+                       "there is no branch %s (see 'udr branch' for the branches there are)",
+                       name);
+    snprintf(c->work, sizeof c->work, "%s", name);
+    return UDR_OK;
+}
+
+const cat_entry *catalog_head_entry(const catalog *c, const char *name)
+{
+    const cat_branch *b = catalog_branch(c, NULL);
+    size_t at;
+    return b != NULL && find_entry(b, name, &at) ? &b->tables[at] : NULL;
+}
+
+const cat_version *catalog_version(const catalog *c, const char *table, uint64_t version)
+{
+    const cat_table *t = catalog_table(c, table);
+    if (t == NULL)
+        return NULL;
+    size_t lo = 0, hi = t->nv;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (t->v[mid].version == version)
+            return &t->v[mid];
+        if (t->v[mid].version < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void free_entries(cat_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].table);
+    free(e);
+}
+
+static void free_branch(cat_branch *b)
+{
+    free(b->name);
+    free(b->description);
+    free_entries(b->tables, b->ntables);
+    free(b->points);
+}
+
+/* The branch called name, made (empty) if need be; NULL when out of memory.
+ * Adding a branch moves the others: hold indices, not pointers, across it. */
+static cat_branch *branch_get(catalog *c, const char *name, int make, int64_t time_us)
+{
+    size_t at;
+    if (find_branch(c, name, &at))
+        return &c->branches[at];
+    if (!make)
+        return NULL;
+    cat_branch *b = grow_array(c->branches, &c->bcap, c->nbranches, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    c->branches = b;
+    memmove(&b[at + 1], &b[at], (c->nbranches - at) * sizeof *b);
+    memset(&b[at], 0, sizeof *b);
+    if ((b[at].name = strdup(name)) == NULL) {
+        memmove(&b[at], &b[at + 1], (c->nbranches - at) * sizeof *b);
+        return NULL;
+    }
+    b[at].created_us = time_us;
+    c->nbranches++;
+    return &b[at];
+}
+
+/* Sets a table's entry in a branch's head (hash zero: removes it). */
+static int branch_set_entry(catalog *c, cat_branch *b, const char *name, uint64_t version,
+                            const udr_hash *h)
+{
+    static const udr_hash zero;
+    size_t at;
+    int present = find_entry(b, name, &at);
+    if (hash_equal(h, &zero)) {
+        if (present) {
+            free(b->tables[at].table);
+            memmove(&b->tables[at], &b->tables[at + 1],
+                    (b->ntables - at - 1) * sizeof *b->tables);
+            b->ntables--;
+        }
+        return UDR_OK;
+    }
+    if (!present) {
+        cat_entry *e = grow_array(b->tables, &b->tcap, b->ntables, sizeof *e);
+        if (e == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        b->tables = e;
+        memmove(&e[at + 1], &e[at], (b->ntables - at) * sizeof *e);
+        if ((e[at].table = strdup(name)) == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        b->ntables++;
+    }
+    b->tables[at].version = version;
+    b->tables[at].hash = *h;
+    return UDR_OK;
+}
+
+/* A new head for a branch: its tables become the commit's. */
+static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64_t seq,
+                       int64_t time_us)
+{
+    cat_entry *tables = NULL;
+    size_t n = 0;
+    if (commit != NULL) {
+        cat_commit cm;
+        int rc = catalog_read_commit(c, commit, &cm);
+        if (rc)
+            return rc;
+        tables = cm.tables;            /* taken over: sorted, owned */
+        n = cm.ntables;
+        cm.tables = NULL;
+        cm.ntables = 0;
+        catc_free(&cm);
+    }
+    free_entries(b->tables, b->ntables);
+    b->tables = tables;
+    b->ntables = b->tcap = n;
+    b->has_head = commit != NULL;
+    if (commit != NULL) {
+        b->head = *commit;
+        cat_point *p = grow_array(b->points, &b->pcap, b->npoints, sizeof *p);
+        if (p == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        b->points = p;
+        p[b->npoints++] = (cat_point){seq, time_us, *commit};
+    }
+    return UDR_OK;
+}
+
+/* Records a version of a table: a new number, or one it has already (a
+ * merge reusing the other side's version). */
+static int add_version(catalog *c, const char *name, uint64_t version, const udr_hash *h,
+                       int64_t time_us, uint64_t seq, const udr_hash *commit)
 {
     static const udr_hash zero;
     int dropped = hash_equal(h, &zero);
@@ -524,54 +734,68 @@ static int apply_change(catalog *c, const char *name, uint64_t version, const ud
         c->ntables++;
     }
     cat_table *t = &c->tables[at];
-    if (t->nv > 0 && t->v[t->nv - 1].version >= version)
+    if (t->nv > 0 && t->v[t->nv - 1].version >= version) {
+        const cat_version *old = catalog_version(c, name, version);
+        if (old != NULL && hash_equal(&old->hash, h))
+            return UDR_OK;             /* a version reused */
+        if (old == NULL && !c->complete)
+            return UDR_OK;             /* older than the checkpoint: reused */
         return err_set(c->err, UDR_ECORRUPT,
                        "the log is inconsistent: record %llu gives table %s version %llu after "
                        "version %llu",
                        (unsigned long long)seq, name, (unsigned long long)version,
                        (unsigned long long)t->v[t->nv - 1].version);
+    }
     cat_version *v = grow_array(t->v, &t->cap, t->nv, sizeof *v);
     if (v == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
     t->v = v;
     v[t->nv++] = (cat_version){version, *h, dropped, time_us, seq, *commit};
-
-    /* main's head */
-    int present = find_head(c, name, &at);
-    if (dropped) {
-        if (present) {
-            free(c->head[at].table);
-            memmove(&c->head[at], &c->head[at + 1], (c->nhead - at - 1) * sizeof *c->head);
-            c->nhead--;
-        }
-        return UDR_OK;
-    }
-    if (!present) {
-        cat_entry *e = grow_array(c->head, &c->hcap, c->nhead, sizeof *e);
-        if (e == NULL)
-            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
-        c->head = e;
-        memmove(&e[at + 1], &e[at], (c->nhead - at) * sizeof *e);
-        if ((e[at].table = strdup(name)) == NULL)
-            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
-        c->nhead++;
-    }
-    c->head[at].version = version;
-    c->head[at].hash = *h;
     return UDR_OK;
 }
 
 /* ---- checkpoints --------------------------------------------------------- */
 
+/* Text as a field: escaped, so never empty ("" is a lone %). */
+static void add_text_field(buf *b, const char *text)
+{
+    buf_escaped(b, text ? text : "");
+}
+
+static char *text_field(const line *l, int i)
+{
+    return field_str(l, i);
+}
+
 static char *encode_checkpoint(const catalog *c, size_t *len)
 {
     buf b;
     buf_init(&b);
-    buf_printf(&b, "%s\n", CHECKPOINT_MAGIC);
-    if (c->nhist > 0) {
-        const cat_point *p = &c->history[c->nhist - 1];
-        buf_printf(&b, "commit %llu %lld ", (unsigned long long)p->seq, (long long)p->time_us);
-        add_hash(&b, &p->commit);
+    buf_printf(&b, "%s\ncurrent ", CHECKPOINT_MAGIC);
+    buf_escaped(&b, c->current);
+    buf_addc(&b, '\n');
+    for (size_t i = 0; i < c->nbranches; i++) {
+        const cat_branch *br = &c->branches[i];
+        const cat_point *p = br->npoints ? &br->points[br->npoints - 1] : NULL;
+        buf_adds(&b, "branch ");
+        buf_escaped(&b, br->name);
+        buf_printf(&b, " %lld %llu %lld ", (long long)br->created_us,
+                   (unsigned long long)(p ? p->seq : 0), (long long)(p ? p->time_us : 0));
+        if (br->has_head)
+            add_hash(&b, &br->head);
+        else
+            buf_addc(&b, '-');
+        buf_addc(&b, ' ');
+        add_text_field(&b, br->description);
+        buf_addc(&b, '\n');
+    }
+    for (size_t i = 0; i < c->ntags; i++) {
+        buf_adds(&b, "tag ");
+        buf_escaped(&b, c->tags[i].name);
+        buf_printf(&b, " %lld ", (long long)c->tags[i].time_us);
+        add_hash(&b, &c->tags[i].commit);
+        buf_addc(&b, ' ');
+        add_text_field(&b, c->tags[i].message);
         buf_addc(&b, '\n');
     }
     for (size_t i = 0; i < c->ntables; i++) {
@@ -585,7 +809,40 @@ static char *encode_checkpoint(const catalog *c, size_t *len)
         add_hash(&b, &v->commit);
         buf_addc(&b, '\n');
     }
+    if (c->nhist > 0) {
+        const cat_point *p = &c->history[c->nhist - 1];
+        buf_printf(&b, "commit %llu %lld ", (unsigned long long)p->seq, (long long)p->time_us);
+        add_hash(&b, &p->commit);
+        buf_addc(&b, '\n');
+    }
     return buf_take(&b, len);
+}
+
+static int add_tag(catalog *c, const char *name, const udr_hash *commit, int64_t time_us,
+                   const char *message)
+{
+    size_t at;
+    if (find_tag(c, name, &at)) {
+        cat_tag *t = &c->tags[at];
+        char *m = strdup(message ? message : "");
+        if (m == NULL)
+            return UDR_ENOMEM;
+        free(t->message);
+        t->message = m;
+        t->commit = *commit;
+        t->time_us = time_us;
+        return UDR_OK;
+    }
+    cat_tag *t = grow_array(c->tags, &c->tgcap, c->ntags, sizeof *t);
+    if (t == NULL)
+        return UDR_ENOMEM;
+    c->tags = t;
+    memmove(&t[at + 1], &t[at], (c->ntags - at) * sizeof *t);
+    t[at] = (cat_tag){strdup(name), *commit, time_us, strdup(message ? message : "")};
+    c->ntags++;
+    if (t[at].name == NULL || t[at].message == NULL)
+        return UDR_ENOMEM;
+    return UDR_OK;
 }
 
 static int load_checkpoint(catalog *c, const udr_hash *h)
@@ -599,12 +856,15 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
     }
     const char *p = data, *end = p + len;
     line l;
-    int r = next_line(&p, end, &l);
-    if (r != 1 || l.n != 3 || !field_is(&l, 0, "udr") || !field_is(&l, 1, "checkpoint") ||
-        !field_is(&l, 2, "1"))
+    int r = next_line(&p, end, &l), format = 0;
+    if (r == 1 && l.n == 3 && field_is(&l, 0, "udr") && field_is(&l, 1, "checkpoint"))
+        format = field_is(&l, 2, "1") ? 1 : field_is(&l, 2, "2") ? 2 : 0;
+    if (format == 0)
         rc = UDR_ECORRUPT;
+    udr_hash last = {{0}};
+    int have_last = 0;
     while (rc == UDR_OK && (r = next_line(&p, end, &l)) == 1) {
-        uint64_t seq, t, version;
+        uint64_t seq, t, version, created;
         udr_hash a, b;
         if (field_is(&l, 0, "commit") && l.n == 4 && field_u64(&l, 1, &seq) == 0 &&
             field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0 && c->nhist == 0) {
@@ -614,6 +874,8 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
             else {
                 c->history = hp;
                 hp[c->nhist++] = (cat_point){seq, (int64_t)t, a};
+                last = a;
+                have_last = 1;
             }
         } else if (field_is(&l, 0, "table") && l.n == 7 && field_u64(&l, 2, &version) == 0 &&
                    field_u64(&l, 3, &seq) == 0 && field_u64(&l, 4, &t) == 0 &&
@@ -622,14 +884,57 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
             if (name == NULL || catalog_check_name(name, NULL) != UDR_OK)
                 rc = UDR_ECORRUPT;
             else
-                rc = apply_change(c, name, version, &a, (int64_t)t, seq, &b);
+                rc = add_version(c, name, version, &a, (int64_t)t, seq, &b);
             free(name);
+        } else if (format == 2 && field_is(&l, 0, "current") && l.n == 2) {
+            char *name = field_str(&l, 1);
+            if (name == NULL || strlen(name) > CATALOG_REF_MAX)
+                rc = UDR_ECORRUPT;
+            else
+                snprintf(c->current, sizeof c->current, "%s", name);
+            free(name);
+        } else if (format == 2 && field_is(&l, 0, "branch") && l.n == 7 &&
+                   field_u64(&l, 2, &created) == 0 && field_u64(&l, 3, &seq) == 0 &&
+                   field_u64(&l, 4, &t) == 0) {
+            char *name = field_str(&l, 1), *desc = text_field(&l, 6);
+            int has = !field_is(&l, 5, "-");
+            cat_branch *br = NULL;
+            if (name == NULL || desc == NULL || (has && field_hash(&l, 5, &a) != 0) ||
+                catalog_check_ref_name(name, "branch", NULL) != UDR_OK)
+                rc = UDR_ECORRUPT;
+            else if ((br = branch_get(c, name, 1, (int64_t)created)) == NULL)
+                rc = UDR_ENOMEM;
+            if (br != NULL) {
+                free(br->description);
+                br->description = desc;
+                desc = NULL;
+                if (has)
+                    rc = branch_move(c, br, &a, seq, (int64_t)t);
+            }
+            free(name);
+            free(desc);
+        } else if (format == 2 && field_is(&l, 0, "tag") && l.n == 5 &&
+                   field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0) {
+            char *name = field_str(&l, 1), *msg = text_field(&l, 4);
+            if (name == NULL || msg == NULL || catalog_check_ref_name(name, "tag", NULL) != UDR_OK)
+                rc = UDR_ECORRUPT;
+            else
+                rc = add_tag(c, name, &a, (int64_t)t, msg);
+            free(name);
+            free(msg);
         } else {
             rc = UDR_ECORRUPT;
         }
     }
     free(data);
+    /* Format 1 knew main only: its head is the last commit. */
+    if (rc == UDR_OK && format == 1 && have_last) {
+        cat_branch *br = branch_get(c, "main", 1, 0);
+        rc = br ? branch_move(c, br, &last, c->history[0].seq, c->history[0].time_us) : UDR_ENOMEM;
+    }
     if (rc == UDR_OK && r < 0)
+        rc = UDR_ECORRUPT;
+    if (rc == UDR_OK && catalog_branch(c, c->current) == NULL)
         rc = UDR_ECORRUPT;
     if (rc == UDR_ECORRUPT) {
         char hex[UDR_HASH_HEX + 1];
@@ -676,14 +981,30 @@ static void free_index(catalog *c)
         free(c->tables[i].v);
     }
     free(c->tables);
-    for (size_t i = 0; i < c->nhead; i++)
-        free(c->head[i].table);
-    free(c->head);
+    for (size_t i = 0; i < c->nbranches; i++)
+        free_branch(&c->branches[i]);
+    free(c->branches);
+    for (size_t i = 0; i < c->ntags; i++) {
+        free(c->tags[i].name);
+        free(c->tags[i].message);
+    }
+    free(c->tags);
     free(c->history);
     c->tables = NULL;
-    c->head = NULL;
+    c->branches = NULL;
+    c->tags = NULL;
     c->history = NULL;
-    c->ntables = c->tcap = c->nhead = c->hcap = c->nhist = c->histcap = 0;
+    c->ntables = c->tcap = c->nbranches = c->bcap = c->ntags = c->tgcap = 0;
+    c->nhist = c->histcap = 0;
+}
+
+/* An empty index: main, with nothing on it, is the current branch. */
+static int init_index(catalog *c)
+{
+    snprintf(c->current, sizeof c->current, "main");
+    if (branch_get(c, "main", 1, 0) == NULL)
+        return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+    return UDR_OK;
 }
 
 int catalog_complete(catalog *c)
@@ -697,13 +1018,13 @@ int catalog_complete(catalog *c)
     full.store = c->store;
     full.err = c->err;
     full.checkpoint_every = c->checkpoint_every;
+    memcpy(full.work, c->work, sizeof full.work);
     fs_path(full.repo, sizeof full.repo, "%s", c->repo);
-    int rc = log_open_at(&full.log, c->repo, 1, c->err);
+    int rc = init_index(&full);
+    if (rc == UDR_OK)
+        rc = log_open_at(&full.log, c->repo, 1, c->err);
     if (rc == UDR_OK) {
         full.complete = 1;
-        /* A history that starts empty: a checkpoint record in a later
-         * segment is then skipped because the index is not empty... unless
-         * nothing was committed before it, which cannot be. */
         rc = log_read(&full.log, apply_record, &full);
     }
     if (rc != UDR_OK) {
@@ -717,6 +1038,140 @@ int catalog_complete(catalog *c)
     return UDR_OK;
 }
 
+static int malformed(catalog *c, uint64_t seq)
+{
+    return err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed", (unsigned long long)seq);
+}
+
+static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
+{
+    int64_t time_us = (int64_t)rd_u64(r);
+    udr_hash commit;
+    rd_bytes(r, commit.bytes, UDR_HASH_BYTES);
+    char *branch = rd_str16(r);
+    uint32_t n = rd_u32(r);
+    int rc = UDR_OK;
+    cat_branch *b = NULL;
+    if (r->bad || branch == NULL || n > len)
+        rc = malformed(c, seq);
+    else if ((b = branch_get(c, branch, 0, 0)) == NULL)
+        rc = err_set(c->err, UDR_ECORRUPT, "log record %llu commits to branch %s, which is not there",
+                     (unsigned long long)seq, branch);
+    free(branch);
+    for (uint32_t i = 0; rc == UDR_OK && i < n; i++) {
+        char *name = rd_str16(r);
+        uint64_t version = rd_u64(r);
+        udr_hash h;
+        rd_bytes(r, h.bytes, UDR_HASH_BYTES);
+        if (r->bad || name == NULL || catalog_check_name(name, NULL) != UDR_OK)
+            rc = malformed(c, seq);
+        else if ((rc = add_version(c, name, version, &h, time_us, seq, &commit)) == UDR_OK)
+            rc = branch_set_entry(c, b, name, version, &h);
+        free(name);
+    }
+    if (rc == UDR_OK && !rd_done(r))
+        rc = malformed(c, seq);
+    if (rc == UDR_OK) {
+        cat_point *h = grow_array(c->history, &c->histcap, c->nhist, sizeof *h);
+        cat_point *p = grow_array(b->points, &b->pcap, b->npoints, sizeof *p);
+        if (h != NULL)
+            c->history = h;
+        if (p != NULL)
+            b->points = p;
+        if (h == NULL || p == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        h[c->nhist++] = (cat_point){seq, time_us, commit};
+        p[b->npoints++] = (cat_point){seq, time_us, commit};
+        b->has_head = 1;
+        b->head = commit;
+    }
+    return rc;
+}
+
+static int apply_ref(catalog *c, uint64_t seq, reader *r)
+{
+    uint8_t kind = rd_u8(r);
+    int64_t time_us = (int64_t)rd_u64(r);
+    char *name = rd_str16(r);
+    int has = rd_u8(r);
+    udr_hash commit = {{0}};
+    if (has)
+        rd_bytes(r, commit.bytes, UDR_HASH_BYTES);
+    char *text = rd_str16(r);
+    int rc = UDR_OK;
+    const char *what = kind == CAT_REF_TAG || kind == CAT_REF_TAG_DELETE ? "tag" : "branch";
+    if (r->bad || !rd_done(r) || name == NULL || text == NULL || has > 1 ||
+        catalog_check_ref_name(name, what, NULL) != UDR_OK) {
+        rc = malformed(c, seq);
+        goto out;
+    }
+    size_t at;
+    switch (kind) {
+    case CAT_REF_BRANCH: {
+        int existed = find_branch(c, name, &at);
+        cat_branch *b = branch_get(c, name, 1, time_us);
+        if (b == NULL) {
+            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+            break;
+        }
+        if (!existed && (b->description = strdup(text)) == NULL) {
+            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+            break;
+        }
+        rc = branch_move(c, b, has ? &commit : NULL, seq, time_us);
+        break;
+    }
+    case CAT_REF_BRANCH_DELETE:
+        if (strcmp(name, "main") == 0 || !find_branch(c, name, &at)) {
+            rc = malformed(c, seq);
+            break;
+        }
+        free_branch(&c->branches[at]);
+        memmove(&c->branches[at], &c->branches[at + 1],
+                (c->nbranches - at - 1) * sizeof *c->branches);
+        c->nbranches--;
+        if (strcmp(c->current, name) == 0)
+            snprintf(c->current, sizeof c->current, "main");
+        if (strcmp(c->work, name) == 0)
+            c->work[0] = '\0';
+        break;
+    case CAT_REF_TAG:
+        if (!has) {
+            rc = malformed(c, seq);
+            break;
+        }
+        if (add_tag(c, name, &commit, time_us, text) != UDR_OK)
+            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        break;
+    case CAT_REF_TAG_DELETE:
+        if (!find_tag(c, name, &at)) {
+            rc = malformed(c, seq);
+            break;
+        }
+        free(c->tags[at].name);
+        free(c->tags[at].message);
+        memmove(&c->tags[at], &c->tags[at + 1], (c->ntags - at - 1) * sizeof *c->tags);
+        c->ntags--;
+        break;
+    case CAT_REF_CHECKOUT:
+        if (!find_branch(c, name, &at)) {
+            rc = malformed(c, seq);
+            break;
+        }
+        snprintf(c->current, sizeof c->current, "%s", name);
+        break;
+    default:
+        rc = err_set(c->err, UDR_EFORMAT,
+                     "log record %llu is a ref change of kind %u, which this udr does not know; "
+                     "upgrade udr",
+                     (unsigned long long)seq, kind);
+    }
+out:
+    free(name);
+    free(text);
+    return rc;
+}
+
 static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len)
 {
     catalog *c = ctx;
@@ -727,48 +1182,20 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         udr_hash h;
         rd_bytes(&r, h.bytes, UDR_HASH_BYTES);
         if (!rd_done(&r))
-            return err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed",
-                           (unsigned long long)seq);
+            return malformed(c, seq);
         /* A reader that holds the history already has this state. */
-        return c->nhist == 0 && c->ntables == 0 ? load_checkpoint(c, &h) : UDR_OK;
+        return c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 && c->ntags == 0 &&
+                       !c->branches[0].has_head
+                   ? load_checkpoint(c, &h)
+                   : UDR_OK;
     }
-    if (type != REC_COMMIT)
-        return err_set(c->err, UDR_EFORMAT,
-                       "log record %llu has type %u, which this udr does not know; upgrade udr",
-                       (unsigned long long)seq, type);
-    int64_t time_us = (int64_t)rd_u64(&r);
-    udr_hash commit;
-    rd_bytes(&r, commit.bytes, UDR_HASH_BYTES);
-    char *branch = rd_str16(&r);
-    uint32_t n = rd_u32(&r);
-    int rc = UDR_OK;
-    if (r.bad || branch == NULL || strcmp(branch, "main") != 0 || n > len)
-        rc = err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed",
-                     (unsigned long long)seq);
-    for (uint32_t i = 0; rc == UDR_OK && i < n; i++) {
-        char *name = rd_str16(&r);
-        uint64_t version = rd_u64(&r);
-        udr_hash h;
-        rd_bytes(&r, h.bytes, UDR_HASH_BYTES);
-        if (r.bad || name == NULL || catalog_check_name(name, NULL) != UDR_OK)
-            rc = err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed",
-                         (unsigned long long)seq);
-        else
-            rc = apply_change(c, name, version, &h, time_us, seq, &commit);
-        free(name);
-    }
-    free(branch);
-    if (rc == UDR_OK && !rd_done(&r))
-        rc = err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed",
-                     (unsigned long long)seq);
-    if (rc == UDR_OK) {
-        cat_point *h = grow_array(c->history, &c->histcap, c->nhist, sizeof *h);
-        if (h == NULL)
-            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
-        c->history = h;
-        h[c->nhist++] = (cat_point){seq, time_us, commit};
-    }
-    return rc;
+    if (type == REC_COMMIT)
+        return apply_commit(c, seq, &r, len);
+    if (type == REC_REF)
+        return apply_ref(c, seq, &r);
+    return err_set(c->err, UDR_EFORMAT,
+                   "log record %llu has type %u, which this udr does not know; upgrade udr",
+                   (unsigned long long)seq, type);
 }
 
 int catalog_open(catalog *c, store *s, const char *repo, udr_err *err)
@@ -779,7 +1206,9 @@ int catalog_open(catalog *c, store *s, const char *repo, udr_err *err)
     c->checkpoint_every = CATALOG_CHECKPOINT_EVERY;
     if (fs_path(c->repo, sizeof c->repo, "%s", repo))
         return err_set(err, UDR_EINVAL, "repository path is too long");
-    int rc = log_open(&c->log, repo, err);
+    int rc = init_index(c);
+    if (rc == UDR_OK)
+        rc = log_open(&c->log, repo, err);
     if (rc == UDR_OK) {
         c->complete = c->log.seg_first_seq == 1;
         rc = log_read(&c->log, apply_record, c);
@@ -796,7 +1225,11 @@ void catalog_close(catalog *c)
 
 int catalog_refresh(catalog *c)
 {
-    return log_read(&c->log, apply_record, c);
+    int rc = log_read(&c->log, apply_record, c);
+    /* The handle's branch may have been deleted by another process. */
+    if (rc == UDR_OK && c->work[0] && catalog_branch(c, c->work) == NULL)
+        c->work[0] = '\0';
+    return rc;
 }
 
 static int cmp_change(const void *a, const void *b)
@@ -804,27 +1237,27 @@ static int cmp_change(const void *a, const void *b)
     return strcmp(((const cat_change *)a)->table, ((const cat_change *)b)->table);
 }
 
-/* The commit object for main's head with changes applied. */
-static int make_commit(catalog *c, const char *message, const char *author, const cat_change *ch,
-                       size_t n, int64_t time_us, udr_hash *out)
+/* The commit object for a branch's head with changes applied. */
+static int make_commit(catalog *c, const cat_branch *br, const cat_commit_opts *o,
+                       const cat_change *ch, size_t n, int64_t time_us, udr_hash *out)
 {
     cat_commit cm = {0};
-    if (c->nhist > 0) {
-        cm.nparents = 1;
-        cm.parents[0] = c->history[c->nhist - 1].commit;
-    }
+    if (br->has_head)
+        cm.parents[cm.nparents++] = br->head;
+    if (o->merge_parent != NULL)
+        cm.parents[cm.nparents++] = *o->merge_parent;
     cm.time_us = time_us;
-    cm.author = (char *)author;
-    cm.message = (char *)message;
-    cm.tables = calloc(c->nhead + n + 1, sizeof *cm.tables);
+    cm.author = (char *)(o->author ? o->author : "");
+    cm.message = (char *)(o->message ? o->message : "");
+    cm.tables = calloc(br->ntables + n + 1, sizeof *cm.tables);
     if (cm.tables == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory making a commit");
     /* Merge the head (sorted) with the changes (sorted). */
     size_t i = 0, j = 0;
-    while (i < c->nhead || j < n) {
-        int cmp = i == c->nhead ? 1 : j == n ? -1 : strcmp(c->head[i].table, ch[j].table);
+    while (i < br->ntables || j < n) {
+        int cmp = i == br->ntables ? 1 : j == n ? -1 : strcmp(br->tables[i].table, ch[j].table);
         if (cmp < 0) {
-            cm.tables[cm.ntables++] = c->head[i++];
+            cm.tables[cm.ntables++] = br->tables[i++];
             continue;
         }
         if (ch[j].tv != NULL)
@@ -843,8 +1276,45 @@ static int make_commit(catalog *c, const char *message, const char *author, cons
     return rc;
 }
 
-int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
-                   size_t n, udr_hash *commit_out)
+/* The next record time: now, but after every record before (times in the
+ * log strictly increase, so "as of" lookups are unambiguous). */
+static int64_t record_time(const catalog *c)
+{
+    int64_t t_us = now_us();
+    if (c->nhist > 0 && t_us <= c->history[c->nhist - 1].time_us)
+        t_us = c->history[c->nhist - 1].time_us + 1;
+    for (size_t i = 0; i < c->nbranches; i++) {
+        const cat_branch *b = &c->branches[i];
+        if (b->npoints > 0 && t_us <= b->points[b->npoints - 1].time_us)
+            t_us = b->points[b->npoints - 1].time_us + 1;
+    }
+    return t_us;
+}
+
+static int head_is(const cat_branch *b, int expect_has, const udr_hash *expect)
+{
+    return b->has_head == expect_has && (!expect_has || hash_equal(&b->head, expect));
+}
+
+/* Appends a record (lock held) and applies it to the index. */
+static int append_record(catalog *c, buf *b)
+{
+    size_t len;
+    char *rec = buf_take(b, &len);
+    if (rec == NULL)
+        return err_set(c->err, UDR_ENOMEM, "out of memory making a log record");
+    uint64_t seq;
+    int rc = log_append(&c->log, rec, len, &seq);
+    if (rc == UDR_OK)
+        rc = apply_record(c, seq, rec, len);
+    free(rec);
+    if (rc == UDR_OK)
+        maybe_checkpoint(c);
+    return rc;
+}
+
+int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes, size_t n,
+                      udr_hash *commit_out)
 {
     qsort(changes, n, sizeof *changes, cmp_change);
     for (size_t i = 0; i < n; i++) {
@@ -860,27 +1330,52 @@ int catalog_commit(catalog *c, const char *message, const char *author, cat_chan
         return rc;
     if ((rc = catalog_refresh(c)) != 0)
         goto out;
+    char branch[CATALOG_REF_MAX + 1];
+    snprintf(branch, sizeof branch, "%s", o->branch ? o->branch : catalog_work_branch(c));
+    const cat_branch *br = catalog_branch(c, branch);
+    if (br == NULL) {
+        rc = err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')", branch);
+        goto out;
+    }
+    if (o->check_head && !head_is(br, o->expect_has_head, &o->expect_head)) {
+        rc = err_set(c->err, UDR_ECONFLICT,
+                     "branch %s moved while this change was being made (another process "
+                     "committed to it); nothing was changed: run it again",
+                     branch);
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
-        const cat_table *t = catalog_table(c, changes[i].table);
-        if (changes[i].tv == NULL && catalog_head_entry(c, changes[i].table) == NULL) {
+        size_t at;
+        if (changes[i].tv == NULL && changes[i].version == 0 &&
+            !find_entry(br, changes[i].table, &at)) {
             rc = err_set(c->err, UDR_ENOTFOUND, "there is no table %s to drop (see udr tables)",
                          changes[i].table);
             goto out;
         }
+        if (changes[i].version != 0) {
+            static const udr_hash zero;
+            const cat_version *v = catalog_version(c, changes[i].table, changes[i].version);
+            const udr_hash *want = changes[i].tv ? changes[i].tv : &zero;
+            if (v != NULL && !hash_equal(&v->hash, want)) {
+                rc = err_set(c->err, UDR_EINVAL, "table %s version %llu is other content",
+                             changes[i].table, (unsigned long long)changes[i].version);
+                goto out;
+            }
+            continue;
+        }
+        const cat_table *t = catalog_table(c, changes[i].table);
         changes[i].version = t != NULL && t->nv > 0 ? t->v[t->nv - 1].version + 1 : 1;
     }
-    int64_t t_us = now_us();
-    if (c->nhist > 0 && t_us <= c->history[c->nhist - 1].time_us)
-        t_us = c->history[c->nhist - 1].time_us + 1;   /* times strictly increase */
+    int64_t t_us = record_time(c);
     udr_hash commit;
-    if ((rc = make_commit(c, message, author, changes, n, t_us, &commit)) != 0)
+    if ((rc = make_commit(c, br, o, changes, n, t_us, &commit)) != 0)
         goto out;
     buf b;
     buf_init(&b);
     buf_u8(&b, REC_COMMIT);
     buf_u64(&b, (uint64_t)t_us);
     buf_add(&b, commit.bytes, UDR_HASH_BYTES);
-    buf_str16(&b, "main");
+    buf_str16(&b, branch);
     buf_u32(&b, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         static const udr_hash zero;
@@ -888,21 +1383,66 @@ int catalog_commit(catalog *c, const char *message, const char *author, cat_chan
         buf_u64(&b, changes[i].version);
         buf_add(&b, (changes[i].tv ? changes[i].tv : &zero)->bytes, UDR_HASH_BYTES);
     }
-    size_t len;
-    char *rec = buf_take(&b, &len);
-    if (rec == NULL) {
-        rc = err_set(c->err, UDR_ENOMEM, "out of memory making a log record");
-        goto out;
-    }
-    uint64_t seq;
-    rc = log_append(&c->log, rec, len, &seq);
-    if (rc == UDR_OK)
-        rc = apply_record(c, seq, rec, len);
-    free(rec);
-    if (rc == UDR_OK)
-        maybe_checkpoint(c);
+    rc = append_record(c, &b);
     if (rc == UDR_OK && commit_out != NULL)
         *commit_out = commit;
+out:
+    log_unlock(&c->log);
+    return rc;
+}
+
+int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
+                   size_t n, udr_hash *commit_out)
+{
+    cat_commit_opts o = {NULL, message, author, NULL, 0, 0, {{0}}};
+    return catalog_commit_on(c, &o, changes, n, commit_out);
+}
+
+int catalog_set_ref(catalog *c, const cat_ref_change *r)
+{
+    int tag = r->kind == CAT_REF_TAG || r->kind == CAT_REF_TAG_DELETE;
+    int rc = catalog_check_ref_name(r->name, tag ? "tag" : "branch", c->err);
+    if (rc)
+        return rc;
+    if ((rc = log_lock(&c->log)) != 0)
+        return rc;
+    if ((rc = catalog_refresh(c)) != 0)
+        goto out;
+    const cat_branch *br = catalog_branch(c, r->name);
+    const cat_tag *tg = catalog_tag(c, r->name);
+    if (r->kind == CAT_REF_BRANCH && r->create && br != NULL)
+        rc = err_set(c->err, UDR_EEXIST, "branch %s exists already", r->name);
+    else if (r->kind == CAT_REF_BRANCH && !r->create && br == NULL)
+        rc = err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')", r->name);
+    else if (r->kind == CAT_REF_BRANCH && r->check_head &&
+             !head_is(br, r->expect_has_head, &r->expect_head))
+        rc = err_set(c->err, UDR_ECONFLICT,
+                     "branch %s moved while this change was being made (another process "
+                     "committed to it); nothing was changed: run it again",
+                     r->name);
+    else if ((r->kind == CAT_REF_BRANCH_DELETE || r->kind == CAT_REF_CHECKOUT) && br == NULL)
+        rc = err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')", r->name);
+    else if (r->kind == CAT_REF_BRANCH_DELETE && strcmp(r->name, "main") == 0)
+        rc = err_set(c->err, UDR_EINVAL, "main cannot be deleted");
+    else if (r->kind == CAT_REF_TAG && r->create && tg != NULL)
+        rc = err_set(c->err, UDR_EEXIST, "tag %s exists already", r->name);
+    else if (r->kind == CAT_REF_TAG && r->commit == NULL)
+        rc = err_set(c->err, UDR_EINVAL, "tag %s must name a commit", r->name);
+    else if (r->kind == CAT_REF_TAG_DELETE && tg == NULL)
+        rc = err_set(c->err, UDR_ENOTFOUND, "there is no tag %s (see 'udr tag')", r->name);
+    if (rc)
+        goto out;
+    buf b;
+    buf_init(&b);
+    buf_u8(&b, REC_REF);
+    buf_u8(&b, (uint8_t)r->kind);
+    buf_u64(&b, (uint64_t)record_time(c));
+    buf_str16(&b, r->name);
+    buf_u8(&b, r->commit != NULL);
+    if (r->commit != NULL)
+        buf_add(&b, r->commit->bytes, UDR_HASH_BYTES);
+    buf_str16(&b, r->text ? r->text : "");
+    rc = append_record(c, &b);
 out:
     log_unlock(&c->log);
     return rc;
@@ -926,58 +1466,164 @@ int catalog_resolve(catalog *c, const char *table, const char *ref, cat_version 
     return resolve_in(c, table, ref, out);
 }
 
+int catalog_commit_entry(catalog *c, const udr_hash *commit, const char *table, cat_entry *out,
+                         int *found)
+{
+    cat_commit cm;
+    int rc = catalog_read_commit(c, commit, &cm);
+    if (rc)
+        return rc;
+    *found = 0;
+    for (size_t i = 0; i < cm.ntables; i++)
+        if (strcmp(cm.tables[i].table, table) == 0) {
+            *out = cm.tables[i];
+            out->table = NULL;
+            *found = 1;
+        }
+    catc_free(&cm);
+    return UDR_OK;
+}
+
+/* The version of table an entry names, as the index has it. */
+static int entry_version(catalog *c, const char *table, const cat_entry *e, const char *where,
+                         cat_version *out)
+{
+    const cat_version *v = catalog_version(c, table, e->version);
+    if (v == NULL || !hash_equal(&v->hash, &e->hash))
+        return err_set(c->err, UDR_ECORRUPT,
+                       "the catalog index is inconsistent for table %s (%s names version %llu)",
+                       table, where, (unsigned long long)e->version);
+    *out = *v;
+    return UDR_OK;
+}
+
+/* The table as a commit has it. */
+static int resolve_commit(catalog *c, const char *table, const udr_hash *commit,
+                          const char *where, cat_version *out)
+{
+    cat_entry e;
+    int found;
+    int rc = catalog_commit_entry(c, commit, table, &e, &found);
+    if (rc)
+        return rc;
+    if (!found)
+        return err_set(c->err, UDR_ENOTFOUND, "%s has no table %s (see 'udr tables --branch')",
+                       where, table);
+    return entry_version(c, table, &e, where, out);
+}
+
+/* The commit a branch had at an instant: its newest head at or before it,
+ * else, before the branch's first known head, the first-parent ancestor of
+ * that head made at or before it. *found 0 if there was none. */
+static int branch_at(catalog *c, const cat_branch *b, int64_t at_us, udr_hash *out, int *found)
+{
+    *found = 0;
+    for (size_t i = b->npoints; i-- > 0;)
+        if (b->points[i].time_us <= at_us) {
+            *out = b->points[i].commit;
+            *found = 1;
+            return UDR_OK;
+        }
+    if (b->npoints == 0)
+        return UDR_OK;
+    udr_hash h = b->points[0].commit;
+    for (;;) {
+        cat_commit cm;
+        int rc = catalog_read_commit(c, &h, &cm);
+        if (rc)
+            return rc;
+        int64_t t = cm.time_us;
+        int np = cm.nparents;
+        udr_hash parent = cm.parents[0];
+        catc_free(&cm);
+        if (t <= at_us) {
+            *out = h;
+            *found = 1;
+            return UDR_OK;
+        }
+        if (np == 0)
+            return UDR_OK;
+        h = parent;
+    }
+}
+
 static int resolve_in(catalog *c, const char *table, const char *ref, cat_version *out)
 {
     const cat_table *t = catalog_table(c, table);
+    const char *work = catalog_work_branch(c);
     if (t == NULL)
         return err_set(c->err, UDR_ENOTFOUND,
                        "there is no table %s (see 'udr tables' for the tables there are)", table);
     if (ref == NULL || ref[0] == '\0') {
         const cat_entry *e = catalog_head_entry(c, table);
-        if (e == NULL)
+        if (e == NULL) {
+            if (t->nv > 0 && t->v[t->nv - 1].dropped)
+                return err_set(c->err, UDR_ENOTFOUND,
+                               "table %s was dropped (its versions are still there: see 'udr "
+                               "log %s')",
+                               table, table);
             return err_set(c->err, UDR_ENOTFOUND,
-                           "table %s was dropped (its versions are still there: see 'udr log %s')",
-                           table, table);
-        for (size_t i = t->nv; i-- > 0;)
-            if (t->v[i].version == e->version) {
-                *out = t->v[i];
-                return UDR_OK;
-            }
-        return err_set(c->err, UDR_ECORRUPT, "the catalog index is inconsistent for table %s",
-                       table);
+                           "branch %s has no table %s (it is on other branches: see 'udr log "
+                           "%s')",
+                           work, table, table);
+        }
+        return entry_version(c, table, e, work, out);
     }
     int digits = 1;
     for (const char *p = ref; *p; p++)
         digits &= *p >= '0' && *p <= '9';
     if (digits) {
         uint64_t want = strtoull(ref, NULL, 10);
-        for (size_t i = 0; i < t->nv; i++)
-            if (t->v[i].version == want && !t->v[i].dropped) {
-                *out = t->v[i];
-                return UDR_OK;
-            }
+        const cat_version *v = catalog_version(c, table, want);
+        if (v != NULL && !v->dropped) {
+            *out = *v;
+            return UDR_OK;
+        }
         return err_set(c->err, UDR_ENOTFOUND,
                        "table %s has no version %s (it has versions 1 to %llu: see 'udr log %s')",
                        table, ref, (unsigned long long)t->v[t->nv - 1].version, table);
     }
+    const cat_branch *b = catalog_branch(c, ref);
+    if (b != NULL) {
+        size_t at;
+        if (!find_entry(b, table, &at))
+            return err_set(c->err, UDR_ENOTFOUND, "branch %s has no table %s", ref, table);
+        char where[CATALOG_REF_MAX + 16];
+        snprintf(where, sizeof where, "branch %s", ref);
+        return entry_version(c, table, &b->tables[at], where, out);
+    }
+    const cat_tag *tg = catalog_tag(c, ref);
+    if (tg != NULL) {
+        char where[CATALOG_REF_MAX + 16];
+        snprintf(where, sizeof where, "tag %s", ref);
+        return resolve_commit(c, table, &tg->commit, where, out);
+    }
     int64_t at_us;
     if (catalog_parse_time(ref, &at_us) != 0)
-        return err_set(c->err, UDR_EINVAL,
-                       "'%s@%s': after @ comes a version number or a time such as "
-                       "2026-11-24T10:00:00Z",
-                       table, ref);
-    /* The last version made at or before that instant. */
-    const cat_version *best = NULL;
-    for (size_t i = 0; i < t->nv && t->v[i].time_us <= at_us; i++)
-        best = &t->v[i];
-    if (best == NULL)
+        return err_set(c->err, UDR_ENOTFOUND,
+                       "'%s@%s': %s is not a version, a branch, a tag or a time such as "
+                       "2026-11-24T10:00:00Z (see 'udr log %s', 'udr branch', 'udr tag')",
+                       table, ref, ref, table);
+    b = catalog_branch(c, NULL);
+    udr_hash commit;
+    int found = 0;
+    int rc = b ? branch_at(c, b, at_us, &commit, &found) : UDR_OK;
+    if (rc)
+        return rc;
+    if (!found)
         return err_set(c->err, UDR_ENOTFOUND, "table %s did not exist yet at %s (see 'udr log %s')",
                        table, ref, table);
-    if (best->dropped)
-        return err_set(c->err, UDR_ENOTFOUND, "table %s had been dropped at %s (see 'udr log %s')",
-                       table, ref, table);
-    *out = *best;
-    return UDR_OK;
+    cat_entry e;
+    if ((rc = catalog_commit_entry(c, &commit, table, &e, &found)) != 0)
+        return rc;
+    if (!found) {
+        int before = 1;
+        for (size_t i = 0; i < t->nv; i++)
+            before &= t->v[i].time_us > at_us;
+        return err_set(c->err, UDR_ENOTFOUND, "table %s %s at %s on branch %s (see 'udr log %s')",
+                       table, before ? "did not exist yet" : "had been dropped", ref, work, table);
+    }
+    return entry_version(c, table, &e, work, out);
 }
 
 /* Reads an object (verified) and decodes it; a decoding error names it. */

@@ -29,23 +29,43 @@
  *   u32 n | n x (str16 table | u64 version | 32-byte table version hash,
  *                all zero for a drop)
  *
+ * A commit record names its branch; its table entries are either new
+ * versions (the next number of each table) or versions that exist already
+ * (a merge taking a table from the other side reuses its version).
+ *
+ * Branches, tags and the repository's current branch are ref records:
+ *
+ *   u8 3 | u8 kind | u64 time_us | str16 name | u8 has_commit |
+ *   32-byte commit hash (if has_commit) | str16 text
+ *
+ *   kind 1  branch set: create it (text: its description) or move its head
+ *           (reset, fast-forward); without a commit, an empty branch
+ *   kind 2  branch delete
+ *   kind 3  tag set (text: its message)
+ *   kind 4  tag delete
+ *   kind 5  checkout: the repository's current branch is now name
+ *
  * Opening replays the records into the index: every version of every table
- * (number, hash, time, record number) and the history of each branch. One
- * branch exists for now, main; the records carry the branch name so that
- * branches fit later.
+ * (number, hash, time, record number), every commit in log order, and for
+ * each branch its head, the head's tables and the heads it had. main exists
+ * from the start and cannot be deleted.
  *
  * Checkpoints bound the work of opening. After every checkpoint_every
  * records, the committer writes a checkpoint object and starts a new log
  * segment with a record naming it (u8 2 | 32-byte hash):
  *
- *   udr checkpoint 1
- *   commit <seq> <time> <hex>                      main's last commit
+ *   udr checkpoint 2
+ *   current <branch>
+ *   branch <name> <created> <seq> <time> <head hex, or -> <description>
+ *   tag <name> <time> <commit hex> <message>
  *   table <name> <version> <seq> <time> <hex> <commit hex>
  *                         each table's latest version (hash 0...0: dropped)
+ *   commit <seq> <time> <hex>                      the last commit
  *
- * Opening reads only the newest segment, starting from its checkpoint: the
- * index then holds each table's latest version only (complete = 0). Whatever
- * needs older versions (a version number or a time, a table's log, fsck)
+ * (Format 1 had only the table lines and main's last commit.) Opening reads
+ * only the newest segment, starting from its checkpoint: the index then holds
+ * each table's latest version and each branch's head only (complete = 0).
+ * Whatever needs older versions (a version number, a table's log, fsck)
  * calls catalog_complete, which reads the whole log once.
  */
 #ifndef UDR_CATALOG_H
@@ -61,6 +81,7 @@
 
 enum {
     CATALOG_NAME_MAX = 128,          /* bytes in a table name */
+    CATALOG_REF_MAX = 200,           /* bytes in a branch or tag name */
     CATALOG_MAX_COLUMNS = 10000,
 };
 
@@ -126,6 +147,13 @@ void catc_free(cat_commit *c);
  * a message that says why. */
 int catalog_check_name(const char *name, udr_err *err);
 
+/* A branch or tag name (what: "branch" or "tag"), like git's: 1 to
+ * CATALOG_REF_MAX bytes of letters, digits and . _ - /, in /-separated parts
+ * that are not empty and do not start with . or -, with no "..", not ending
+ * in / or . or .lock, and not all digits or a time (those mean versions and
+ * instants after a table's @). UDR_EINVAL with a message that says why. */
+int catalog_check_ref_name(const char *name, const char *what, udr_err *err);
+
 /* ---- the index --------------------------------------------------------- */
 
 typedef struct cat_version {
@@ -149,16 +177,39 @@ typedef struct cat_point {           /* one commit in a branch's history */
     udr_hash commit;
 } cat_point;
 
+typedef struct cat_branch {
+    char *name;
+    char *description;
+    int64_t created_us;
+    int has_head;                    /* 0: no commit yet */
+    udr_hash head;
+    cat_entry *tables;               /* the head's tables, sorted by name */
+    size_t ntables, tcap;
+    cat_point *points;               /* the heads it had (those loaded), oldest first */
+    size_t npoints, pcap;
+} cat_branch;
+
+typedef struct cat_tag {
+    char *name;
+    udr_hash commit;
+    int64_t time_us;
+    char *message;
+} cat_tag;
+
 typedef struct catalog {
     store *store;
     udrlog log;
     udr_err *err;
     cat_table *tables;               /* every table ever, sorted by name */
     size_t ntables, tcap;
-    cat_entry *head;                 /* main's current tables, sorted by name */
-    size_t nhead, hcap;
-    cat_point *history;              /* main's commits, oldest first */
+    cat_branch *branches;            /* sorted by name; main always there */
+    size_t nbranches, bcap;
+    cat_tag *tags;                   /* sorted by name */
+    size_t ntags, tgcap;
+    cat_point *history;              /* every commit, in log order */
     size_t nhist, histcap;
+    char current[CATALOG_REF_MAX + 1];   /* the repository's current branch */
+    char work[CATALOG_REF_MAX + 1];  /* this handle's branch; "" follows current */
     int complete;                    /* 0: loaded from a checkpoint, history partial */
     char repo[PATH_MAX];
     uint64_t checkpoint_every;       /* records per segment (tests lower it) */
@@ -179,24 +230,81 @@ int catalog_refresh(catalog *c);
 typedef struct cat_change {
     const char *table;
     const udr_hash *tv;
-    uint64_t version;                /* out: the version number it got */
+    uint64_t version;                /* in: 0 for a new version, else an existing
+                                        version of tv (or of the drop) to reuse;
+                                        out: the version number */
 } cat_change;
 
-/* Commits changes to main as one log record: takes the lock, reads what
- * others committed, numbers the versions, writes the commit object, appends
- * the record. A drop of a table main does not have is UDR_ENOTFOUND. */
+typedef struct cat_commit_opts {
+    const char *branch;              /* NULL: the working branch */
+    const char *message, *author;
+    const udr_hash *merge_parent;    /* the second parent of a merge, or NULL */
+    int check_head;                  /* refuse (UDR_ECONFLICT) if the branch's head is */
+    int expect_has_head;             /*   no longer expect_head (or still empty) */
+    udr_hash expect_head;
+} cat_commit_opts;
+
+/* Commits changes to a branch as one log record: takes the lock, reads what
+ * others committed, numbers the new versions, writes the commit object
+ * (parents: the branch head, and the merge parent), appends the record. A
+ * drop of a table the branch does not have is UDR_ENOTFOUND. */
+int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes, size_t n,
+                      udr_hash *commit_out);
+
+/* The same, on the working branch, with no head check. */
 int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
                    size_t n, udr_hash *commit_out);
 
+typedef enum cat_ref_kind {
+    CAT_REF_BRANCH = 1,              /* create or move a branch */
+    CAT_REF_BRANCH_DELETE = 2,
+    CAT_REF_TAG = 3,
+    CAT_REF_TAG_DELETE = 4,
+    CAT_REF_CHECKOUT = 5,
+} cat_ref_kind;
+
+typedef struct cat_ref_change {
+    cat_ref_kind kind;
+    const char *name;
+    const udr_hash *commit;          /* NULL: none (an empty branch) */
+    const char *text;                /* a new branch's description, a tag's message */
+    int create;                      /* branch, tag: the name must be new */
+    int check_head;                  /* moving a branch: its head must still be */
+    int expect_has_head;             /*   expect_head (or still empty) */
+    udr_hash expect_head;
+} cat_ref_change;
+
+/* Appends a ref record under the lock, after checking it against what
+ * others committed: a new name must be new (UDR_EEXIST), a branch or tag to
+ * delete or check out must exist (UDR_ENOTFOUND), main is never deleted. */
+int catalog_set_ref(catalog *c, const cat_ref_change *r);
+
 const cat_table *catalog_table(const catalog *c, const char *name);
+/* A branch by name; NULL name: the working branch. NULL if there is none. */
+const cat_branch *catalog_branch(const catalog *c, const char *name);
+const cat_tag *catalog_tag(const catalog *c, const char *name);
+/* The working branch's name: the handle's own, else the repository's. */
+const char *catalog_work_branch(const catalog *c);
+/* Sets the handle's branch (NULL or "": follow the repository's current
+ * branch). UDR_ENOTFOUND for a branch that does not exist. */
+int catalog_set_work_branch(catalog *c, const char *name);
+/* A table's entry at the working branch's head, or NULL. */
 const cat_entry *catalog_head_entry(const catalog *c, const char *name);
 
-/* Resolves a reference to a table's content: ref NULL or "" is main's head;
- * digits are a version number; anything else is an instant in ISO 8601
- * (2026-11-24T10:00:00Z, or with a +hh:mm offset, or a date), meaning the
- * version main had then. UDR_ENOTFOUND with a message that names the table
- * or version and says where to look. */
+/* Resolves a reference to a table's content: ref NULL or "" is the working
+ * branch's head; digits are a version number; a branch name is that
+ * branch's head; a tag is its commit; anything else is an instant in ISO
+ * 8601 (2026-11-24T10:00:00Z, or with a +hh:mm offset, or a date), meaning
+ * the version the working branch had then. UDR_ENOTFOUND with a message that
+ * names the table or version and says where to look. */
 int catalog_resolve(catalog *c, const char *table, const char *ref, cat_version *out);
+
+/* The table's entry in a commit: *found 0 if the commit has no such table. */
+int catalog_commit_entry(catalog *c, const udr_hash *commit, const char *table, cat_entry *out,
+                         int *found);
+
+/* A version of a table by number (dropped ones included); NULL if none. */
+const cat_version *catalog_version(const catalog *c, const char *table, uint64_t version);
 
 /* Reads and decodes an object of the store (verified). */
 int catalog_read_tablever(catalog *c, const udr_hash *h, cat_tablever *tv);

@@ -225,7 +225,7 @@ static int missing_object(const query *q, const char *table, uint64_t version,
 static void replace_scan(duckdb_replacement_scan_info info, const char *name, void *data)
 {
     query *q = data;
-    char table[CATALOG_NAME_MAX + 1], ref[64];
+    char table[CATALOG_NAME_MAX + 1], ref[CATALOG_REF_MAX + 1];
     const char *at = strchr(name, '@');
     size_t tlen = at ? (size_t)(at - name) : strlen(name);
     if (tlen > CATALOG_NAME_MAX || (at && strlen(at + 1) >= sizeof ref)) {
@@ -924,8 +924,10 @@ static int pool_start(query *q, query_pool *p)
     p->q = q;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    /* One writer per core, and one more to use a core while another
+     * waits for its fsync. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t want = cpus < 1 ? 1 : (size_t)cpus;
+    size_t want = cpus < 1 ? 2 : (size_t)cpus + 1;
     if (want > sizeof p->th / sizeof p->th[0])
         want = sizeof p->th / sizeof p->th[0];
     for (; p->nthreads < want; p->nthreads++)

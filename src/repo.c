@@ -46,6 +46,7 @@ const char *udr_strerror(int code)
     case UDR_EFORMAT: return "UDR_EFORMAT";
     case UDR_EPERM: return "UDR_EPERM";
     case UDR_EEXIST: return "UDR_EEXIST";
+    case UDR_ECONFLICT: return "UDR_ECONFLICT";
     default: return "UDR_E(unknown)";
     }
 }
@@ -760,15 +761,16 @@ int udr_table_list(udr_repo *repo, udr_version_info **out, size_t *n)
         rc = catalog_refresh(&repo->cat);
     if (rc)
         return rc;
-    size_t count = repo->cat.nhead;
+    const cat_branch *b = catalog_branch(&repo->cat, NULL);
+    size_t count = b ? b->ntables : 0;
     udr_version_info *v = calloc(count ? count : 1, sizeof *v);
     if (v == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
     for (size_t i = 0; i < count && rc == UDR_OK; i++) {
         cat_version cv;
-        rc = catalog_resolve(&repo->cat, repo->cat.head[i].table, NULL, &cv);
+        rc = catalog_resolve(&repo->cat, b->tables[i].table, NULL, &cv);
         if (rc == UDR_OK)
-            rc = fill_info(repo, repo->cat.head[i].table, &cv, NULL, NULL, &v[i]);
+            rc = fill_info(repo, b->tables[i].table, &cv, NULL, NULL, &v[i]);
     }
     if (rc) {
         udr_version_info_free(v, count);
