@@ -344,6 +344,145 @@ double udr_result_double(const udr_result *r, uint64_t row, size_t col);
 char *udr_result_text(const udr_result *r, uint64_t row, size_t col);
 void udr_result_free(udr_result *r);
 
+/* ---- branches, tags, history ------------------------------------------- */
+
+/*
+ * A branch is a name for a line of commits; every commit is the state of all
+ * tables of its branch. main exists from the start. Creating a branch or a
+ * tag copies no data. A handle works on one branch: the repository's current
+ * branch (udr_checkout sets it, for every process) unless udr_use_branch
+ * chose another for this handle. Writes and unqualified table names go to
+ * the handle's branch; "users@feature/x" reads another branch's head and
+ * "users@v1.0" a tag's.
+ *
+ * Branch and tag names are like git's: letters, digits and . _ - /, in
+ * /-separated parts, at most 200 bytes; not all digits or a time.
+ *
+ * A commit is named by a branch, a tag, a hash or a prefix of at least 4 hex
+ * digits, with an optional ~N (N first-parent steps back).
+ */
+
+typedef struct udr_branch_info {
+    char *name;
+    char *description;
+    int64_t created_us;
+    int has_head;             /* 0: no commit on it yet */
+    char head[UDR_HASH_HEX + 1];
+    int current;              /* the repository's current branch */
+    int working;              /* this handle's branch */
+    size_t tables;
+} udr_branch_info;
+
+/* Creates a branch at from_ref (NULL: the handle's branch's head). */
+int udr_branch_create(udr_repo *repo, const char *name, const char *from_ref,
+                      const char *description);
+/* Deletes a branch. Refuses main, the repository's current branch, and,
+ * without force, a branch whose head no other branch or tag holds
+ * (UDR_ECONFLICT: its commits would be unreachable). */
+int udr_branch_delete(udr_repo *repo, const char *name, int force);
+int udr_branch_list(udr_repo *repo, udr_branch_info **out, size_t *n);
+void udr_branch_info_free(udr_branch_info *v, size_t n);
+
+/* Makes name the repository's current branch (recorded in the log, so
+ * every process sees it), and this handle's. */
+int udr_checkout(udr_repo *repo, const char *name);
+/* This handle only (NULL: follow the repository's current branch). */
+int udr_use_branch(udr_repo *repo, const char *name);
+/* The handle's branch. Valid until the next call on the handle. */
+const char *udr_branch_current(udr_repo *repo);
+
+typedef struct udr_tag_info {
+    char *name;
+    char commit[UDR_HASH_HEX + 1];
+    int64_t time_us;
+    char *message;
+} udr_tag_info;
+
+/* Tags a commit (ref NULL: the handle's branch's head); a tag never moves. */
+int udr_tag_create(udr_repo *repo, const char *name, const char *ref, const char *message);
+int udr_tag_delete(udr_repo *repo, const char *name);
+int udr_tag_list(udr_repo *repo, udr_tag_info **out, size_t *n);
+void udr_tag_info_free(udr_tag_info *v, size_t n);
+
+/* A table as two commits differ in it: versions on each side (0: absent). */
+typedef struct udr_table_change {
+    char *table;
+    uint64_t version_a, version_b;
+} udr_table_change;
+
+typedef struct udr_commit_info {
+    char hash[UDR_HASH_HEX + 1];
+    int nparents;
+    char parents[2][UDR_HASH_HEX + 1];
+    int64_t time_us;
+    char *author, *message;
+    size_t nchanges;          /* tables changed from the first parent */
+    udr_table_change *changes;  /* (version_a: before, version_b: after) */
+} udr_commit_info;
+
+/* The commits reachable from ref (NULL: the handle's branch), newest first,
+ * at most max (0: all). Free with udr_commit_info_free. */
+int udr_log(udr_repo *repo, const char *ref, size_t max, udr_commit_info **out, size_t *n);
+/* One commit. */
+int udr_commit_show(udr_repo *repo, const char *ref, udr_commit_info **out);
+void udr_commit_info_free(udr_commit_info *v, size_t n);
+
+/* The tables that differ between two commits, by name: added (version_a 0),
+ * removed (version_b 0) or at other versions. The README's
+ * diff_branches("feature/x", "main") is udr_diff_refs(r, "feature/x", "main"). */
+int udr_diff_refs(udr_repo *repo, const char *ref_a, const char *ref_b, udr_table_change **out,
+                  size_t *n);
+void udr_table_change_free(udr_table_change *v, size_t n);
+
+typedef enum udr_merge_strategy {
+    UDR_MERGE_FAIL = 0,       /* any conflict: change nothing, report them */
+    UDR_MERGE_OURS = 1,       /* conflicts keep the target's rows */
+    UDR_MERGE_THEIRS = 2,     /* conflicts take the source's rows */
+} udr_merge_strategy;
+
+typedef struct udr_merge_opts {
+    const char *into;         /* the target branch; NULL: the handle's */
+    udr_merge_strategy strategy;
+    const char *message;      /* NULL: "merge SOURCE into TARGET" */
+    const char *author;
+} udr_merge_opts;
+
+typedef struct udr_merge_info {
+    int up_to_date;           /* the source was merged already: nothing done */
+    int fast_forward;         /* the target moved to the source's commit */
+    char commit[UDR_HASH_HEX + 1];  /* the target's new head */
+    char base[UDR_HASH_HEX + 1];    /* the merge base ("" for a fast-forward) */
+    size_t tables_taken;      /* tables taken whole from the source */
+    size_t tables_merged;     /* tables merged row by row */
+    uint64_t conflicts;       /* conflicting rows and tables */
+    /* The conflicts, one row each: table, key (as text, "" for a table-level
+     * conflict), base, ours and theirs (rows as text, NULL where absent),
+     * and what was done ("conflict", "kept ours", "took theirs"). NULL if
+     * there were none; free with udr_result_free. */
+    udr_result *conflict_rows;
+} udr_merge_info;
+
+/* Merges the source commit (a ref) into the target branch: fast-forward
+ * when the target is an ancestor; otherwise a merge commit with two parents,
+ * per table: taken from the side that changed it; changed on both sides,
+ * merged row by row by primary key (three-way, against the merge base).
+ * Under UDR_MERGE_FAIL any conflict returns UDR_ECONFLICT and changes
+ * nothing; info lists the conflicts. Tables without a key changed on both
+ * sides are a table-level conflict. Criss-cross history (two merge bases) is
+ * refused with UDR_ECONFLICT. */
+int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
+              udr_merge_info *info);
+void udr_merge_info_clear(udr_merge_info *info);
+
+/* A new commit on the handle's branch undoing one commit's changes (against
+ * its first parent), table by table; UDR_ECONFLICT if a table it changed has
+ * changed since. */
+int udr_revert(udr_repo *repo, const char *commit_ref, const char *message, char *new_commit);
+
+/* Moves the handle's branch to ref. Without force, refuses (UDR_ECONFLICT)
+ * to leave commits that no other branch or tag holds. */
+int udr_reset(udr_repo *repo, const char *ref, int force);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

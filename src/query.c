@@ -1979,45 +1979,97 @@ done:
 
 /* ---- diff ------------------------------------------------------------------- */
 
-/* read_parquet([...]) of the chunks of a that are not chunks of b. With
- * delete files on either side a shared chunk may hold rows one version
- * deleted: then all of a's live rows. */
-static void add_only_chunks(buf *b, const query *q, const cat_tablever *a, const cat_tablever *other,
-                            const schema *cols)
+static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
 {
-    if (a->ndeletes > 0 || other->ndeletes > 0 || needs_cast(a) || needs_cast(other)) {
-        buf_adds(b, "(SELECT ");
-        add_column_list(b, cols);
-        buf_adds(b, " FROM (");
-        add_scan(b, q, a, 0);
-        buf_adds(b, "))");
-        return;
+    for (size_t i = 0; i < n; i++)
+        if (hash_equal(&v[i].hash, h))
+            return 1;
+    return 0;
+}
+
+/* A view of a (sharing its columns, key and deletes; free view->chunks
+ * only) restricted to the chunks whose live rows other may not have as
+ * they are: chunks other lacks, and chunks named by a delete file that only
+ * one of the two has (their deleted rows may differ). Reads those delete
+ * files only. */
+static int differing_view(query *q, const cat_tablever *a, const cat_tablever *other,
+                          cat_tablever *view)
+{
+    *view = *a;
+    view->chunks = calloc(a->nchunks + 1, sizeof *view->chunks);
+    view->nchunks = 0;
+    if (view->chunks == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    char *touched = calloc(a->nchunks + 1, 1);
+    if (touched == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    /* Delete files on one side only: which chunks they touch. */
+    buf b;
+    buf_init(&b);
+    size_t nfiles = 0;
+    for (int side = 0; side < 2; side++) {
+        const cat_tablever *x = side ? other : a, *y = side ? a : other;
+        for (size_t i = 0; i < x->ndeletes; i++) {
+            if (has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash))
+                continue;
+            char path[PATH_MAX * 2];
+            object_path(q, &x->deletes[i].hash, path, sizeof path);
+            buf_adds(&b, nfiles++ ? ", " : "SELECT DISTINCT chunk FROM read_parquet([");
+            add_literal(&b, path);
+        }
+    }
+    int rc = UDR_OK;
+    if (nfiles > 0) {
+        buf_adds(&b, "])");
+        char *sql = buf_take(&b, NULL);
+        duckdb_result r;
+        rc = sql ? exec(q, sql, &r, "cannot read delete files") : UDR_ENOMEM;
+        free(sql);
+        for (idx_t i = 0; rc == UDR_OK && i < duckdb_row_count(&r); i++) {
+            char *hex = duckdb_value_varchar(&r, 0, i);
+            udr_hash h;
+            if (hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK)
+                for (size_t k = 0; k < a->nchunks; k++)
+                    if (hash_equal(&a->chunks[k].hash, &h))
+                        touched[k] = 1;
+            duckdb_free(hex);
+        }
+        if (rc == UDR_OK)
+            duckdb_destroy_result(&r);
+    } else {
+        buf_free(&b);
+    }
+    for (size_t i = 0; rc == UDR_OK && i < a->nchunks; i++)
+        if (touched[i] || !has_chunk(other->chunks, other->nchunks, &a->chunks[i].hash))
+            view->chunks[view->nchunks++] = a->chunks[i];
+    free(touched);
+    return rc;
+}
+
+/* (SELECT cols FROM the live rows of a's chunks that other may not have as
+ * they are): what a diff of a against other needs to read. */
+static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
+                           const schema *cols)
+{
+    cat_tablever view;
+    int rc = differing_view(q, a, other, &view);
+    if (rc) {
+        free(view.chunks);
+        return rc;
+    }
+    int none = view.nchunks == 0;
+    if (none && a->nchunks > 0) {
+        /* Nothing differs on this side: an empty relation of the right shape. */
+        view.chunks[0] = a->chunks[0];
+        view.nchunks = 1;
     }
     buf_adds(b, "(SELECT ");
     add_column_list(b, cols);
-    buf_adds(b, " FROM read_parquet([");
-    int any = 0;
-    for (size_t i = 0; i < a->nchunks; i++) {
-        int shared = 0;
-        for (size_t j = 0; j < other->nchunks && !shared; j++)
-            shared = hash_equal(&a->chunks[i].hash, &other->chunks[j].hash);
-        if (shared)
-            continue;
-        char path[PATH_MAX * 2];
-        object_path(q, &a->chunks[i].hash, path, sizeof path);
-        buf_adds(b, any ? ", " : "");
-        add_literal(b, path);
-        any = 1;
-    }
-    if (!any) {
-        /* Nothing differs on this side: an empty relation of the right shape. */
-        char path[PATH_MAX * 2];
-        object_path(q, &a->chunks[0].hash, path, sizeof path);
-        add_literal(b, path);
-        buf_adds(b, "]) LIMIT 0)");
-        return;
-    }
-    buf_adds(b, "]))");
+    buf_adds(b, " FROM (");
+    add_scan(b, q, &view, 0);
+    buf_adds(b, none ? ") LIMIT 0)" : "))");
+    free(view.chunks);
+    return UDR_OK;
 }
 
 int query_diff(query *q, const char *table, const char *from, const char *to,
@@ -2066,9 +2118,15 @@ int query_diff(query *q, const char *table, const char *from, const char *to,
     buf s;
     buf_init(&s);
     buf_adds(&s, "WITH a AS ");
-    add_only_chunks(&s, q, &a, &b, &common);
+    if ((rc = add_only_chunks(&s, q, &a, &b, &common)) != 0) {
+        buf_free(&s);
+        goto done;
+    }
     buf_adds(&s, ", b AS ");
-    add_only_chunks(&s, q, &b, &a, &common);
+    if ((rc = add_only_chunks(&s, q, &b, &a, &common)) != 0) {
+        buf_free(&s);
+        goto done;
+    }
     if (nk == 0) {
         /* Whole rows, as multisets: what is in one and not the other. */
         buf_adds(&s, " SELECT * FROM (SELECT 'added' AS change, * FROM "
@@ -2125,5 +2183,305 @@ done:
     schema_free(&common);
     catv_free(&a);
     catv_free(&b);
+    return rc;
+}
+
+/* ---- three-way merge of a keyed table's rows -------------------------------- */
+
+static int report_rows(query *q, const char *table, const char *const *key,
+                       const char *resolution);
+
+/* {'c1': "c1", ...}: a row as a struct with the columns' names. */
+static void add_row_struct(buf *b, const cat_tablever *tv)
+{
+    buf_addc(b, '{');
+    for (size_t i = 0; i < tv->ncols; i++) {
+        buf_adds(b, i ? ", " : "");
+        add_literal(b, tv->cols[i].name);
+        buf_adds(b, ": ");
+        add_ident(b, tv->cols[i].name);
+    }
+    buf_addc(b, '}');
+}
+
+/* CREATE TABLE name AS the keys whose rows differ between from and to (each
+ * side read only where it may differ), with both rows as structs. */
+static int changes_table(query *q, const char *name, const cat_tablever *from,
+                         const cat_tablever *to, const char *from_col, const char *to_col)
+{
+    schema cols = {from->cols, from->ncols};
+    const char *const *key = (const char *const *)from->key;
+    buf b;
+    buf_init(&b);
+    buf_printf(&b, "CREATE OR REPLACE TABLE %s AS SELECT ", name);
+    add_key_list(&b, key);
+    buf_printf(&b, ", f.__r AS %s, t.__r AS %s FROM (SELECT ", from_col, to_col);
+    add_key_list(&b, key);
+    buf_adds(&b, ", ");
+    add_row_struct(&b, from);
+    buf_adds(&b, " AS __r FROM ");
+    int rc = add_only_chunks(&b, q, from, to, &cols);
+    buf_adds(&b, ") f FULL JOIN (SELECT ");
+    add_key_list(&b, key);
+    buf_adds(&b, ", ");
+    add_row_struct(&b, to);
+    buf_adds(&b, " AS __r FROM ");
+    if (rc == UDR_OK)
+        rc = add_only_chunks(&b, q, to, from, &cols);
+    buf_adds(&b, ") t USING (");
+    add_key_list(&b, key);
+    buf_adds(&b, ") WHERE f.__r IS DISTINCT FROM t.__r");
+    char *sql = buf_take(&b, NULL);
+    if (rc == UDR_OK)
+        rc = sql ? exec(q, sql, NULL, "cannot compare two versions") : UDR_ENOMEM;
+    free(sql);
+    return rc;
+}
+
+static int same_columns(const cat_tablever *a, const cat_tablever *b)
+{
+    if (a->ncols != b->ncols || a->nkey != b->nkey || a->nkey == 0)
+        return 0;
+    for (size_t i = 0; i < a->ncols; i++)
+        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
+            strcmp(a->cols[i].type, b->cols[i].type) != 0)
+            return 0;
+    for (size_t i = 0; i < a->nkey; i++)
+        if (strcmp(a->key[i], b->key[i]) != 0)
+            return 0;
+    return 1;
+}
+
+int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
+                     const udr_hash *ours_h, const udr_hash *theirs_h, int take_theirs,
+                     int keep_ours, udr_hash *out, uint64_t *nconflicts, int *mergeable,
+                     udr_write_info *info)
+{
+    memset(info, 0, sizeof *info);
+    *nconflicts = 0;
+    *mergeable = 0;
+    int rc = ensure_open(q);
+    if (rc)
+        return rc;
+    cat_tablever base = {0}, ours = {0}, theirs = {0};
+    if ((rc = catalog_read_tablever(q->cat, base_h, &base)) != 0 ||
+        (rc = catalog_read_tablever(q->cat, ours_h, &ours)) != 0 ||
+        (rc = catalog_read_tablever(q->cat, theirs_h, &theirs)) != 0)
+        goto done;
+    /* Row by row only with one key and one schema on all three sides. */
+    if (!same_columns(&base, &ours) || !same_columns(&base, &theirs))
+        goto done;
+    *mergeable = 1;
+    const char *const *key = (const char *const *)ours.key;
+    buf kl;
+    buf_init(&kl);
+    add_key_list(&kl, key);
+    char *keys = buf_take(&kl, NULL);
+    if (keys == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = changes_table(q, "__udr_mt", &base, &theirs, "base_r", "their_r")) != 0 ||
+        (rc = changes_table(q, "__udr_mo", &base, &ours, "base_r", "our_r")) != 0) {
+        free(keys);
+        goto done;
+    }
+    /* Conflicts: a key both sides changed, differently. The rows theirs
+     * brings: its changes to keys ours left alone, and under "theirs" the
+     * conflicting ones. */
+    buf b;
+    buf_init(&b);
+    buf_printf(&b,
+               "CREATE OR REPLACE TABLE __udr_conflicts AS SELECT %s, t.base_r, o.our_r, "
+               "t.their_r FROM __udr_mt t JOIN __udr_mo o USING (%s) "
+               "WHERE t.their_r IS DISTINCT FROM o.our_r; "
+               "CREATE OR REPLACE TABLE __udr_ma AS SELECT %s, their_r FROM __udr_mt "
+               "ANTI JOIN __udr_mo USING (%s)%s",
+               keys, keys, keys, keys,
+               take_theirs ? " UNION ALL SELECT * EXCLUDE (base_r, our_r) FROM __udr_conflicts"
+                           : "");
+    char *sql = buf_take(&b, NULL);
+    rc = sql ? exec(q, sql, NULL, "cannot merge rows") : err_set(q->err, UDR_ENOMEM, "out of memory");
+    free(sql);
+    if (rc == UDR_OK) {
+        *nconflicts = count_of(q, "__udr_conflicts");
+        if (*nconflicts > 0)
+            rc = report_rows(q, table, key,
+                             take_theirs ? "took theirs" : keep_ours ? "kept ours" : "conflict");
+    }
+    if (rc == UDR_OK) {
+        uint64_t napply = count_of(q, "__udr_ma");
+        if ((*nconflicts > 0 && !take_theirs && !keep_ours) || napply == 0) {
+            *out = *ours_h;            /* nothing to write (or not allowed to) */
+            free(keys);
+            goto done;
+        }
+        /* Where the rows to replace lie in ours: only in chunks that differ
+         * from base or from theirs (elsewhere nothing changed on theirs'
+         * side, and ours kept base's rows). */
+        cat_tablever va = {0}, vb = {0};
+        rc = differing_view(q, &ours, &base, &va);
+        if (rc == UDR_OK)
+            rc = differing_view(q, &ours, &theirs, &vb);
+        cat_tablever where = ours;
+        where.chunks = calloc(ours.nchunks + 1, sizeof *where.chunks);
+        where.nchunks = 0;
+        for (size_t i = 0; rc == UDR_OK && where.chunks && i < ours.nchunks; i++)
+            if (has_chunk(va.chunks, va.nchunks, &ours.chunks[i].hash) ||
+                has_chunk(vb.chunks, vb.nchunks, &ours.chunks[i].hash))
+                where.chunks[where.nchunks++] = ours.chunks[i];
+        free(va.chunks);
+        free(vb.chunks);
+        if (rc == UDR_OK && where.chunks == NULL)
+            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        cat_chunk del = {{{0}}, 0, 0};
+        uint64_t ndel = 0;
+        if (rc == UDR_OK && where.nchunks > 0) {
+            buf_init(&b);
+            buf_adds(&b, "CREATE OR REPLACE TABLE __udr_gone AS SELECT string_split(filename, '/')"
+                         "[-1] AS chunk, file_row_number AS \"row\" FROM (");
+            add_scan(&b, q, &where, 1);
+            buf_printf(&b, ") SEMI JOIN __udr_ma USING (%s) ORDER BY 1, 2", keys);
+            sql = buf_take(&b, NULL);
+            rc = sql ? exec(q, sql, NULL, "cannot find the rows to replace") : UDR_ENOMEM;
+            free(sql);
+            ndel = rc == UDR_OK ? count_of(q, "__udr_gone") : 0;
+        }
+        free(where.chunks);
+        if (rc == UDR_OK && ndel > 0) {
+            char tmp[PATH_MAX];
+            if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root,
+                        (long)getpid(), (unsigned long long)++q->tmp_seq) != 0)
+                rc = err_set(q->err, UDR_EINVAL, "repository path too long");
+            buf_init(&b);
+            buf_adds(&b, "COPY __udr_gone TO ");
+            add_literal(&b, tmp);
+            buf_adds(&b, " " CHUNK_FORMAT);
+            sql = buf_take(&b, NULL);
+            if (rc == UDR_OK)
+                rc = sql ? exec(q, sql, NULL, "cannot write a delete file") : UDR_ENOMEM;
+            free(sql);
+            int fresh = 0;
+            if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del.hash, &fresh)) == UDR_OK) {
+                del.rows = ndel;
+                uint64_t size = 0;
+                store_size(q->store, &del.hash, &size);
+                if (fresh)
+                    info->new_bytes += size;
+            }
+            if (rc)
+                unlink(tmp);
+        }
+        /* Theirs' rows go into new chunks, sorted by the key. */
+        cuts c = {0};
+        schema s = {0};
+        cat_chunk *written = NULL;
+        size_t nwritten = 0;
+        uint64_t nins = 0;
+        if (rc == UDR_OK &&
+            (rc = stage(q, "SELECT unnest(their_r) FROM __udr_ma WHERE their_r IS NOT NULL", key,
+                        NULL, 0)) == UDR_OK &&
+            (rc = read_schema(q, "__udr_rows", &s)) == UDR_OK) {
+            nins = count_of(q, "__udr_rows");
+            if (nins > 0 && (rc = find_cuts(q, nins, &c)) == UDR_OK)
+                rc = write_chunks(q, &s, &c, &written, &nwritten, info);
+        }
+        exec(q, "DROP TABLE IF EXISTS __udr_rows; DROP TABLE IF EXISTS __udr_gone", NULL, "");
+        cat_tablever tv = ours;
+        tv.chunks = NULL;
+        tv.deletes = NULL;
+        if (rc == UDR_OK) {
+            tv.chunks = calloc(ours.nchunks + nwritten + 1, sizeof *tv.chunks);
+            tv.deletes = calloc(ours.ndeletes + 2, sizeof *tv.deletes);
+            if (tv.chunks == NULL || tv.deletes == NULL)
+                rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        }
+        if (rc == UDR_OK) {
+            memcpy(tv.chunks, ours.chunks, ours.nchunks * sizeof *tv.chunks);
+            if (nwritten)
+                memcpy(tv.chunks + ours.nchunks, written, nwritten * sizeof *tv.chunks);
+            tv.nchunks = ours.nchunks + nwritten;
+            if (ours.ndeletes)
+                memcpy(tv.deletes, ours.deletes, ours.ndeletes * sizeof *tv.deletes);
+            tv.ndeletes = ours.ndeletes;
+            if (ndel > 0)
+                tv.deletes[tv.ndeletes++] = del;
+            tv.rows = ours.rows - ndel + nins;
+            tv.has_parent = 1;
+            tv.parent = *ours_h;
+            size_t len;
+            char *text = catv_encode(&tv, &len);
+            rc = text ? store_put(q->store, text, len, out) : err_set(q->err, UDR_ENOMEM, "out of memory");
+            free(text);
+            info->rows = tv.rows;
+            info->chunks = tv.nchunks;
+        }
+        free(tv.chunks);
+        free(tv.deletes);
+        free(written);
+        free(c.at);
+        schema_free(&s);
+    }
+    free(keys);
+done:
+    exec(q, "DROP TABLE IF EXISTS __udr_mt; DROP TABLE IF EXISTS __udr_mo; "
+            "DROP TABLE IF EXISTS __udr_ma",
+         NULL, "");
+    catv_free(&base);
+    catv_free(&ours);
+    catv_free(&theirs);
+    return rc;
+}
+
+int query_report_begin(query *q)
+{
+    int rc = ensure_open(q);
+    return rc ? rc
+              : exec(q, "CREATE OR REPLACE TABLE __udr_merge_report (\"table\" VARCHAR, "
+                        "\"key\" VARCHAR, base VARCHAR, ours VARCHAR, theirs VARCHAR, "
+                        "resolution VARCHAR)",
+                     NULL, "cannot start a merge report");
+}
+
+int query_report_table(query *q, const char *table, const char *resolution)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "INSERT INTO __udr_merge_report VALUES (");
+    add_literal(&b, table);
+    buf_adds(&b, ", '', NULL, NULL, NULL, ");
+    add_literal(&b, resolution);
+    buf_adds(&b, ")");
+    char *sql = buf_take(&b, NULL);
+    int rc = sql ? exec(q, sql, NULL, "cannot report a conflict") : UDR_ENOMEM;
+    free(sql);
+    return rc;
+}
+
+/* The conflicts query_merge_rows left in __udr_conflicts, into the report. */
+static int report_rows(query *q, const char *table, const char *const *key,
+                       const char *resolution)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "INSERT INTO __udr_merge_report SELECT ");
+    add_literal(&b, table);
+    buf_adds(&b, ", ");
+    add_key_text(&b, key);
+    buf_adds(&b, ", CAST(base_r AS VARCHAR), CAST(our_r AS VARCHAR), CAST(their_r AS VARCHAR), ");
+    add_literal(&b, resolution);
+    buf_adds(&b, " FROM __udr_conflicts ORDER BY ALL");
+    char *sql = buf_take(&b, NULL);
+    int rc = sql ? exec(q, sql, NULL, "cannot report conflicts") : UDR_ENOMEM;
+    free(sql);
+    return rc;
+}
+
+int query_report_take(query *q, duckdb_result *out, uint64_t *rows)
+{
+    int rc = exec(q, "SELECT * FROM __udr_merge_report", out, "cannot read the merge report");
+    *rows = rc == UDR_OK ? (uint64_t)duckdb_row_count(out) : 0;
+    exec(q, "DROP TABLE IF EXISTS __udr_merge_report; DROP TABLE IF EXISTS __udr_conflicts",
+         NULL, "");
     return rc;
 }

@@ -108,4 +108,26 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
 int query_diff(query *q, const char *table, const char *from, const char *to,
                const char *const *key, udr_diff *counts, duckdb_result *rows);
 
+/* Three-way merge of a keyed table's rows: theirs' changes (against base,
+ * by key) applied to ours, reading only the chunks where the versions
+ * differ. The result is written as a table-version object over ours (*out:
+ * ours' chunks, a delete file for the rows replaced, new chunks for theirs'
+ * rows; ours itself when there is nothing to apply), not committed. A key
+ * both sides changed differently is a conflict, counted in *nconflicts and
+ * added to the merge report (below): with
+ * take_theirs theirs' row wins, with keep_ours ours', otherwise nothing is
+ * written when there is one. *mergeable 0 (and nothing done): the three
+ * sides do not share one key and one schema. */
+int query_merge_rows(query *q, const char *table, const udr_hash *base, const udr_hash *ours,
+                     const udr_hash *theirs, int take_theirs, int keep_ours, udr_hash *out,
+                     uint64_t *nconflicts, int *mergeable, udr_write_info *info);
+
+/* A merge's report of conflicts, kept in DuckDB while the merge runs:
+ * begin empties it, query_merge_rows adds its conflicting rows, report_table
+ * adds a table-level conflict, take returns the rows ("table", "key", base,
+ * ours, theirs, resolution) and drops the report. */
+int query_report_begin(query *q);
+int query_report_table(query *q, const char *table, const char *resolution);
+int query_report_take(query *q, duckdb_result *out, uint64_t *rows);
+
 #endif

@@ -289,7 +289,7 @@ int udr_init(const char *path, udr_repo **out)
 /* ---- objects ------------------------------------------------------------ */
 
 /* Every object call starts here: clears the error, refuses an unusable handle. */
-static int begin(udr_repo *repo)
+int repo_begin(udr_repo *repo)
 {
     assert(repo != NULL);
     if (!repo->usable)
@@ -301,19 +301,19 @@ static int begin(udr_repo *repo)
 
 int udr_object_put(udr_repo *repo, const void *data, size_t len, udr_hash *out)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_put(&repo->store, data, len, out);
 }
 
 int udr_object_put_fd(udr_repo *repo, int fd, udr_hash *out)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_put_fd(&repo->store, fd, out);
 }
 
 int udr_object_put_file(udr_repo *repo, const char *path, udr_hash *out)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -328,49 +328,49 @@ int udr_object_put_file(udr_repo *repo, const char *path, udr_hash *out)
 
 int udr_object_get(udr_repo *repo, const udr_hash *h, void **data, size_t *len)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_get(&repo->store, h, 0, data, len);
 }
 
 int udr_object_get_verified(udr_repo *repo, const udr_hash *h, void **data, size_t *len)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_get(&repo->store, h, 1, data, len);
 }
 
 int udr_object_write_to_fd(udr_repo *repo, const udr_hash *h, int fd)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_write_to_fd(&repo->store, h, fd);
 }
 
 int udr_object_exists(udr_repo *repo, const udr_hash *h)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_exists(&repo->store, h);
 }
 
 int udr_object_size(udr_repo *repo, const udr_hash *h, uint64_t *size_bytes)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_size(&repo->store, h, size_bytes);
 }
 
 int udr_object_verify(udr_repo *repo, const udr_hash *h)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_verify(&repo->store, h);
 }
 
 int udr_object_delete(udr_repo *repo, const udr_hash *h)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_delete(&repo->store, h);
 }
 
 int udr_object_foreach(udr_repo *repo, udr_object_fn fn, void *ctx)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     return rc ? rc : store_foreach(&repo->store, fn, NULL, ctx);
 }
 
@@ -406,10 +406,10 @@ int udr_hash_fd(int fd, udr_hash *out)
 
 /* ---- tables -------------------------------------------------------------- */
 
-static const char *default_author(const udr_write_opts *opts)
+const char *repo_author(const char *given)
 {
-    if (opts != NULL && opts->author != NULL)
-        return opts->author;
+    if (given != NULL)
+        return given;
     const char *a = getenv("UDR_AUTHOR");
     if (a == NULL || a[0] == '\0')
         a = getenv("USER");
@@ -419,12 +419,12 @@ static const char *default_author(const udr_write_opts *opts)
 static int write_table(udr_repo *repo, const char *table, const char *select_sql,
                        const udr_write_opts *opts, udr_write_info *info, int append)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     udr_write_info scratch;
     rc = query_write(&repo->q, table, select_sql, opts ? opts->key : NULL, append,
-                     opts ? opts->message : NULL, default_author(opts), info ? info : &scratch);
+                     opts ? opts->message : NULL, repo_author(opts ? opts->author : NULL), info ? info : &scratch);
     if (rc && catalog_check_name(table, NULL) == UDR_OK)
         err_prefix(&repo->err, "cannot %s table %s", append ? "append to" : "write", table);
     return rc;
@@ -459,7 +459,7 @@ static const char *format_of(const char *path)
 int udr_table_import(udr_repo *repo, const char *table, const char *path, const char *format,
                      int append, const udr_write_opts *opts, udr_write_info *info)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     const char *f = format ? format : format_of(path);
@@ -506,7 +506,7 @@ int udr_table_import(udr_repo *repo, const char *table, const char *path, const 
 
 int udr_table_drop(udr_repo *repo, const char *table, const char *message)
 {
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     char msg[256];
@@ -515,7 +515,7 @@ int udr_table_drop(udr_repo *repo, const char *table, const char *message)
         message = msg;
     }
     cat_change ch = {table, NULL, 0};
-    return catalog_commit(&repo->cat, message, default_author(NULL), &ch, 1, NULL);
+    return catalog_commit(&repo->cat, message, repo_author(NULL), &ch, 1, NULL);
 }
 
 /* ---- queries ------------------------------------------------------------- */
@@ -587,19 +587,18 @@ static void type_name(duckdb_logical_type t, buf *b)
     buf_adds(b, "UNKNOWN");
 }
 
-static udr_result *wrap_result(duckdb_result *r);
 
 int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, const char *to_ref,
                    const char *const *key, udr_diff *out, udr_result **rows)
 {
     if (rows != NULL)
         *rows = NULL;
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     duckdb_result r;
     rc = query_diff(&repo->q, table, from_ref, to_ref, key, out, rows ? &r : NULL);
-    if (rc == UDR_OK && rows != NULL && (*rows = wrap_result(&r)) == NULL)
+    if (rc == UDR_OK && rows != NULL && (*rows = repo_wrap_result(&r)) == NULL)
         rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
     return rc;
 }
@@ -608,19 +607,19 @@ int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins
               udr_result **out)
 {
     *out = NULL;
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc)
         return rc;
     duckdb_result r;
     if ((rc = query_run(&repo->q, sql, pins, npins, &r)) != 0)
         return rc;
-    if ((*out = wrap_result(&r)) == NULL)
+    if ((*out = repo_wrap_result(&r)) == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
     return UDR_OK;
 }
 
 /* Takes over a DuckDB result (destroyed on failure). */
-static udr_result *wrap_result(duckdb_result *r)
+udr_result *repo_wrap_result(duckdb_result *r)
 {
     udr_result *res = calloc(1, sizeof *res);
     if (res == NULL) {
@@ -756,7 +755,7 @@ int udr_table_list(udr_repo *repo, udr_version_info **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc == UDR_OK)
         rc = catalog_refresh(&repo->cat);
     if (rc)
@@ -785,7 +784,7 @@ int udr_table_log(udr_repo *repo, const char *table, udr_version_info **out, siz
 {
     *out = NULL;
     *n = 0;
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc == UDR_OK)
         rc = catalog_refresh(&repo->cat);
     if (rc)
@@ -853,7 +852,7 @@ void udr_table_detail_free(udr_table_detail *d)
 int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table_detail **out)
 {
     *out = NULL;
-    int rc = begin(repo);
+    int rc = repo_begin(repo);
     if (rc == UDR_OK)
         rc = catalog_refresh(&repo->cat);
     if (rc == UDR_OK)

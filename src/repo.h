@@ -35,6 +35,11 @@ struct udr_repo {
     int tmp_removed;           /* stale temporary files removed at open */
 };
 
+/* For the other files of the public API: */
+int repo_begin(udr_repo *repo);           /* clears the error; refuses a closed handle */
+const char *repo_author(const char *given);   /* given, else $UDR_AUTHOR, else $USER */
+udr_result *repo_wrap_result(duckdb_result *r);   /* takes r over; NULL: out of memory */
+
 /* For tests and front ends inside the project: the store of an open repo. */
 store *repo_store(udr_repo *repo);
 
