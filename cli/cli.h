@@ -21,7 +21,10 @@ typedef struct cli {
     const char *repo_dir;      /* --repo, $UDR_DIR, or ./.udr */
     int quiet;                 /* --quiet: no progress, no chatter */
     const char *prog;          /* "udr" */
+    const char *branch;        /* --branch: work on this branch */
 } cli;
+
+typedef enum out_format { FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_JSON } out_format;
 
 /* A verb: argv[0] is the verb's name. Returns the exit code. */
 typedef int (*verb_fn)(cli *c, int argc, char **argv);
@@ -38,6 +41,19 @@ int cmd_diff(cli *c, int argc, char **argv);
 int cmd_fsck(cli *c, int argc, char **argv);
 int cmd_version(cli *c, int argc, char **argv);
 int cmd_object(cli *c, int argc, char **argv);
+int cmd_branch(cli *c, int argc, char **argv);
+int cmd_checkout(cli *c, int argc, char **argv);
+int cmd_tag(cli *c, int argc, char **argv);
+int cmd_merge(cli *c, int argc, char **argv);
+int cmd_revert(cli *c, int argc, char **argv);
+int cmd_reset(cli *c, int argc, char **argv);
+
+/* The commit forms of log, show and diff (cmd_branch.c), on an open repo. */
+int cmd_commit_log(cli *c, udr_repo *repo, const char *ref, size_t max, int graph,
+                   out_format fmt);
+int cmd_commit_show(cli *c, udr_repo *repo, const char *ref);
+int cmd_diff_refs(cli *c, udr_repo *repo, const char *a, const char *b, int rows,
+                  out_format fmt);
 
 /* ---- out.c: messages -------------------------------------------------- */
 
@@ -71,8 +87,6 @@ void progress_update(progress *p, const char *what, uint64_t count, const char *
 void progress_end(progress *p);
 
 /* ---- output formats ---------------------------------------------------- */
-
-typedef enum out_format { FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_JSON } out_format;
 
 /* Parses "table", "csv" or "json"; -1 if none of them. */
 int out_parse_format(const char *s);

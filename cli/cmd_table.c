@@ -254,28 +254,75 @@ int cmd_tables(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static const char LOG_HELP[] =
+    "usage: udr log [REF] [--graph] [-n N] [--format table|csv|json]\n"
+    "       udr log TABLE [--format table|csv|json]\n"
+    "\n"
+    "Without TABLE: the commits reachable from REF (a branch, tag or commit;\n"
+    "default: the current branch), newest first, each with its hash, time,\n"
+    "author, message and the tables it changed (name old->new version, +N\n"
+    "added, - removed). --graph draws the branches and merges; -n N shows N.\n"
+    "\n"
+    "With TABLE: its versions, newest first: version, time, rows, bytes, new\n"
+    "bytes (in chunks the version before did not have), author and message.\n"
+    "A name that is both a table and a ref is taken as the ref; --table NAME\n"
+    "forces the table.\n";
+
 int cmd_log(cli *c, int argc, char **argv)
 {
     if (out_wants_help(argc, argv)) {
-        puts("usage: udr log TABLE [--format table|csv|json]\n\nThe versions of TABLE, newest "
-             "first: version, time, rows, bytes, new\nbytes (in chunks the version before did "
-             "not have), author and message.");
+        fputs(LOG_HELP, stdout);
         return EXIT_OK;
     }
     out_format fmt = FMT_DEFAULT;
-    const char *table = NULL;
-    int k = take_formats_only(argc, argv, &fmt, "log ", &table, 1);
-    if (k < 0)
-        return EXIT_USAGE;
-    if (k == 0)
-        return out_usage("log ", "log needs a TABLE (branch history comes with branches)");
+    const char *name = NULL;
+    int graph = 0, force_table = 0;
+    size_t max = 0;
+    for (int i = 1; i < argc; i++) {
+        int t = out_take_format(argc, argv, &i, &fmt, "log ");
+        if (t < 0)
+            return EXIT_USAGE;
+        if (t > 0)
+            continue;
+        if (strcmp(argv[i], "--graph") == 0) {
+            graph = 1;
+        } else if (strcmp(argv[i], "--table") == 0) {
+            force_table = 1;
+        } else if (strcmp(argv[i], "-n") == 0 || strcmp(argv[i], "--max") == 0) {
+            char *end;
+            if (i + 1 >= argc || (max = strtoull(argv[i + 1], &end, 10)) == 0 || *end != '\0')
+                return out_usage("log ", "%s needs a positive number", argv[i]);
+            i++;
+        } else if (argv[i][0] == '-' || name != NULL) {
+            return out_usage("log ", "unexpected argument '%s'", argv[i]);
+        } else {
+            name = argv[i];
+        }
+    }
+    if (force_table && name == NULL)
+        return out_usage("log ", "--table needs a TABLE");
     udr_repo *repo = cli_open_repo(c);
     if (repo == NULL)
         return EXIT_FAIL;
+    udr_commit_info *probe = NULL;
+    char why[600] = "";
+    if (!force_table && (name == NULL || udr_commit_show(repo, name, &probe) == UDR_OK)) {
+        udr_commit_info_free(probe, probe ? 1 : 0);
+        int s = cmd_commit_log(c, repo, name, max, graph, fmt);
+        udr_close(repo);
+        return s;
+    }
+    if (!force_table)
+        snprintf(why, sizeof why, "%s", udr_errmsg(repo));
+    const char *table = name;
     udr_version_info *v;
     size_t n;
     if (udr_table_log(repo, table, &v, &n) != UDR_OK) {
-        int s = out_repo_error(repo);
+        int code = udr_errcode(repo);
+        int s = !force_table && (code == UDR_ENOTFOUND || code == UDR_EINVAL)
+                    ? out_error("'%s' is not a table (see 'udr tables'), and as a commit: %s",
+                                table, why)
+                    : out_repo_error(repo);
         udr_close(repo);
         return s;
     }
@@ -317,13 +364,15 @@ int cmd_log(cli *c, int argc, char **argv)
 int cmd_show(cli *c, int argc, char **argv)
 {
     if (out_wants_help(argc, argv)) {
-        puts("usage: udr show TABLE[@REF]\n\nThe schema, key, chunks and sizes of a table "
-             "version: the current one, or\nREF = a version number or a time "
-             "(2026-11-24T10:00:00Z).");
+        puts("usage: udr show TABLE[@REF]\n       udr show COMMIT\n\nThe schema, key, "
+             "chunks and sizes of a table version: the current one,\nor REF = a version "
+             "number, a time (2026-11-24T10:00:00Z), a branch or a\ntag. Or a commit (a "
+             "branch, tag, hash or prefix, REF~N): its parents,\nauthor, time, message and "
+             "the tables it changed.");
         return EXIT_OK;
     }
     if (argc != 2 || argv[1][0] == '-')
-        return out_usage("show ", "show needs one TABLE[@REF]");
+        return out_usage("show ", "show needs one TABLE[@REF] or COMMIT");
     char *name = strdup(argv[1]);
     if (name == NULL)
         return out_error("out of memory");
@@ -338,7 +387,18 @@ int cmd_show(cli *c, int argc, char **argv)
     udr_table_detail *d;
     int status = EXIT_OK;
     if (udr_table_show(repo, name, at, &d) != UDR_OK) {
-        status = out_repo_error(repo);
+        /* Not a table: a commit, if the name is one. */
+        udr_commit_info *probe = NULL;
+        int code = udr_errcode(repo);
+        if (at == NULL && (code == UDR_ENOTFOUND || code == UDR_EINVAL) &&
+            udr_commit_show(repo, name, &probe) == UDR_OK) {
+            udr_commit_info_free(probe, 1);
+            status = cmd_commit_show(c, repo, name);
+        } else {
+            if (at == NULL)
+                udr_table_show(repo, name, at, &d);   /* the table's message again */
+            status = out_repo_error(repo);
+        }
     } else {
         char t[32], b[32];
         printf("table    %s\nversion  %llu  (%s, by %s: %s)\nrows     %llu\nchunks   %llu, %s\n",
@@ -447,6 +507,10 @@ int cmd_export(cli *c, int argc, char **argv)
 int cmd_diff(cli *c, int argc, char **argv)
 {
     if (out_wants_help(argc, argv)) {
+        puts("usage: udr diff REF_A REF_B [--rows] [--format ...]\n\nThe tables that differ "
+             "between two commits (branches, tags, hashes):\nadded, removed, or modified, with "
+             "their version on each side (version_a,\nversion_b). --rows adds the row-level "
+             "diff of each modified table (by key\nwhere it has one).\n");
         puts("usage: udr diff TABLE FROM TO [--key COLS] [--stat] [--format ...]\n\nWhat "
              "changed in TABLE from version FROM to version TO (numbers or\ntimes): rows "
              "added, removed and modified, by key (--key, else the\ntable's own), else by "
@@ -456,7 +520,7 @@ int cmd_diff(cli *c, int argc, char **argv)
     }
     out_format fmt = FMT_DEFAULT;
     const char *pos[3] = {NULL, NULL, NULL}, *key = NULL;
-    int k = 0, stat = 0;
+    int k = 0, stat = 0, with_rows = 0;
     for (int i = 1; i < argc; i++) {
         int t = out_take_format(argc, argv, &i, &fmt, "diff ");
         if (t < 0)
@@ -467,13 +531,27 @@ int cmd_diff(cli *c, int argc, char **argv)
             key = argv[++i];
         else if (strcmp(argv[i], "--stat") == 0)
             stat = 1;
+        else if (strcmp(argv[i], "--rows") == 0)
+            with_rows = 1;
         else if (argv[i][0] != '-' && k < 3)
             pos[k++] = argv[i];
         else
             return out_usage("diff ", "unexpected argument '%s'", argv[i]);
     }
+    if (k == 2) {
+        if (key != NULL || stat)
+            return out_usage("diff ", "--key and --stat go with diff TABLE FROM TO");
+        udr_repo *repo = cli_open_repo(c);
+        if (repo == NULL)
+            return EXIT_FAIL;
+        int s = cmd_diff_refs(c, repo, pos[0], pos[1], with_rows, fmt);
+        udr_close(repo);
+        return s;
+    }
     if (k != 3)
-        return out_usage("diff ", "diff needs TABLE FROM TO");
+        return out_usage("diff ", "diff needs REF_A REF_B, or TABLE FROM TO");
+    if (with_rows)
+        return out_usage("diff ", "--rows goes with diff REF_A REF_B");
     char **keys = key ? split_columns(key) : NULL;
     udr_repo *repo = cli_open_repo(c);
     if (repo == NULL) {

@@ -56,6 +56,11 @@ udr_repo *cli_open_repo(cli *c)
         udr_close(repo);
         return NULL;
     }
+    if (c->branch != NULL && udr_use_branch(repo, c->branch) != UDR_OK) {
+        out_repo_error(repo);
+        udr_close(repo);
+        return NULL;
+    }
     udr_open_report rep;
     udr_open_report_get(repo, &rep);
     if (rep.torn_log_bytes > 0)

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 static const char USAGE[] =
-    "usage: udr [--repo DIR] [--quiet] VERB [ARGS...]\n"
+    "usage: udr [--repo DIR] [--branch NAME] [--quiet] VERB [ARGS...]\n"
     "\n"
     "UDR, the Unified Data Runtime: versioned tables in content-addressed Parquet\n"
     "chunks. The repository is --repo DIR, else $UDR_DIR, else ./.udr.\n"
@@ -28,6 +28,17 @@ static const char USAGE[] =
     "  export TABLE[@REF] FILE    write a version as Parquet or CSV\n"
     "  drop TABLE                 remove a table (its versions stay readable)\n"
     "\n"
+    "Branches and history\n"
+    "  branch [create|delete] ... list, create or delete branches\n"
+    "  checkout BRANCH            make BRANCH the current branch\n"
+    "  tag [NAME [REF]]           list tags, or tag a commit\n"
+    "  log [REF] [--graph]        the commits of a branch, newest first\n"
+    "  show COMMIT                a commit: parents, author, message, tables changed\n"
+    "  diff REF_A REF_B [--rows]  tables added, removed, modified between two commits\n"
+    "  merge SOURCE [--into B]    merge a branch: fast-forward or three-way, by rows\n"
+    "  revert COMMIT              a new commit undoing one\n"
+    "  reset REF [--force]        move the current branch\n"
+    "\n"
     "Objects (plumbing)\n"
     "  object put FILE|-...       store files or stdin, print their hashes\n"
     "  object get HASH [-o FILE]  write an object to stdout or FILE, verified\n"
@@ -42,6 +53,7 @@ static const char USAGE[] =
     "\n"
     "Options\n"
     "  --repo DIR                 the repository to use\n"
+    "  --branch NAME              work on branch NAME (this command only)\n"
     "  -q, --quiet                no progress lines or chatter\n"
     "  -h, --help                 help (also after any verb)\n"
     "Global options may also follow the verb; after '--' nothing is an option.\n"
@@ -63,6 +75,12 @@ static const struct {
     {"export", cmd_export},
     {"drop", cmd_drop},
     {"object", cmd_object},
+    {"branch", cmd_branch},
+    {"checkout", cmd_checkout},
+    {"tag", cmd_tag},
+    {"merge", cmd_merge},
+    {"revert", cmd_revert},
+    {"reset", cmd_reset},
     {"version", cmd_version},
 };
 
@@ -92,6 +110,14 @@ static int take_global_options(cli *c, int argc, char **argv)
             c->repo_dir = argv[++i];
         } else if (strncmp(a, "--repo=", 7) == 0) {
             c->repo_dir = a + 7;
+        } else if (strcmp(a, "--branch") == 0) {
+            if (i + 1 >= argc) {
+                out_usage(NULL, "--branch needs a branch name");
+                return -1;
+            }
+            c->branch = argv[++i];
+        } else if (strncmp(a, "--branch=", 9) == 0) {
+            c->branch = a + 9;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             c->quiet = 1;
         } else {
@@ -121,7 +147,7 @@ static void on_sigbus(int sig)
 int main(int argc, char **argv)
 {
     signal(SIGBUS, on_sigbus);
-    cli c = {udr_default_dir(), 0, "udr"};
+    cli c = {udr_default_dir(), 0, "udr", NULL};
     argc = take_global_options(&c, argc, argv);
     if (argc < 0)
         return EXIT_USAGE;
