@@ -111,6 +111,14 @@ val() { awk -v k="$1" '$1 == k { print $2 }' "$data/tables.txt"; }
 rm -rf "$data/tables"
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
+echo "bench: branches (${BRANCH_TABLES:=200} tables of 1,000,000 rows, then merges)"
+rm -rf "$data/branches"
+mkdir -p "$data/branches"
+"$build/bench/bench_branches" "$data/branches" "$BRANCH_TABLES" > "$data/branches.txt"
+bval() { awk -v k="$1" '$1 == k { print $2 }' "$data/branches.txt"; }
+ms() { awk -v s="$1" 'BEGIN { printf "%.2f ms", s * 1000 }'; }
+rm -rf "$data/branches"
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 fs=$(df -T "$data" | awk 'NR == 2 { print $2 }')
@@ -168,5 +176,29 @@ out="$top/bench/RESULTS.md"
     echo "| by-time lookups that found the version current at that instant | $(val travel_by_time_right) of $(val travel_by_time_of) | all |"
     echo "| udr_open + SELECT 1, 10,000 versions in the log | **$(awk -v s="$(val open_select1_10k_s)" 'BEGIN { printf "%.1f ms", s * 1000 }')** | < 20 ms |"
     echo "| udr_open + SELECT 1, empty repository | $(awk -v s="$(val open_select1_empty_s)" 'BEGIN { printf "%.1f ms", s * 1000 }') | |"
+    echo
+    echo "## Branches"
+    echo
+    echo "Creating a branch: 15 creations in a repository with 1 table of 10 rows, and"
+    echo "in one with $(bval create_large_tables) tables of 1,000,000 rows each."
+    echo
+    echo "| repository | best | median | objects stored | goal |"
+    echo "|---|---|---|---|---|"
+    echo "| 1 table, 10 rows | $(ms "$(bval create_small_best_s)") | $(ms "$(bval create_small_median_s)") | $(bval create_small_new_objects) | < 5 ms |"
+    echo "| $(bval create_large_tables) tables, 1,000,000 rows each | $(ms "$(bval create_large_best_s)") | $(ms "$(bval create_large_median_s)") | $(bval create_large_new_objects) | < 5 ms |"
+    echo "| ratio (median, large / small) | | **$(ratio "$(bval create_large_median_s)" "$(bval create_small_median_s)")** | | <= 1.5 |"
+    echo
+    echo "Diff and merge: a 1,000,000-row keyed table ($(bval merge_scattered_table_chunks) chunks, $(bval merge_scattered_table_bytes) bytes);"
+    echo "main and a branch each update 1,000 rows (as delta writes); then, on a freshly"
+    echo "opened repository, udr_table_diff of the two versions and udr_merge of the"
+    echo "branch into main. Bytes read: the process's read() bytes (rchar) during the call."
+    echo "Scattered rows (every 1,000th key) touch every chunk; clustered ones (1,000"
+    echo "consecutive keys) one or two."
+    echo
+    echo "| rows changed | diff | diff bytes read | merge | merge bytes read | rows changed after merge | goal |"
+    echo "|---|---|---|---|---|---|---|"
+    for k in scattered clustered; do
+        echo "| 2 x 1,000 $k | $(bval merge_${k}_diff_s) s | $(bval merge_${k}_diff_read_bytes) | $(bval merge_${k}_merge_s) s | $(bval merge_${k}_merge_read_bytes) | $(bval merge_${k}_result_changed) of $(bval merge_${k}_result_rows) | < 1 s |"
+    done
 } > "$out"
 cat "$out"

@@ -2046,8 +2046,22 @@ static int differing_view(query *q, const cat_tablever *a, const cat_tablever *o
     return rc;
 }
 
-/* (SELECT cols FROM the live rows of a's chunks that other may not have as
- * they are): what a diff of a against other needs to read. */
+static void add_delete_files(buf *b, const query *q, const cat_tablever *tv)
+{
+    if (tv->ndeletes == 0) {
+        buf_adds(b, "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
+        return;
+    }
+    buf_adds(b, "(SELECT chunk, \"row\" FROM read_parquet(");
+    add_path_list(b, q, tv->deletes, tv->ndeletes);
+    buf_adds(b, "))");
+}
+
+/* (SELECT cols FROM the rows a has and other may not have as they are):
+ * what a diff of a against other reads. Chunks other lacks are read whole
+ * (less a's deleted rows); from a chunk both share, only the rows other
+ * deleted and a did not (the chunk is the same file on both sides, so
+ * nothing else in it can differ). */
 static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
                            const schema *cols)
 {
@@ -2057,17 +2071,49 @@ static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_ta
         free(view.chunks);
         return rc;
     }
-    int none = view.nchunks == 0;
-    if (none && a->nchunks > 0) {
-        /* Nothing differs on this side: an empty relation of the right shape. */
-        view.chunks[0] = a->chunks[0];
-        view.nchunks = 1;
+    cat_tablever own = view, shared = view;
+    own.chunks = calloc(view.nchunks + 1, sizeof *own.chunks);
+    shared.chunks = calloc(view.nchunks + 1, sizeof *shared.chunks);
+    own.nchunks = shared.nchunks = 0;
+    if (own.chunks == NULL || shared.chunks == NULL) {
+        free(own.chunks);
+        free(shared.chunks);
+        free(view.chunks);
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
     }
-    buf_adds(b, "(SELECT ");
+    for (size_t i = 0; i < view.nchunks; i++) {
+        if (has_chunk(other->chunks, other->nchunks, &view.chunks[i].hash))
+            shared.chunks[shared.nchunks++] = view.chunks[i];
+        else
+            own.chunks[own.nchunks++] = view.chunks[i];
+    }
+    int none = own.nchunks == 0;
+    if (none && a->nchunks > 0) {
+        /* Nothing of a's own: an empty relation of the right shape. */
+        own.chunks[0] = a->chunks[0];
+        own.nchunks = 1;
+    }
+    buf_adds(b, "((SELECT ");
     add_column_list(b, cols);
     buf_adds(b, " FROM (");
-    add_scan(b, q, &view, 0);
+    add_scan(b, q, &own, 0);
     buf_adds(b, none ? ") LIMIT 0)" : "))");
+    if (shared.nchunks > 0) {
+        buf_adds(b, " UNION ALL (SELECT ");
+        add_column_list(b, cols);
+        buf_adds(b, " FROM (SELECT *, string_split(filename, '/')[-1] AS __chunk, "
+                    "file_row_number AS __row FROM read_parquet(");
+        add_path_list(b, q, shared.chunks, shared.nchunks);
+        buf_adds(b, ", filename = true, file_row_number = true)) SEMI JOIN (SELECT chunk AS "
+                    "__chunk, \"row\" AS __row FROM ");
+        add_delete_files(b, q, other);
+        buf_adds(b, " EXCEPT SELECT chunk, \"row\" FROM ");
+        add_delete_files(b, q, a);
+        buf_adds(b, ") USING (__chunk, __row))");
+    }
+    buf_addc(b, ')');
+    free(own.chunks);
+    free(shared.chunks);
     free(view.chunks);
     return UDR_OK;
 }
