@@ -338,9 +338,9 @@ static void graph_commit(graph *g, const udr_commit_info *ci, const char *text, 
     snprintf(g->col[at], sizeof g->col[at], "%s", ci->parents[0]);
     if (ci->nparents == 2 && graph_find(g, ci->parents[1]) == g->n) {
         graph_insert(g, at + 1, ci->parents[1]);
-        for (size_t i = 0; i <= at; i++)
+        for (size_t i = 0; i < at; i++)
             fputs("| ", to);
-        fputs("\\\n", to);
+        fputs("|\\\n", to);
     }
     /* Two columns waiting for the same commit become one. */
     for (size_t i = 0; i < g->n; i++)
@@ -558,6 +558,11 @@ int cmd_merge(cli *c, int argc, char **argv)
             printf("%s is merged into %s already; nothing to do\n", source, target);
         else if (mi.fast_forward)
             printf("fast-forward: %s is now at %.12s\n", target, mi.commit);
+        else if (mi.conflicts == 0)
+            printf("merged %s into %s: commit %.12s (base %.12s); %zu table%s taken, %zu "
+                   "merged by rows, no conflicts\n",
+                   source, target, mi.commit, mi.base, mi.tables_taken,
+                   mi.tables_taken == 1 ? "" : "s", mi.tables_merged);
         else
             printf("merged %s into %s: commit %.12s (base %.12s); %zu table%s taken, %zu "
                    "merged by rows, %llu conflict%s resolved by %s\n",

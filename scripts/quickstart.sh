@@ -42,6 +42,29 @@ show "$udr" show users
 step "Importing the same content again stores nothing new (dedup)"
 show "$udr" import users users_v2.csv
 
+step "A branch: try a change without touching main (no data is copied)"
+show "$udr" branch create experiment --description "curve the scores"
+show "$udr" checkout experiment
+"$udr" sql --format csv \
+    "COPY (SELECT id, name, least(score + 5, 100) AS score FROM users) TO 'curved.csv'" >/dev/null
+show "$udr" import users curved.csv -m "curve: +5, at most 100"
+
+step "Meanwhile main gets a new user"
+printf 'id,name,score\n5,Eve,91.0\n' > eve.csv
+show "$udr" --branch main import users eve.csv --append
+show "$udr" sql --format table 'SELECT avg(score) AS main_avg FROM "users@main"'
+show "$udr" sql --format table 'SELECT avg(score) AS experiment_avg FROM users'
+
+step "What differs between the branches, table by table, then row by row"
+show "$udr" diff experiment main --format table
+show "$udr" diff main experiment --rows --format table
+
+step "Merge: both sides changed users, so rows merge by key (three-way)"
+show "$udr" checkout main
+show "$udr" merge experiment
+show "$udr" sql --format table "SELECT * FROM users ORDER BY id"
+show "$udr" log --graph
+
 step "Every object verified against its BLAKE3 name, every reference followed"
 show "$udr" fsck
 
