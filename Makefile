@@ -50,7 +50,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/query.c src/repo.c src/refs.c src/fsck.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/tx.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/out.c \
@@ -70,7 +70,7 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog tables branches repo
+TESTS   := hash store log catalog tables branches tx repo
 BENCHES := bench_hash bench_store bench_tables bench_branches
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \

@@ -483,6 +483,48 @@ int udr_revert(udr_repo *repo, const char *commit_ref, const char *message, char
  * to leave commits that no other branch or tag holds. */
 int udr_reset(udr_repo *repo, const char *ref, int force);
 
+/* ---- transactions -------------------------------------------------------- */
+
+/*
+ * A transaction reads a snapshot of one branch (its head when it began) plus
+ * its own writes, and commits all its writes as one commit, or none. At
+ * commit it is checked against what others committed meanwhile:
+ *
+ *   - a table it wrote that another commit changed too: the first committer
+ *     wins, and this commit fails with UDR_ECONFLICT naming the table and the
+ *     other commit; except that for a table with a primary key, changes to
+ *     different keys are merged row by row and both commit;
+ *   - UDR_SERIALIZABLE also fails if a table it read changed (write skew),
+ *     and does not merge rows of a table it both read and wrote.
+ *
+ * After a failed call inside a transaction (bad SQL, a bad write), the
+ * transaction is aborted: every later call but rollback fails (PostgreSQL's
+ * rule). Outside a transaction, each write is a transaction of its own.
+ * One transaction at a time per handle. See docs/transactions.md.
+ */
+typedef struct udr_tx udr_tx;
+
+typedef enum udr_isolation {
+    UDR_SNAPSHOT = 0,
+    UDR_SERIALIZABLE = 1,
+} udr_isolation;
+
+/* Begins a transaction on branch (NULL: the handle's branch). */
+int udr_tx_begin(udr_repo *repo, const char *branch, udr_isolation isolation, udr_tx **out);
+int udr_tx_write(udr_tx *tx, const char *table, const char *select_sql,
+                 const udr_write_opts *opts, udr_write_info *info);
+int udr_tx_append(udr_tx *tx, const char *table, const char *select_sql,
+                  const udr_write_opts *opts, udr_write_info *info);
+int udr_tx_drop(udr_tx *tx, const char *table);
+/* Runs SQL against the snapshot plus the transaction's own writes. */
+int udr_tx_query(udr_tx *tx, const char *sql, udr_result **out);
+/* Commits (message NULL: a default) and ends the transaction, whatever the
+ * outcome; commit_hex (may be NULL) receives the commit. A transaction
+ * without writes commits nothing and succeeds. */
+int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex);
+/* Ends the transaction, discarding its writes. */
+void udr_tx_rollback(udr_tx *tx);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

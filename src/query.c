@@ -236,6 +236,32 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
     memcpy(table, name, tlen);
     table[tlen] = '\0';
     snprintf(ref, sizeof ref, "%s", at ? at + 1 : "");
+    cat_version v;
+    /* In a transaction, a plain name is what the transaction sees: its own
+     * writes, else its snapshot. */
+    if (!at && q->view != NULL && catalog_check_name(table, NULL) == UDR_OK) {
+        cat_entry e;
+        int found = 0;
+        if (q->view->lookup(q->view->ctx, table, &e, &found) != UDR_OK)
+            return;
+        if (!found) {
+            if (catalog_table(q->cat, table) != NULL) {
+                char msg[512];
+                snprintf(msg, sizeof msg,
+                         "table %s is not in this transaction's snapshot (it was dropped, or is "
+                         "on another branch)",
+                         table);
+                duckdb_replacement_scan_set_error(info, msg);
+            }
+            return;
+        }
+        if (q->view->on_read != NULL)
+            q->view->on_read(q->view->ctx, table);
+        memset(&v, 0, sizeof v);
+        v.hash = e.hash;
+        v.version = e.version;
+        goto resolved;
+    }
     if (catalog_table(q->cat, table) == NULL) {
         if (at) {
             char msg[512];
@@ -249,11 +275,11 @@ static void replace_scan(duckdb_replacement_scan_info info, const char *name, vo
             if (strcmp(q->pins[i].table, table) == 0)
                 snprintf(ref, sizeof ref, "%llu", (unsigned long long)q->pins[i].version);
     }
-    cat_version v;
     if (catalog_resolve(q->cat, table, ref, &v) != UDR_OK) {
         duckdb_replacement_scan_set_error(info, q->err->msg);
         return;
     }
+resolved:;
     const cat_tablever *cached = cache_get(q, &v.hash);
     if (cached == NULL) {
         cat_tablever fresh;
@@ -1532,20 +1558,6 @@ static int write_streamed(query *q, const char *src, const schema *s, const char
     return UDR_OK;
 }
 
-/* The current content of a table (its head), decoded; *found 0 if none. */
-static int head_version(query *q, const char *table, cat_version *v, cat_tablever *tv, int *found)
-{
-    *found = 0;
-    const cat_entry *e = catalog_head_entry(q->cat, table);
-    if (e == NULL)
-        return UDR_OK;
-    int rc = catalog_resolve(q->cat, table, NULL, v);
-    if (rc == UDR_OK)
-        rc = catalog_read_tablever(q->cat, &v->hash, tv);
-    if (rc == UDR_OK)
-        *found = 1;
-    return rc;
-}
 
 /* Builds the staging table __udr_rows from src_sql (cast to the table's
  * schema when appending). */
@@ -1830,21 +1842,18 @@ out:
     return rc;
 }
 
-int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
-                int append, const char *message, const char *author, udr_write_info *info)
+int query_build(query *q, const char *table, const char *src_sql, const char *const *key,
+                int append, const udr_hash *base, udr_hash *out, udr_write_info *info)
 {
     memset(info, 0, sizeof *info);
     int rc = catalog_check_name(table, q->err);
     if (rc == UDR_OK)
         rc = ensure_open(q);
-    if (rc == UDR_OK)
-        rc = catalog_refresh(q->cat);
     if (rc)
         return rc;
-    cat_version oldv;
     cat_tablever old = {0};
-    int have_old = 0;
-    if ((rc = head_version(q, table, &oldv, &old, &have_old)) != 0)
+    int have_old = base != NULL;
+    if (have_old && (rc = catalog_read_tablever(q->cat, base, &old)) != 0)
         return rc;
     /* A table keeps its key unless a write names another one; an append
      * must not name another. */
@@ -1958,7 +1967,7 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
     tv.rows = (keep_old ? old.rows - newdel.rows : 0) + rows;
     tv.has_parent = have_old;
     if (have_old)
-        tv.parent = oldv.hash;
+        tv.parent = *base;
     tv.cols = s.cols;
     tv.ncols = s.n;
     size_t nkey = 0;
@@ -1974,20 +1983,10 @@ int query_write(query *q, const char *table, const char *src_sql, const char *co
         rc = err_set(q->err, UDR_ENOMEM, "out of memory");
         goto done;
     }
-    udr_hash tvh;
-    rc = store_put(q->store, text, len, &tvh);
+    rc = store_put(q->store, text, len, out);
     free(text);
     if (rc)
         goto done;
-    char msg[256];
-    if (message == NULL) {
-        snprintf(msg, sizeof msg, "%s %s", append ? "append to" : "write", table);
-        message = msg;
-    }
-    cat_change ch = {table, &tvh, 0};
-    if ((rc = catalog_commit(q->cat, message, author ? author : "", &ch, 1, NULL)) != 0)
-        goto done;
-    info->version = ch.version;
     info->rows = tv.rows;
     info->chunks = tv.nchunks;
     info->bytes = 0;

@@ -68,6 +68,15 @@ typedef struct query_cached {
 
 typedef struct query_pool query_pool;  /* chunk writers at work (query.c) */
 
+/* A transaction's view of the tables: while set, plain table names resolve
+ * through lookup (hash; version 0 for a write not committed yet), and
+ * on_read (may be NULL) hears of each table a query reads. */
+typedef struct query_view {
+    int (*lookup)(void *ctx, const char *table, cat_entry *out, int *found);
+    void (*on_read)(void *ctx, const char *table);
+    void *ctx;
+} query_view;
+
 typedef struct query {
     udr_err *err;
     catalog *cat;
@@ -82,6 +91,7 @@ typedef struct query {
     uint64_t tmp_seq;
     int staged_strict;                /* staged keys strictly increasing */
     query_pool *pool;                 /* during a write */
+    const query_view *view;           /* during a transaction's calls */
     query_cached cache[QUERY_CACHE];
     uint64_t uses;
 } query;
@@ -94,11 +104,12 @@ void query_close(query *q);
  * *out (duckdb_destroy_result it) when out is non-NULL. */
 int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duckdb_result *out);
 
-/* Writes a table from the rows of src_sql: replacing its content, or
- * appending. key: NULL-terminated column names, or NULL (on append, the
- * table's own key is used). */
-int query_write(query *q, const char *table, const char *src_sql, const char *const *key,
-                int append, const char *message, const char *author, udr_write_info *info);
+/* Builds a new version of a table from the rows of src_sql over base (the
+ * table-version it replaces or appends to; NULL for a new table) and stores
+ * its table-version object (*out). Commits nothing: a transaction commits
+ * it with others. info: as query_write's, without the version number. */
+int query_build(query *q, const char *table, const char *src_sql, const char *const *key,
+                int append, const udr_hash *base, udr_hash *out, udr_write_info *info);
 
 /* Compares two versions of a table (refs as catalog_resolve takes them): by
  * key (the one given, else the table's), else by whole rows. Only the

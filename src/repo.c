@@ -16,6 +16,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "txapi.h"
 #include "util/buf.h"
 #include "util/csv.h"
 #include "util/fs.h"
@@ -106,6 +107,7 @@ void udr_close(udr_repo *repo)
 {
     if (repo == NULL)
         return;
+    txapi_abandon(repo);
     query_close(&repo->q);
     if (repo->cat_open)
         catalog_close(&repo->cat);
@@ -422,12 +424,11 @@ static int write_table(udr_repo *repo, const char *table, const char *select_sql
     int rc = repo_begin(repo);
     if (rc)
         return rc;
-    udr_write_info scratch;
-    rc = query_write(&repo->q, table, select_sql, opts ? opts->key : NULL, append,
-                     opts ? opts->message : NULL, repo_author(opts ? opts->author : NULL), info ? info : &scratch);
-    if (rc && catalog_check_name(table, NULL) == UDR_OK)
-        err_prefix(&repo->err, "cannot %s table %s", append ? "append to" : "write", table);
-    return rc;
+    if (repo->tx != NULL)
+        return err_set(&repo->err, UDR_EINVAL,
+                       "a transaction is open on this handle: write through it (udr_tx_write), "
+                       "or commit or roll it back first");
+    return txapi_write_alone(repo, table, select_sql, opts, info, append);
 }
 
 int udr_table_write(udr_repo *repo, const char *table, const char *select_sql,
@@ -509,13 +510,23 @@ int udr_table_drop(udr_repo *repo, const char *table, const char *message)
     int rc = repo_begin(repo);
     if (rc)
         return rc;
+    if (repo->tx != NULL)
+        return err_set(&repo->err, UDR_EINVAL,
+                       "a transaction is open on this handle: drop through it (udr_tx_drop), "
+                       "or commit or roll it back first");
     char msg[256];
     if (message == NULL) {
         snprintf(msg, sizeof msg, "drop %.200s", table);
         message = msg;
     }
-    cat_change ch = {table, NULL, 0};
-    return catalog_commit(&repo->cat, message, repo_author(NULL), &ch, 1, NULL);
+    udr_tx *tx;
+    if ((rc = udr_tx_begin(repo, NULL, UDR_SNAPSHOT, &tx)) != 0)
+        return rc;
+    if ((rc = udr_tx_drop(tx, table)) != 0) {
+        udr_tx_rollback(tx);
+        return rc;
+    }
+    return udr_tx_commit(tx, message, NULL);
 }
 
 /* ---- queries ------------------------------------------------------------- */

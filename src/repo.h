@@ -33,6 +33,7 @@ struct udr_repo {
     query q;                   /* DuckDB, started on first use */
     int usable;                /* 1 once opened successfully */
     int tmp_removed;           /* stale temporary files removed at open */
+    struct udr_tx *tx;         /* the open transaction, if any */
 };
 
 /* For the other files of the public API: */

@@ -1,0 +1,26 @@
+/*
+ * txapi — the public API of transactions (declared in udr.h), over the tx
+ * layer's snapshots and checks and the query layer's writes and row merges.
+ *
+ * Committing:
+ *   1. tx_check compares the transaction with the branch's head now; a
+ *      conflict rows cannot resolve fails at once.
+ *   2. Each keyed table another commit changed too is merged by rows
+ *      (query_merge_rows: base = the snapshot's version, ours = the
+ *      transaction's, theirs = the head's); a conflicting key fails.
+ *   3. One commit, appended only if the head is still the one checked; if
+ *      another commit slipped in between, back to 1 (a few times).
+ */
+#ifndef UDR_TXAPI_H
+#define UDR_TXAPI_H
+
+#include "udr.h"
+
+/* A write outside any transaction: a transaction of its own. */
+int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
+                      const udr_write_opts *opts, udr_write_info *info, int append);
+
+/* Rolls back a transaction left open when its handle closes. */
+void txapi_abandon(udr_repo *repo);
+
+#endif

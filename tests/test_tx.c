@@ -1,0 +1,293 @@
+/*
+ * Tests of transactions through the public API: the README's example,
+ * rollback on error, snapshots, first-committer-wins with row-level merges,
+ * write skew under SERIALIZABLE, and concurrent writers in two processes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "udr.h"
+
+static udr_repo *new_repo(void)
+{
+    udr_repo *r;
+    REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
+    return r;
+}
+
+static void must(udr_repo *r, int rc, int line)
+{
+    if (rc != UDR_OK)
+        harness_fail(__FILE__, line, "%s", udr_errmsg(r));
+    REQUIRE(rc == UDR_OK);
+}
+#define MUST(r, call) must((r), (call), __LINE__)
+
+static const char *text_of(udr_repo *r, int rc, udr_result *res)
+{
+    static char out[4096];
+    if (rc != UDR_OK) {
+        snprintf(out, sizeof out, "ERROR: %s", udr_errmsg(r));
+        return out;
+    }
+    char *t = udr_result_rows(res) && udr_result_columns(res) ? udr_result_text(res, 0, 0) : NULL;
+    snprintf(out, sizeof out, "%s", t ? t : "NULL");
+    free(t);
+    udr_result_free(res);
+    return out;
+}
+
+static const char *value(udr_repo *r, const char *sql)
+{
+    udr_result *res = NULL;
+    int rc = udr_query(r, sql, NULL, 0, &res);
+    return text_of(r, rc, res);
+}
+
+static const char *tx_value(udr_tx *tx, udr_repo *r, const char *sql)
+{
+    udr_result *res = NULL;
+    int rc = udr_tx_query(tx, sql, &res);
+    return text_of(r, rc, res);
+}
+
+/* The README's transaction example. */
+static void test_readme_transaction(void)
+{
+    udr_repo *r = new_repo();
+    MUST(r, udr_table_write(r, "users", "SELECT * FROM (VALUES (1, 'Alice'), (2, 'Bob')) t(id, name)",
+                            NULL, NULL));
+    udr_repo *other;
+    REQUIRE(udr_open(t_path("repo"), &other) == UDR_OK);
+    udr_tx *tx;
+    MUST(r, udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx));
+    CHECK_STR(tx_value(tx, r, "SELECT count(*) FROM users"), "2");
+    MUST(r, udr_tx_write(tx, "users",
+                         "SELECT * FROM (VALUES (1, 'Alice'), (2, 'Bob'), (3, 'Charlie')) t(id, name)",
+                         NULL, NULL));
+    MUST(r, udr_tx_write(tx, "audit_log",
+                         "SELECT 'added_user' AS action, 3 AS user_id", NULL, NULL));
+    /* Read-your-writes inside; nothing visible outside. */
+    CHECK_STR(tx_value(tx, r, "SELECT COUNT(*) AS cnt FROM users"), "3");
+    CHECK_STR(tx_value(tx, r, "SELECT action FROM audit_log"), "added_user");
+    CHECK_STR(value(other, "SELECT count(*) FROM users"), "2");
+    CHECK_CONTAINS(value(other, "SELECT count(*) FROM audit_log"), "ERROR");
+    /* A write outside the transaction on the same handle is refused. */
+    CHECK_INT(udr_table_write(r, "x", "SELECT 1 AS a", NULL, NULL), ==, UDR_EINVAL);
+    char commit[UDR_HASH_HEX + 1];
+    MUST(r, udr_tx_commit(tx, "add Charlie", commit));
+    CHECK_INT(strlen(commit), ==, UDR_HASH_HEX);
+    CHECK_STR(value(r, "SELECT COUNT(*) FROM users"), "3");
+    CHECK_STR(value(other, "SELECT COUNT(*) FROM users"), "3");
+    CHECK_STR(value(other, "SELECT user_id FROM audit_log"), "3");
+    /* Both tables in one commit. */
+    udr_commit_info *ci;
+    MUST(r, udr_commit_show(r, "main", &ci));
+    CHECK_INT(ci->nchanges, ==, 2);
+    CHECK_STR(ci->message, "add Charlie");
+    udr_commit_info_free(ci, 1);
+    udr_close(other);
+    udr_close(r);
+}
+
+static void test_error_rolls_back(void)
+{
+    udr_repo *r = new_repo();
+    MUST(r, udr_table_write(r, "users", "SELECT 1 AS id UNION ALL SELECT 2", NULL, NULL));
+    char head[UDR_HASH_HEX + 1];
+    udr_commit_info *ci;
+    MUST(r, udr_commit_show(r, "main", &ci));
+    snprintf(head, sizeof head, "%s", ci->hash);
+    udr_commit_info_free(ci, 1);
+    udr_tx *tx;
+    MUST(r, udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx));
+    MUST(r, udr_tx_write(tx, "users", "SELECT range AS id FROM range(1, 4)", NULL, NULL));
+    MUST(r, udr_tx_write(tx, "audit_log", "SELECT 'x' AS action", NULL, NULL));
+    CHECK(udr_tx_write(tx, "audit_log", "SELECT no_such_column FROM users", NULL, NULL) != UDR_OK);
+    /* Aborted: every later call but rollback fails, commit included. */
+    udr_result *res;
+    CHECK_INT(udr_tx_query(tx, "SELECT 1", &res), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "roll it back");
+    CHECK(udr_tx_commit(tx, NULL, NULL) != UDR_OK);
+    CHECK_STR(value(r, "SELECT count(*) FROM users"), "2");
+    CHECK_CONTAINS(value(r, "SELECT * FROM audit_log"), "ERROR");
+    MUST(r, udr_commit_show(r, "main", &ci));
+    CHECK_STR(ci->hash, head);
+    udr_commit_info_free(ci, 1);
+    /* Rollback discards; the handle works again. */
+    MUST(r, udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx));
+    MUST(r, udr_tx_drop(tx, "users"));
+    CHECK_CONTAINS(tx_value(tx, r, "SELECT * FROM users"), "ERROR");
+    udr_tx_rollback(tx);
+    CHECK_STR(value(r, "SELECT count(*) FROM users"), "2");
+    udr_close(r);
+}
+
+static void test_snapshot_and_first_committer_wins(void)
+{
+    udr_repo *a = new_repo();
+    udr_repo *b;
+    REQUIRE(udr_open(t_path("repo"), &b) == UDR_OK);
+    MUST(a, udr_table_write(a, "plain", "SELECT 1 AS x", NULL, NULL));
+    udr_tx *ta, *tb;
+    MUST(a, udr_tx_begin(a, NULL, UDR_SNAPSHOT, &ta));
+    MUST(b, udr_tx_begin(b, NULL, UDR_SNAPSHOT, &tb));
+    MUST(a, udr_tx_write(ta, "plain", "SELECT 2 AS x", NULL, NULL));
+    MUST(b, udr_tx_write(tb, "plain", "SELECT 3 AS x", NULL, NULL));
+    MUST(a, udr_tx_commit(ta, NULL, NULL));
+    /* b still sees its snapshot... */
+    CHECK_STR(tx_value(tb, b, "SELECT x FROM plain"), "3");
+    /* ...and loses: the table has no key, so rows cannot reconcile. */
+    CHECK_INT(udr_tx_commit(tb, NULL, NULL), ==, UDR_ECONFLICT);
+    CHECK_CONTAINS(udr_errmsg(b), "table plain was changed by commit");
+    CHECK_STR(value(a, "SELECT x FROM plain"), "2");
+    udr_close(b);
+    udr_close(a);
+}
+
+static const char *const ID_KEY[] = {"id", NULL};
+
+static void doctors(udr_repo *r)
+{
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    MUST(r, udr_table_write(r, "doctors",
+                            "SELECT * FROM (VALUES (1, 'alice', true), (2, 'bob', true)) "
+                            "t(id, name, on_call)",
+                            &o, NULL));
+}
+
+/* Two on-call doctors each go off call after seeing the other on call. */
+static int write_skew(udr_isolation iso, int *second_rc, char *msg, size_t msgsize)
+{
+    udr_repo *a, *b;
+    REQUIRE(udr_open(t_path("repo"), &a) == UDR_OK);
+    REQUIRE(udr_open(t_path("repo"), &b) == UDR_OK);
+    udr_tx *ta, *tb;
+    MUST(a, udr_tx_begin(a, NULL, iso, &ta));
+    MUST(b, udr_tx_begin(b, NULL, iso, &tb));
+    CHECK_STR(tx_value(ta, a, "SELECT count(*) FROM doctors WHERE on_call"), "2");
+    CHECK_STR(tx_value(tb, b, "SELECT count(*) FROM doctors WHERE on_call"), "2");
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    MUST(a, udr_tx_write(ta, "doctors",
+                         "SELECT id, name, CASE WHEN id = 1 THEN false ELSE on_call END AS on_call "
+                         "FROM doctors",
+                         &o, NULL));
+    MUST(b, udr_tx_write(tb, "doctors",
+                         "SELECT id, name, CASE WHEN id = 2 THEN false ELSE on_call END AS on_call "
+                         "FROM doctors",
+                         &o, NULL));
+    int first = udr_tx_commit(ta, NULL, NULL);
+    *second_rc = udr_tx_commit(tb, NULL, NULL);
+    snprintf(msg, msgsize, "%s", udr_errmsg(b));
+    int on_call = atoi(value(a, "SELECT count(*) FROM doctors WHERE on_call"));
+    udr_close(a);
+    udr_close(b);
+    CHECK_INT(first, ==, UDR_OK);
+    return on_call;
+}
+
+static void test_write_skew(void)
+{
+    udr_repo *r = new_repo();
+    doctors(r);
+    int rc;
+    char msg[1024];
+    /* SNAPSHOT: different keys merge; both commit and nobody is on call. */
+    int on_call = write_skew(UDR_SNAPSHOT, &rc, msg, sizeof msg);
+    CHECK_INT(rc, ==, UDR_OK);
+    CHECK_INT(on_call, ==, 0);
+    /* SERIALIZABLE: the second read what the first changed: refused. */
+    doctors(r);
+    on_call = write_skew(UDR_SERIALIZABLE, &rc, msg, sizeof msg);
+    CHECK_INT(rc, ==, UDR_ECONFLICT);
+    CHECK_CONTAINS(msg, "SERIALIZABLE");
+    CHECK_INT(on_call, ==, 1);
+    udr_close(r);
+}
+
+/* Two processes update one keyed table at once: different rows both commit;
+ * the same row, exactly one. */
+static void concurrent(udr_repo *r, int same_row, int base, int results[2])
+{
+    int go[2], ready[2];
+    REQUIRE(pipe(go) == 0 && pipe(ready) == 0);
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        REQUIRE(pids[w] >= 0);
+        if (pids[w] == 0) {
+            udr_repo *c;
+            if (udr_open(t_path("repo"), &c) != UDR_OK)
+                _exit(90);
+            udr_tx *tx;
+            if (udr_tx_begin(c, NULL, UDR_SNAPSHOT, &tx) != UDR_OK)
+                _exit(91);
+            char sql[256];
+            int id = same_row ? 1 : w + 1;
+            snprintf(sql, sizeof sql,
+                     "SELECT id, CASE WHEN id = %d THEN %d ELSE v END AS v FROM acct", id,
+                     base + w);
+            udr_write_opts o = {ID_KEY, NULL, NULL};
+            if (udr_tx_write(tx, "acct", sql, &o, NULL) != UDR_OK)
+                _exit(92);
+            char c1 = 'r';
+            if (write(ready[1], &c1, 1) != 1 || read(go[0], &c1, 1) != 1)
+                _exit(93);
+            int rc = udr_tx_commit(tx, NULL, NULL);
+            if (rc == UDR_ECONFLICT && strstr(udr_errmsg(c), "acct") == NULL)
+                _exit(94);
+            udr_close(c);
+            _exit(rc == UDR_OK ? 0 : rc == UDR_ECONFLICT ? 1 : 95);
+        }
+    }
+    char ch;
+    for (int w = 0; w < 2; w++)
+        REQUIRE(read(ready[0], &ch, 1) == 1);
+    REQUIRE(write(go[1], "gg", 2) == 2);
+    for (int w = 0; w < 2; w++) {
+        int st;
+        REQUIRE(waitpid(pids[w], &st, 0) == pids[w]);
+        results[w] = WIFEXITED(st) ? WEXITSTATUS(st) : 99;
+    }
+    close(go[0]);
+    close(go[1]);
+    close(ready[0]);
+    close(ready[1]);
+    (void)r;
+}
+
+static void test_concurrent_writers(void)
+{
+    udr_repo *r = new_repo();
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    MUST(r, udr_table_write(r, "acct", "SELECT range AS id, 0 AS v FROM range(1, 11)", &o, NULL));
+    int res[2];
+    concurrent(r, 0, 100, res);
+    CHECK_INT(res[0], ==, 0);
+    CHECK_INT(res[1], ==, 0);
+    CHECK_STR(value(r, "SELECT string_agg(v::VARCHAR, ' ' ORDER BY id) FROM acct WHERE id <= 2"),
+              "100 101");
+    concurrent(r, 1, 200, res);
+    CHECK_INT(res[0] + res[1], ==, 1);           /* one commit, one conflict */
+    CHECK(res[0] <= 1 && res[1] <= 1);
+    const char *v = value(r, "SELECT v FROM acct WHERE id = 1");
+    CHECK_STR(v, res[0] == 0 ? "200" : "201");
+    CHECK_STR(value(r, "SELECT count(*) FROM acct"), "10");
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
+static const test_case TESTS[] = {
+    TEST_ENTRY(test_readme_transaction),
+    TEST_ENTRY(test_error_rolls_back),
+    TEST_ENTRY(test_snapshot_and_first_committer_wins),
+    TEST_ENTRY(test_write_skew),
+    TEST_ENTRY(test_concurrent_writers),
+};
+HARNESS_MAIN("tx", TESTS)
