@@ -50,7 +50,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/tx.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/tx.c src/dml.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/out.c \

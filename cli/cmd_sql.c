@@ -22,11 +22,22 @@ static const char SQL_HELP[] =
     "history (~/.udr_history).\n"
     "\n"
     "Tables: users (current version), \"users@3\" (version 3),\n"
-    "\"users@2026-11-24T10:00:00Z\" (the version current at that time).\n"
+    "\"users@2026-11-24T10:00:00Z\" (the version current at that time),\n"
+    "\"users@feature/x\" (a branch's head), \"users@v1.0\" (a tag).\n"
+    "\n"
+    "Writes: INSERT INTO t ..., UPDATE t SET ... [WHERE ...], DELETE FROM t\n"
+    "[WHERE ...], CREATE [OR REPLACE] TABLE t AS SELECT ... Each is a commit of\n"
+    "its own, unless between BEGIN [ISOLATION LEVEL SERIALIZABLE] and COMMIT (or\n"
+    "ROLLBACK): then all of them are one commit, or none. A failed statement\n"
+    "inside a transaction aborts it (only ROLLBACK is accepted then), and SQL\n"
+    "that ends inside a transaction rolls it back.\n"
     "Output: an aligned table on a terminal, CSV otherwise, or as --format says.\n";
 
-/* Runs every statement of text; prints results; stops at the first error. */
-static int run_script(udr_repo *repo, const char *text, out_format fmt, int interactive)
+/* Runs every statement of text; prints results; stops at the first error
+ * (unless interactive). BEGIN, COMMIT and ROLLBACK open and end a
+ * transaction (*tx) that lasts across calls. */
+static int run_script(udr_repo *repo, const char *text, out_format fmt, int interactive,
+                      udr_tx **tx)
 {
     const char *p = text, *st;
     size_t len;
@@ -36,8 +47,31 @@ static int run_script(udr_repo *repo, const char *text, out_format fmt, int inte
         char *one = strndup(st, len);
         if (one == NULL)
             return out_error("out of memory");
-        udr_result *r;
-        int rc = udr_query(repo, one, NULL, 0, &r);
+        udr_isolation iso;
+        int ctl = udr_sql_tx_control(repo, one, &iso), rc = UDR_OK;
+        udr_result *r = NULL;
+        if (ctl < 0) {
+            rc = ctl;
+        } else if (ctl == 1) {
+            rc = *tx != NULL ? UDR_EINVAL : udr_tx_begin(repo, NULL, iso, tx);
+            if (*tx != NULL && rc == UDR_EINVAL)
+                fprintf(stderr, "udr: warning: a transaction is open already; BEGIN ignored\n");
+            if (*tx != NULL)
+                rc = UDR_OK;
+        } else if (ctl == 2 || ctl == 3) {
+            if (*tx == NULL)
+                fprintf(stderr, "udr: warning: there is no transaction to %s\n",
+                        ctl == 2 ? "commit" : "roll back");
+            else if (ctl == 2)
+                rc = udr_tx_commit(*tx, NULL, NULL);
+            else
+                udr_tx_rollback(*tx);
+            *tx = NULL;
+        } else if (*tx != NULL) {
+            rc = udr_tx_query(*tx, one, &r);
+        } else {
+            rc = udr_query(repo, one, NULL, 0, &r);
+        }
         free(one);
         if (rc != UDR_OK) {
             if (n > 1 || *p != '\0')
@@ -48,12 +82,24 @@ static int run_script(udr_repo *repo, const char *text, out_format fmt, int inte
                 return EXIT_FAIL;
             continue;
         }
-        if (udr_result_columns(r) > 0)
+        if (r != NULL && udr_result_columns(r) > 0)
             out_result(r, fmt, stdout);
         udr_result_free(r);
     }
     fflush(stdout);
     return EXIT_OK;
+}
+
+/* A script's end inside a transaction: rolled back, and said. */
+static int end_script(udr_tx **tx, int status)
+{
+    if (*tx == NULL)
+        return status;
+    udr_tx_rollback(*tx);
+    *tx = NULL;
+    if (status == EXIT_OK)
+        return out_error("the SQL ended inside a transaction (no COMMIT): it was rolled back");
+    return status;
 }
 
 static char *read_all(FILE *f)
@@ -104,8 +150,9 @@ static int shell(cli *c, udr_repo *repo, out_format fmt)
     printf("udr %s shell on %s. End statements with ';'. .help for help, .quit to leave.\n",
            udr_version(), c->repo_dir);
     char *pending = NULL;
+    udr_tx *tx = NULL;
     for (;;) {
-        char *line = readline(pending ? "  ...> " : "udr> ");
+        char *line = readline(pending ? "  ...> " : tx ? "udr*> " : "udr> ");
         if (line == NULL) {
             putchar('\n');
             break;
@@ -149,10 +196,14 @@ static int shell(cli *c, udr_repo *repo, out_format fmt)
             continue;
         }
         add_history(text);
-        run_script(repo, text, fmt == FMT_DEFAULT ? FMT_TABLE : fmt, 1);
+        run_script(repo, text, fmt == FMT_DEFAULT ? FMT_TABLE : fmt, 1, &tx);
         free(text);
     }
     free(pending);
+    if (tx != NULL) {
+        udr_tx_rollback(tx);
+        printf("(the open transaction was rolled back)\n");
+    }
     if (hist[0])
         write_history(hist);
     return EXIT_OK;
@@ -189,8 +240,9 @@ int cmd_sql(cli *c, int argc, char **argv)
     if (repo == NULL)
         return EXIT_FAIL;
     int status;
+    udr_tx *tx = NULL;
     if (sql != NULL && strcmp(sql, "-") != 0) {
-        status = run_script(repo, sql, fmt, 0);
+        status = end_script(&tx, run_script(repo, sql, fmt, 0, &tx));
     } else if (file != NULL || sql != NULL || !isatty(STDIN_FILENO)) {
         FILE *f = file && strcmp(file, "-") != 0 ? fopen(file, "r") : stdin;
         if (f == NULL) {
@@ -200,7 +252,8 @@ int cmd_sql(cli *c, int argc, char **argv)
         char *text = read_all(f);
         if (f != stdin)
             fclose(f);
-        status = text ? run_script(repo, text, fmt, 0) : out_error("out of memory");
+        status = text ? end_script(&tx, run_script(repo, text, fmt, 0, &tx))
+                      : out_error("out of memory");
         free(text);
     } else {
         status = shell(c, repo, fmt);

@@ -525,6 +525,15 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex);
 /* Ends the transaction, discarding its writes. */
 void udr_tx_rollback(udr_tx *tx);
 
+/* For SQL sessions (udr sql, a server): whether a statement is transaction
+ * control. Returns 0 for any other statement, 1 for BEGIN / START
+ * TRANSACTION (*isolation set from ISOLATION LEVEL SERIALIZABLE | SNAPSHOT |
+ * REPEATABLE READ), 2 for COMMIT / END, 3 for ROLLBACK / ABORT, and
+ * UDR_EINVAL for a malformed one. Inside a transaction, udr_tx_query also
+ * runs INSERT, UPDATE, DELETE and CREATE [OR REPLACE] TABLE ... AS on UDR
+ * tables (outside one, udr_query runs each as a transaction of its own). */
+int udr_sql_tx_control(udr_repo *repo, const char *sql, udr_isolation *isolation);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

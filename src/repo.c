@@ -621,6 +621,9 @@ int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins
     int rc = repo_begin(repo);
     if (rc)
         return rc;
+    int handled = 0;
+    if ((rc = txapi_query(repo, sql, out, &handled)) != 0 || handled)
+        return rc;
     duckdb_result r;
     if ((rc = query_run(&repo->q, sql, pins, npins, &r)) != 0)
         return rc;

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "catalog.h"
+#include "dml.h"
 #include "hash.h"
 #include "query.h"
 #include "repo.h"
 #include "tx.h"
+#include "util/buf.h"
 
 struct udr_tx {
     udr_repo *repo;
@@ -132,17 +135,262 @@ int udr_tx_drop(udr_tx *tx, const char *table)
     return leave(tx, rc);
 }
 
+static void add_quoted(buf *b, const char *s, char q)
+{
+    buf_addc(b, q);
+    for (; *s; s++) {
+        if (*s == q)
+            buf_addc(b, q);
+        buf_addc(b, *s);
+    }
+    buf_addc(b, q);
+}
+
+/* A one-value result: "count" = n. */
+static int count_result(udr_repo *repo, uint64_t n, udr_result **out)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT %llu::BIGINT AS count", (unsigned long long)n);
+    duckdb_result r;
+    int rc = query_run(&repo->q, sql, NULL, 0, &r);
+    if (rc == UDR_OK && (*out = repo_wrap_result(&r)) == NULL)
+        rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* The first value of a query (in the transaction's view) as a number. */
+static int scalar_u64(udr_repo *repo, const char *sql, uint64_t *v)
+{
+    duckdb_result r;
+    int rc = query_run(&repo->q, sql, NULL, 0, &r);
+    if (rc)
+        return rc;
+    *v = duckdb_row_count(&r) > 0 ? (uint64_t)duckdb_value_int64(&r, 0, 0) : 0;
+    duckdb_destroy_result(&r);
+    return UDR_OK;
+}
+
+/* INSERT's rows as the table's columns: the ones named, NULL for others. */
+static int insert_source(udr_repo *repo, const dml *d, buf *b)
+{
+    buf q;
+    buf_init(&q);
+    buf_adds(&q, "DESCRIBE SELECT * FROM ");
+    add_quoted(&q, d->table, '"');
+    char *sql = buf_take(&q, NULL);
+    if (sql == NULL)
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    duckdb_result r;
+    int rc = query_run(&repo->q, sql, NULL, 0, &r);
+    free(sql);
+    if (rc)
+        return rc;
+    idx_t n = duckdb_row_count(&r);
+    for (size_t k = 0; k < d->ncolumns; k++) {
+        int known = 0;
+        for (idx_t i = 0; i < n && !known; i++) {
+            char *name = duckdb_value_varchar(&r, 0, i);
+            known = name && strcmp(name, d->columns[k]) == 0;
+            duckdb_free(name);
+        }
+        if (!known) {
+            duckdb_destroy_result(&r);
+            return err_set(&repo->err, UDR_EINVAL, "table %s has no column %s", d->table,
+                           d->columns[k]);
+        }
+    }
+    buf_adds(b, "SELECT ");
+    for (idx_t i = 0; i < n; i++) {
+        char *name = duckdb_value_varchar(&r, 0, i), *type = duckdb_value_varchar(&r, 1, i);
+        int given = d->ncolumns == 0;
+        for (size_t k = 0; k < d->ncolumns && !given; k++)
+            given = strcmp(name, d->columns[k]) == 0;
+        buf_adds(b, i ? ", " : "");
+        if (given) {
+            add_quoted(b, name, '"');
+        } else {
+            buf_printf(b, "CAST(NULL AS %s) AS ", type);
+            add_quoted(b, name, '"');
+        }
+        duckdb_free(name);
+        duckdb_free(type);
+    }
+    buf_adds(b, " FROM (");
+    buf_adds(b, d->source);
+    buf_adds(b, "\n) AS __udr_v(");
+    for (size_t k = 0; k < (d->ncolumns ? d->ncolumns : (size_t)n); k++) {
+        buf_adds(b, k ? ", " : "");
+        if (d->ncolumns) {
+            add_quoted(b, d->columns[k], '"');
+        } else {
+            char *name = duckdb_value_varchar(&r, 0, k);
+            add_quoted(b, name ? name : "?", '"');
+            duckdb_free(name);
+        }
+    }
+    buf_addc(b, ')');
+    duckdb_destroy_result(&r);
+    return UDR_OK;
+}
+
+/* A write statement on a UDR table, inside the transaction (view set). */
+static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
+{
+    udr_repo *repo = tx->repo;
+    cat_entry e;
+    int found = 0;
+    int rc = catalog_check_name(d->table, &repo->err);
+    if (rc == UDR_OK)
+        rc = tx_lookup(&tx->t, d->table, &e, &found);
+    if (rc)
+        return rc;
+    if (!found && d->kind != DML_CREATE_AS)
+        return err_set(&repo->err, UDR_ENOTFOUND,
+                       "there is no table %s (see 'udr tables'; CREATE TABLE %s AS ... makes one)",
+                       d->table, d->table);
+    if (found && d->kind == DML_CREATE_AS && !d->replace)
+        return err_set(&repo->err, UDR_EEXIST,
+                       "table %s exists already (CREATE OR REPLACE TABLE replaces its rows)",
+                       d->table);
+    buf b, cnt;
+    buf_init(&b);
+    buf_init(&cnt);
+    uint64_t before = 0, n = 0;
+    int append = 0;
+    switch (d->kind) {
+    case DML_INSERT:
+        append = 1;
+        buf_adds(&cnt, "SELECT count(*) FROM ");
+        add_quoted(&cnt, d->table, '"');
+        rc = insert_source(repo, d, &b);
+        break;
+    case DML_UPDATE:
+        buf_adds(&b, "SELECT * REPLACE (");
+        for (size_t i = 0; i < d->nsets; i++) {
+            buf_adds(&b, i ? ", " : "");
+            if (d->where) {
+                buf_printf(&b, "CASE WHEN (%s) THEN (%s) ELSE ", d->where, d->sets[i].expr);
+                add_quoted(&b, d->sets[i].column, '"');
+                buf_adds(&b, " END AS ");
+            } else {
+                buf_printf(&b, "(%s) AS ", d->sets[i].expr);
+            }
+            add_quoted(&b, d->sets[i].column, '"');
+        }
+        buf_adds(&b, ") FROM ");
+        add_quoted(&b, d->table, '"');
+        buf_adds(&cnt, "SELECT count(*) FROM ");
+        add_quoted(&cnt, d->table, '"');
+        if (d->where)
+            buf_printf(&cnt, " WHERE (%s)", d->where);
+        break;
+    case DML_DELETE:
+        buf_adds(&b, "SELECT * FROM ");
+        add_quoted(&b, d->table, '"');
+        if (d->where)
+            buf_printf(&b, " WHERE (%s) IS NOT TRUE", d->where);
+        else
+            buf_adds(&b, " LIMIT 0");
+        buf_adds(&cnt, "SELECT count(*) FROM ");
+        add_quoted(&cnt, d->table, '"');
+        if (d->where)
+            buf_printf(&cnt, " WHERE (%s)", d->where);
+        break;
+    default:                           /* CREATE [OR REPLACE] TABLE ... AS */
+        buf_adds(&b, d->source);
+        break;
+    }
+    char *src = buf_take(&b, NULL), *count_sql = buf_take(&cnt, NULL);
+    if (rc == UDR_OK && src == NULL)
+        rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    if (rc == UDR_OK && count_sql != NULL && count_sql[0])
+        rc = scalar_u64(repo, count_sql, &before);
+    udr_write_info info;
+    if (rc == UDR_OK)
+        rc = query_build(&repo->q, d->table, src, NULL, append, found ? &e.hash : NULL, &e.hash,
+                         &info);
+    if (rc == UDR_OK && tx_record_write(&tx->t, d->table, &e.hash) != UDR_OK)
+        rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    if (rc == UDR_OK) {
+        n = d->kind == DML_INSERT ? info.rows - before
+            : d->kind == DML_CREATE_AS ? info.rows
+                                       : before;
+        rc = count_result(repo, n, out);
+    }
+    free(src);
+    free(count_sql);
+    return rc;
+}
+
+/* One statement in the transaction: a write to a UDR table, or DuckDB's. */
+static int tx_statement(udr_tx *tx, const char *sql, udr_result **out)
+{
+    udr_repo *repo = tx->repo;
+    dml d;
+    char why[256];
+    int kind = dml_parse(sql, &d, why, sizeof why);
+    if (kind < 0)
+        return err_set(&repo->err, UDR_EINVAL, "%s", why);
+    int rc;
+    if (kind == DML_BEGIN || kind == DML_COMMIT || kind == DML_ROLLBACK) {
+        rc = err_set(&repo->err, UDR_EINVAL,
+                     kind == DML_BEGIN ? "a transaction is open already"
+                                       : "end a transaction with udr_tx_commit or "
+                                         "udr_tx_rollback (in udr sql: COMMIT, ROLLBACK)");
+    } else if (kind != DML_NONE) {
+        rc = run_dml(tx, &d, out);
+    } else {
+        duckdb_result r;
+        rc = query_run(&repo->q, sql, NULL, 0, &r);
+        if (rc == UDR_OK && (*out = repo_wrap_result(&r)) == NULL)
+            rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    }
+    dml_free(&d);
+    return rc;
+}
+
 int udr_tx_query(udr_tx *tx, const char *sql, udr_result **out)
 {
     *out = NULL;
     int rc = enter(tx);
     if (rc)
         return rc;
-    duckdb_result r;
-    rc = query_run(&tx->repo->q, sql, NULL, 0, &r);
-    if (rc == UDR_OK && (*out = repo_wrap_result(&r)) == NULL)
-        rc = err_set(&tx->repo->err, UDR_ENOMEM, "out of memory");
+    rc = tx_statement(tx, sql, out);
     return leave(tx, rc);
+}
+
+int txapi_query(udr_repo *repo, const char *sql, udr_result **out, int *handled)
+{
+    *handled = 0;
+    dml d;
+    char why[256];
+    int kind = dml_parse(sql, &d, why, sizeof why);
+    dml_free(&d);
+    if (kind == DML_NONE)
+        return UDR_OK;
+    *handled = 1;
+    if (kind < 0)
+        return err_set(&repo->err, UDR_EINVAL, "%s", why);
+    if (kind == DML_BEGIN || kind == DML_COMMIT || kind == DML_ROLLBACK)
+        return err_set(&repo->err, UDR_EINVAL,
+                       "udr_query runs each call on its own: use udr_tx_begin for a "
+                       "transaction (udr sql accepts BEGIN and COMMIT)");
+    if (repo->tx != NULL)
+        return err_set(&repo->err, UDR_EINVAL,
+                       "a transaction is open on this handle: run it with udr_tx_query");
+    udr_tx *tx;
+    int rc = udr_tx_begin(repo, NULL, UDR_SNAPSHOT, &tx);
+    if (rc)
+        return rc;
+    if ((rc = udr_tx_query(tx, sql, out)) != UDR_OK) {
+        udr_tx_rollback(tx);
+        return rc;
+    }
+    if ((rc = udr_tx_commit(tx, NULL, NULL)) != UDR_OK) {
+        udr_result_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static void tx_end(udr_tx *tx)
@@ -296,4 +544,18 @@ int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
     const cat_entry *e = catalog_head_entry(&repo->cat, table);
     info->version = e ? e->version : 0;
     return UDR_OK;
+}
+
+int udr_sql_tx_control(udr_repo *repo, const char *sql, udr_isolation *isolation)
+{
+    dml d;
+    char why[256];
+    int kind = dml_parse(sql, &d, why, sizeof why);
+    int serializable = d.serializable;
+    dml_free(&d);
+    if (kind < 0 && (strncasecmp(sql, "BEGIN", 5) == 0 || strncasecmp(sql, "COMMIT", 6) == 0 ||
+                     strncasecmp(sql, "ROLLBACK", 8) == 0 || strncasecmp(sql, "START", 5) == 0))
+        return err_set(&repo->err, UDR_EINVAL, "%s", why);
+    *isolation = serializable ? UDR_SERIALIZABLE : UDR_SNAPSHOT;
+    return kind == DML_BEGIN ? 1 : kind == DML_COMMIT ? 2 : kind == DML_ROLLBACK ? 3 : 0;
 }

@@ -20,6 +20,10 @@
 int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
                       const udr_write_opts *opts, udr_write_info *info, int append);
 
+/* udr_query's statements that UDR runs itself (writes to UDR tables, as a
+ * transaction of their own; BEGIN and the like, refused): *handled 1 then. */
+int txapi_query(udr_repo *repo, const char *sql, udr_result **out, int *handled);
+
 /* Rolls back a transaction left open when its handle closes. */
 void txapi_abandon(udr_repo *repo);
 
