@@ -2326,8 +2326,8 @@ static int same_columns(const cat_tablever *a, const cat_tablever *b)
 
 int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
                      const udr_hash *ours_h, const udr_hash *theirs_h, int take_theirs,
-                     int keep_ours, udr_hash *out, uint64_t *nconflicts, int *mergeable,
-                     udr_write_info *info)
+                     int keep_ours, int strict, udr_hash *out, uint64_t *nconflicts,
+                     int *mergeable, udr_write_info *info)
 {
     memset(info, 0, sizeof *info);
     *nconflicts = 0;
@@ -2366,10 +2366,10 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
     buf_printf(&b,
                "CREATE OR REPLACE TABLE __udr_conflicts AS SELECT %s, t.base_r, o.our_r, "
                "t.their_r FROM __udr_mt t JOIN __udr_mo o USING (%s) "
-               "WHERE t.their_r IS DISTINCT FROM o.our_r; "
+               "WHERE %s; "
                "CREATE OR REPLACE TABLE __udr_ma AS SELECT %s, their_r FROM __udr_mt "
                "ANTI JOIN __udr_mo USING (%s)%s",
-               keys, keys, keys, keys,
+               keys, keys, strict ? "true" : "t.their_r IS DISTINCT FROM o.our_r", keys, keys,
                take_theirs ? " UNION ALL SELECT * EXCLUDE (base_r, our_r) FROM __udr_conflicts"
                            : "");
     char *sql = buf_take(&b, NULL);

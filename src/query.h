@@ -124,14 +124,15 @@ int query_diff(query *q, const char *table, const char *from, const char *to,
  * differ. The result is written as a table-version object over ours (*out:
  * ours' chunks, a delete file for the rows replaced, new chunks for theirs'
  * rows; ours itself when there is nothing to apply), not committed. A key
- * both sides changed differently is a conflict, counted in *nconflicts and
+ * both sides changed differently is a conflict (strict: any key both sides changed,
+ * as transactions need: first committer wins per row), counted in *nconflicts and
  * added to the merge report (below): with
  * take_theirs theirs' row wins, with keep_ours ours', otherwise nothing is
  * written when there is one. *mergeable 0 (and nothing done): the three
  * sides do not share one key and one schema. */
 int query_merge_rows(query *q, const char *table, const udr_hash *base, const udr_hash *ours,
-                     const udr_hash *theirs, int take_theirs, int keep_ours, udr_hash *out,
-                     uint64_t *nconflicts, int *mergeable, udr_write_info *info);
+                     const udr_hash *theirs, int take_theirs, int keep_ours, int strict,
+                     udr_hash *out, uint64_t *nconflicts, int *mergeable, udr_write_info *info);
 
 /* A merge's report of conflicts, kept in DuckDB while the merge runs:
  * begin empties it, query_merge_rows adds its conflicting rows, report_table

@@ -580,7 +580,7 @@ int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
         if (b != NULL && o != NULL && t != NULL) {
             udr_write_info wi;
             rc = query_merge_rows(&repo->q, tables[i], &b->hash, &o->hash, &t->hash, take_theirs,
-                                  keep_ours, &merged[i], &nconf, &mergeable, &wi);
+                                  keep_ours, 0, &merged[i], &nconf, &mergeable, &wi);
             if (rc)
                 break;
         }

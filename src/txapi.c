@@ -441,8 +441,8 @@ static int attempt(udr_tx *tx, const char *message, udr_hash *commit, int *retry
             udr_write_info wi;
             if ((rc = query_report_begin(&repo->q)) == UDR_OK)
                 rc = query_merge_rows(&repo->q, w->table, &cl[k].base.hash, &w->tv,
-                                      &cl[k].theirs.hash, 0, 0, &merged[i], &nconf, &mergeable,
-                                      &wi);
+                                      &cl[k].theirs.hash, 0, 0, 1, &merged[i], &nconf,
+                                      &mergeable, &wi);
             duckdb_result rep;
             uint64_t nrep;
             if (query_report_take(&repo->q, &rep, &nrep) == UDR_OK)

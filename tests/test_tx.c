@@ -332,6 +332,150 @@ static void test_sql_writes(void)
     udr_close(r);
 }
 
+/* ---- Hermitage-style anomalies, under each isolation level ----------------
+ * Two rows (id 1 = 10, id 2 = 20) in a keyed table `test`, two transactions
+ * T1 and T2 on separate handles, interleaved as the Hermitage suite does. */
+
+static void hermitage_setup(void)
+{
+    udr_repo *r;
+    REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    MUST(r, udr_table_write(r, "test", "SELECT * FROM (VALUES (1, 10), (2, 20)) t(id, value)", &o,
+                            NULL));
+    udr_close(r);
+}
+
+typedef struct pair {
+    udr_repo *r1, *r2;
+    udr_tx *t1, *t2;
+} pair;
+
+static void pair_begin(pair *p, udr_isolation iso)
+{
+    hermitage_setup();
+    REQUIRE(udr_open(t_path("repo"), &p->r1) == UDR_OK);
+    REQUIRE(udr_open(t_path("repo"), &p->r2) == UDR_OK);
+    MUST(p->r1, udr_tx_begin(p->r1, NULL, iso, &p->t1));
+    MUST(p->r2, udr_tx_begin(p->r2, NULL, iso, &p->t2));
+}
+
+static void pair_end(pair *p)
+{
+    udr_close(p->r1);                  /* rolls back what is still open */
+    udr_close(p->r2);
+}
+
+static const char *q1(pair *p, const char *sql)
+{
+    return tx_value(p->t1, p->r1, sql);
+}
+
+static const char *q2(pair *p, const char *sql)
+{
+    return tx_value(p->t2, p->r2, sql);
+}
+
+/* P0, dirty write: both update one row; the second to commit loses. */
+static int dirty_write_prevented(udr_isolation iso)
+{
+    pair p;
+    pair_begin(&p, iso);
+    CHECK_STR(q1(&p, "UPDATE test SET value = 11 WHERE id = 1"), "1");
+    CHECK_STR(q2(&p, "UPDATE test SET value = 12 WHERE id = 1"), "1");
+    MUST(p.r1, udr_tx_commit(p.t1, NULL, NULL));
+    int rc = udr_tx_commit(p.t2, NULL, NULL);
+    const char *v = value(p.r1, "SELECT value FROM test WHERE id = 1");
+    int ok = rc == UDR_ECONFLICT && strcmp(v, "11") == 0;
+    pair_end(&p);
+    return ok;
+}
+
+/* P1, dirty read: T2 does not see T1's uncommitted write. */
+static int dirty_read_prevented(udr_isolation iso)
+{
+    pair p;
+    pair_begin(&p, iso);
+    CHECK_STR(q1(&p, "UPDATE test SET value = 101 WHERE id = 1"), "1");
+    int ok = strcmp(q2(&p, "SELECT value FROM test WHERE id = 1"), "10") == 0;
+    udr_tx_rollback(p.t1);
+    MUST(p.r2, udr_tx_commit(p.t2, NULL, NULL));
+    pair_end(&p);
+    return ok;
+}
+
+/* P4, lost update: both read 10 and write 10 + their increment. */
+static int lost_update_prevented(udr_isolation iso)
+{
+    pair p;
+    pair_begin(&p, iso);
+    CHECK_STR(q1(&p, "SELECT value FROM test WHERE id = 1"), "10");
+    CHECK_STR(q2(&p, "SELECT value FROM test WHERE id = 1"), "10");
+    CHECK_STR(q1(&p, "UPDATE test SET value = 11 WHERE id = 1"), "1");
+    CHECK_STR(q2(&p, "UPDATE test SET value = 11 WHERE id = 1"), "1");
+    MUST(p.r1, udr_tx_commit(p.t1, NULL, NULL));
+    /* Both wrote 11 from a read of 10: serially it would be 12. T2 wrote a
+     * row T1 wrote since T2 began, even with the same value: it must fail. */
+    int rc = udr_tx_commit(p.t2, NULL, NULL);
+    pair_end(&p);
+    return rc == UDR_ECONFLICT;
+}
+
+/* G-single, read skew: T1 reads row 1, T2 changes both rows and commits, T1
+ * reads row 2: it must see 20 (its snapshot), not 18. */
+static int read_skew_prevented(udr_isolation iso)
+{
+    pair p;
+    pair_begin(&p, iso);
+    CHECK_STR(q1(&p, "SELECT value FROM test WHERE id = 1"), "10");
+    CHECK_STR(q2(&p, "UPDATE test SET value = 12 WHERE id = 1"), "1");
+    CHECK_STR(q2(&p, "UPDATE test SET value = 18 WHERE id = 2"), "1");
+    MUST(p.r2, udr_tx_commit(p.t2, NULL, NULL));
+    int ok = strcmp(q1(&p, "SELECT value FROM test WHERE id = 2"), "20") == 0 &&
+             strcmp(q1(&p, "SELECT sum(value) FROM test"), "30") == 0;
+    pair_end(&p);
+    return ok;
+}
+
+/* G2-item, write skew: each reads both rows and updates the other one. */
+static int write_skew_prevented(udr_isolation iso)
+{
+    pair p;
+    pair_begin(&p, iso);
+    CHECK_STR(q1(&p, "SELECT sum(value) FROM test"), "30");
+    CHECK_STR(q2(&p, "SELECT sum(value) FROM test"), "30");
+    CHECK_STR(q1(&p, "UPDATE test SET value = 11 WHERE id = 1"), "1");
+    CHECK_STR(q2(&p, "UPDATE test SET value = 21 WHERE id = 2"), "1");
+    MUST(p.r1, udr_tx_commit(p.t1, NULL, NULL));
+    int rc = udr_tx_commit(p.t2, NULL, NULL);
+    pair_end(&p);
+    return rc == UDR_ECONFLICT;
+}
+
+static void test_hermitage(void)
+{
+    udr_repo *r = new_repo();
+    udr_close(r);
+    static const struct {
+        const char *name;
+        int (*fn)(udr_isolation);
+        int snapshot, serializable;    /* expected: 1 prevented, 0 possible */
+    } cases[] = {
+        {"P0 dirty write", dirty_write_prevented, 1, 1},
+        {"P1 dirty read", dirty_read_prevented, 1, 1},
+        {"P4 lost update", lost_update_prevented, 1, 1},
+        {"G-single read skew", read_skew_prevented, 1, 1},
+        {"G2-item write skew", write_skew_prevented, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int snap = cases[i].fn(UDR_SNAPSHOT), ser = cases[i].fn(UDR_SERIALIZABLE);
+        printf("    %-20s SNAPSHOT: %-9s SERIALIZABLE: %s\n", cases[i].name,
+               snap ? "prevented" : "possible", ser ? "prevented" : "possible");
+        CHECK_INT(snap, ==, cases[i].snapshot);
+        CHECK_INT(ser, ==, cases[i].serializable);
+    }
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_readme_transaction),
     TEST_ENTRY(test_error_rolls_back),
@@ -339,5 +483,6 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_write_skew),
     TEST_ENTRY(test_concurrent_writers),
     TEST_ENTRY(test_sql_writes),
+    TEST_ENTRY(test_hermitage),
 };
 HARNESS_MAIN("tx", TESTS)
