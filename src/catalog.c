@@ -1598,10 +1598,36 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
         snprintf(where, sizeof where, "tag %s", ref);
         return resolve_commit(c, table, &tg->commit, where, out);
     }
+    /* A commit: 7 or more hex digits of its hash. */
+    size_t rl = strlen(ref), hexd = 0;
+    while (hexd < rl && ((ref[hexd] >= '0' && ref[hexd] <= '9') || (ref[hexd] >= 'a' && ref[hexd] <= 'f')))
+        hexd++;
+    if (hexd == rl && rl >= 7 && rl <= UDR_HASH_HEX) {
+        int rc = catalog_complete(c);
+        if (rc)
+            return rc;
+        const udr_hash *hit = NULL;
+        char hex[UDR_HASH_HEX + 1];
+        for (size_t i = 0; i < c->nhist; i++) {
+            hash_to_hex(&c->history[i].commit, hex);
+            if (strncmp(hex, ref, rl) != 0)
+                continue;
+            if (hit != NULL && !hash_equal(hit, &c->history[i].commit))
+                return err_set(c->err, UDR_EINVAL, "'%s@%s': the commit prefix is ambiguous",
+                               table, ref);
+            hit = &c->history[i].commit;
+        }
+        if (hit != NULL) {
+            char where[32];
+            snprintf(where, sizeof where, "commit %.12s", ref);
+            udr_hash h = *hit;
+            return resolve_commit(c, table, &h, where, out);
+        }
+    }
     int64_t at_us;
     if (catalog_parse_time(ref, &at_us) != 0)
         return err_set(c->err, UDR_ENOTFOUND,
-                       "'%s@%s': %s is not a version, a branch, a tag or a time such as "
+                       "'%s@%s': %s is not a version, a branch, a tag, a commit or a time such as "
                        "2026-11-24T10:00:00Z (see 'udr log %s', 'udr branch', 'udr tag')",
                        table, ref, ref, table);
     b = catalog_branch(c, NULL);

@@ -235,7 +235,7 @@ static void test_versions_and_replay(void)
     CHECK_CONTAINS(err.msg, "no table gamma");
     CHECK_CONTAINS(err.msg, "udr tables");
     CHECK_INT(catalog_resolve(&c, "alpha", "yesterday", &v), ==, UDR_ENOTFOUND);
-    CHECK_CONTAINS(c.err->msg, "not a version, a branch, a tag or a time");
+    CHECK_CONTAINS(c.err->msg, "not a version, a branch, a tag, a commit or a time");
 
     /* The head commit object lists both tables with their versions. */
     cat_commit cm;

@@ -248,7 +248,7 @@ static void test_bad_names_and_references(void)
     CHECK_CONTAINS(value(r, "SELECT * FROM \"real@5\""), "no version 5");
     CHECK_CONTAINS(value(r, "SELECT * FROM \"real@5\""), "udr log real");
     CHECK_CONTAINS(value(r, "SELECT * FROM \"ghost@1\""), "no table ghost");
-    CHECK_CONTAINS(value(r, "SELECT * FROM \"real@soon\""), "not a version, a branch, a tag or a time");
+    CHECK_CONTAINS(value(r, "SELECT * FROM \"real@soon\""), "not a version, a branch, a tag, a commit or a time");
     CHECK_INT(udr_table_drop(r, "ghost", NULL), ==, UDR_ENOTFOUND);
     udr_version_info *v;
     size_t n;

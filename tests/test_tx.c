@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -476,6 +477,110 @@ static void test_hermitage(void)
     }
 }
 
+/* The bank: 10 accounts over two tables, 4 processes moving money between
+ * random accounts in transactions for BANK_SECONDS (default 30). Every
+ * committed version of main, read afterwards, holds the initial total. */
+static void bank_worker(int w, double seconds)
+{
+    udr_repo *r;
+    if (udr_open(t_path("repo"), &r) != UDR_OK)
+        _exit(90);
+    srand((unsigned)(getpid() * 7919 + w));
+    unsigned commits = 0, aborts = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > seconds)
+            break;
+        int from = rand() % 10, to = (from + 1 + rand() % 9) % 10, amount = 1 + rand() % 50;
+        udr_tx *tx;
+        if (udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx) != UDR_OK)
+            _exit(91);
+        char sql[256];
+        udr_result *res = NULL;
+        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance - %d WHERE id = %d",
+                 from < 5 ? "bank_a" : "bank_b", amount, from);
+        int rc = udr_tx_query(tx, sql, &res);
+        udr_result_free(res);
+        res = NULL;
+        snprintf(sql, sizeof sql, "UPDATE %s SET balance = balance + %d WHERE id = %d",
+                 to < 5 ? "bank_a" : "bank_b", amount, to);
+        if (rc == UDR_OK)
+            rc = udr_tx_query(tx, sql, &res);
+        udr_result_free(res);
+        if (rc != UDR_OK) {
+            udr_tx_rollback(tx);
+            _exit(92);
+        }
+        rc = udr_tx_commit(tx, NULL, NULL);
+        if (rc == UDR_OK)
+            commits++;
+        else if (rc == UDR_ECONFLICT)
+            aborts++;
+        else
+            _exit(93);
+    }
+    udr_close(r);
+    printf("    worker %d: %u commits, %u aborted by conflicts\n", w, commits, aborts);
+    fflush(stdout);
+    _exit(0);
+}
+
+static void test_bank(void)
+{
+    udr_repo *r = new_repo();
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    udr_tx *tx;
+    MUST(r, udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx));
+    MUST(r, udr_tx_write(tx, "bank_a", "SELECT range AS id, 1000 AS balance FROM range(0, 5)", &o,
+                         NULL));
+    MUST(r, udr_tx_write(tx, "bank_b", "SELECT range AS id, 1000 AS balance FROM range(5, 10)", &o,
+                         NULL));
+    char first[UDR_HASH_HEX + 1];
+    MUST(r, udr_tx_commit(tx, "open the bank", first));
+    const char *env = getenv("BANK_SECONDS");
+    double seconds = env ? atof(env) : 30;
+    pid_t pids[4];
+    for (int w = 0; w < 4; w++) {
+        pids[w] = fork();
+        REQUIRE(pids[w] >= 0);
+        if (pids[w] == 0)
+            bank_worker(w, seconds);
+    }
+    for (int w = 0; w < 4; w++) {
+        int st;
+        REQUIRE(waitpid(pids[w], &st, 0) == pids[w]);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    udr_commit_info *ci;
+    size_t n;
+    MUST(r, udr_log(r, NULL, 0, &ci, &n));
+    size_t checked = 0, bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "SELECT (SELECT sum(balance) FROM \"bank_a@%.16s\") + "
+                 "(SELECT sum(balance) FROM \"bank_b@%.16s\")",
+                 ci[i].hash, ci[i].hash);
+        const char *v = value(r, sql);
+        checked++;
+        if (strcmp(v, "10000") != 0) {
+            bad++;
+            printf("    commit %.12s: total %s\n", ci[i].hash, v);
+        }
+    }
+    printf("    %zu committed versions checked, %zu unbalanced\n", checked, bad);
+    CHECK_INT(bad, ==, 0);
+    CHECK(checked > 10);
+    CHECK_STR(ci[n - 1].hash, first);
+    udr_commit_info_free(ci, n);
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_readme_transaction),
     TEST_ENTRY(test_error_rolls_back),
@@ -484,5 +589,6 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_concurrent_writers),
     TEST_ENTRY(test_sql_writes),
     TEST_ENTRY(test_hermitage),
+    TEST_ENTRY(test_bank),
 };
 HARNESS_MAIN("tx", TESTS)

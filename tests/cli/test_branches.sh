@@ -141,7 +141,7 @@ test_bad_input() {
     expect_err "no branch nosuch"
     run "$UDR" sql "SELECT * FROM \"scores@nosuch\""
     expect_rc 1
-    expect_err "not a version, a branch, a tag or a time"
+    expect_err "not a version, a branch, a tag, a commit or a time"
     for verb in branch checkout tag log show diff merge revert reset; do
         run "$UDR" "$verb" --help
         expect_rc 0
