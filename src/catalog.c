@@ -1572,7 +1572,8 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
     int digits = 1;
     for (const char *p = ref; *p; p++)
         digits &= *p >= '0' && *p <= '9';
-    if (digits) {
+    /* Digits: a version number; from 7 digits on, maybe a commit's hash. */
+    if (digits && (strlen(ref) < 7 || catalog_version(c, table, strtoull(ref, NULL, 10)))) {
         uint64_t want = strtoull(ref, NULL, 10);
         const cat_version *v = catalog_version(c, table, want);
         if (v != NULL && !v->dropped) {

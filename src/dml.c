@@ -79,6 +79,30 @@ static char *identifier(cur *c)
     return strndup(s, (size_t)(p - s));
 }
 
+/* If p starts a quoted string or a comment, the text after it; else p. */
+static const char *skip_opaque(const char *p)
+{
+    if (*p == '\'' || *p == '"') {
+        char q = *p++;
+        while (*p && !(*p == q && p[1] != q)) {
+            if (*p == q)
+                p++;
+            p++;
+        }
+        return *p ? p + 1 : p;
+    }
+    if (p[0] == '-' && p[1] == '-') {
+        while (*p && *p != '\n')
+            p++;
+        return p;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        return e ? e + 2 : p + strlen(p);
+    }
+    return p;
+}
+
 /* The end of the top-level text from p: stops at a top-level keyword in
  * stop (NULL-terminated list), a top-level comma if comma, a top-level ')'
  * or the end. Quotes, parentheses and comments are stepped over. */
@@ -86,25 +110,9 @@ static const char *scan(const char *p, const char *const *stop, int comma)
 {
     int depth = 0;
     while (*p) {
-        if (*p == '\'' || *p == '"') {
-            char q = *p++;
-            while (*p && !(*p == q && p[1] != q)) {
-                if (*p == q)
-                    p++;
-                p++;
-            }
-            if (*p)
-                p++;
-            continue;
-        }
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                p++;
-            continue;
-        }
-        if (p[0] == '/' && p[1] == '*') {
-            const char *e = strstr(p + 2, "*/");
-            p = e ? e + 2 : p + strlen(p);
+        const char *after = skip_opaque(p);
+        if (after != p) {
+            p = after;
             continue;
         }
         if (*p == '(') {
@@ -202,20 +210,9 @@ static int several(const char *p)
 {
     int depth = 0;
     while (*p) {
-        if (*p == '\'' || *p == '"') {
-            char q = *p++;
-            while (*p && !(*p == q && p[1] != q)) {
-                if (*p == q)
-                    p++;
-                p++;
-            }
-            if (*p)
-                p++;
-            continue;
-        }
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n')
-                p++;
+        const char *after = skip_opaque(p);
+        if (after != p) {
+            p = after;
             continue;
         }
         if (*p == '(')

@@ -48,28 +48,16 @@ void query_close(query *q)
     }
 }
 
-/* Appends s quoted with q, a quote inside doubled: "a""b" or 'it''s'. */
-static void add_quoted(buf *b, const char *s, char q)
-{
-    buf_addc(b, q);
-    for (; *s; s++) {
-        if (*s == q)
-            buf_addc(b, q);
-        buf_addc(b, *s);
-    }
-    buf_addc(b, q);
-}
-
 /* A quoted SQL identifier. */
 static void add_ident(buf *b, const char *s)
 {
-    add_quoted(b, s, '"');
+    buf_quoted(b, s, '"');
 }
 
 /* An SQL string literal. */
 static void add_literal(buf *b, const char *s)
 {
-    add_quoted(b, s, '\'');
+    buf_quoted(b, s, '\'');
 }
 
 /* ---- the replacement scan --------------------------------------------------- */

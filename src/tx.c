@@ -57,6 +57,14 @@ int tx_begin(catalog *c, const char *branch, int serializable, tx_state *t)
     return UDR_OK;
 }
 
+static const cat_entry *branch_entry(const cat_branch *b, const char *table)
+{
+    for (size_t k = 0; k < b->ntables; k++)
+        if (strcmp(b->tables[k].table, table) == 0)
+            return &b->tables[k];
+    return NULL;
+}
+
 static const cat_entry *snap_entry(const tx_state *t, const char *table)
 {
     for (size_t i = 0; i < t->nsnap; i++)
@@ -190,10 +198,7 @@ int tx_check(catalog *c, tx_state *t, tx_clash **clashes, size_t *n, int *has_he
         return err_set(c->err, UDR_ENOMEM, "out of memory");
     for (size_t i = 0; i < t->nw; i++) {
         const char *table = t->w[i].table;
-        const cat_entry *s = snap_entry(t, table), *now = NULL;
-        for (size_t k = 0; k < b->ntables; k++)
-            if (strcmp(b->tables[k].table, table) == 0)
-                now = &b->tables[k];
+        const cat_entry *s = snap_entry(t, table), *now = branch_entry(b, table);
         if (same(s, now))
             continue;
         udr_hash who;
@@ -226,10 +231,7 @@ int tx_check(catalog *c, tx_state *t, tx_clash **clashes, size_t *n, int *has_he
         const char *table = t->read[i];
         if (write_of(t, table) != NULL)
             continue;
-        const cat_entry *s = snap_entry(t, table), *now = NULL;
-        for (size_t k = 0; k < b->ntables; k++)
-            if (strcmp(b->tables[k].table, table) == 0)
-                now = &b->tables[k];
+        const cat_entry *s = snap_entry(t, table), *now = branch_entry(b, table);
         if (same(s, now))
             continue;
         udr_hash who;

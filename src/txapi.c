@@ -135,17 +135,6 @@ int udr_tx_drop(udr_tx *tx, const char *table)
     return leave(tx, rc);
 }
 
-static void add_quoted(buf *b, const char *s, char q)
-{
-    buf_addc(b, q);
-    for (; *s; s++) {
-        if (*s == q)
-            buf_addc(b, q);
-        buf_addc(b, *s);
-    }
-    buf_addc(b, q);
-}
-
 /* A one-value result: "count" = n. */
 static int count_result(udr_repo *repo, uint64_t n, udr_result **out)
 {
@@ -176,7 +165,7 @@ static int insert_source(udr_repo *repo, const dml *d, buf *b)
     buf q;
     buf_init(&q);
     buf_adds(&q, "DESCRIBE SELECT * FROM ");
-    add_quoted(&q, d->table, '"');
+    buf_quoted(&q, d->table, '"');
     char *sql = buf_take(&q, NULL);
     if (sql == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
@@ -207,10 +196,10 @@ static int insert_source(udr_repo *repo, const dml *d, buf *b)
             given = strcmp(name, d->columns[k]) == 0;
         buf_adds(b, i ? ", " : "");
         if (given) {
-            add_quoted(b, name, '"');
+            buf_quoted(b, name, '"');
         } else {
             buf_printf(b, "CAST(NULL AS %s) AS ", type);
-            add_quoted(b, name, '"');
+            buf_quoted(b, name, '"');
         }
         duckdb_free(name);
         duckdb_free(type);
@@ -221,10 +210,10 @@ static int insert_source(udr_repo *repo, const dml *d, buf *b)
     for (size_t k = 0; k < (d->ncolumns ? d->ncolumns : (size_t)n); k++) {
         buf_adds(b, k ? ", " : "");
         if (d->ncolumns) {
-            add_quoted(b, d->columns[k], '"');
+            buf_quoted(b, d->columns[k], '"');
         } else {
             char *name = duckdb_value_varchar(&r, 0, k);
-            add_quoted(b, name ? name : "?", '"');
+            buf_quoted(b, name ? name : "?", '"');
             duckdb_free(name);
         }
     }
@@ -261,7 +250,7 @@ static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
     case DML_INSERT:
         append = 1;
         buf_adds(&cnt, "SELECT count(*) FROM ");
-        add_quoted(&cnt, d->table, '"');
+        buf_quoted(&cnt, d->table, '"');
         rc = insert_source(repo, d, &b);
         break;
     case DML_UPDATE:
@@ -270,29 +259,29 @@ static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
             buf_adds(&b, i ? ", " : "");
             if (d->where) {
                 buf_printf(&b, "CASE WHEN (%s) THEN (%s) ELSE ", d->where, d->sets[i].expr);
-                add_quoted(&b, d->sets[i].column, '"');
+                buf_quoted(&b, d->sets[i].column, '"');
                 buf_adds(&b, " END AS ");
             } else {
                 buf_printf(&b, "(%s) AS ", d->sets[i].expr);
             }
-            add_quoted(&b, d->sets[i].column, '"');
+            buf_quoted(&b, d->sets[i].column, '"');
         }
         buf_adds(&b, ") FROM ");
-        add_quoted(&b, d->table, '"');
+        buf_quoted(&b, d->table, '"');
         buf_adds(&cnt, "SELECT count(*) FROM ");
-        add_quoted(&cnt, d->table, '"');
+        buf_quoted(&cnt, d->table, '"');
         if (d->where)
             buf_printf(&cnt, " WHERE (%s)", d->where);
         break;
     case DML_DELETE:
         buf_adds(&b, "SELECT * FROM ");
-        add_quoted(&b, d->table, '"');
+        buf_quoted(&b, d->table, '"');
         if (d->where)
             buf_printf(&b, " WHERE (%s) IS NOT TRUE", d->where);
         else
             buf_adds(&b, " LIMIT 0");
         buf_adds(&cnt, "SELECT count(*) FROM ");
-        add_quoted(&cnt, d->table, '"');
+        buf_quoted(&cnt, d->table, '"');
         if (d->where)
             buf_printf(&cnt, " WHERE (%s)", d->where);
         break;

@@ -413,6 +413,10 @@ static void test_tags_log_show(void)
     udr_commit_info_free(ci, 1);
     MUST(r, udr_commit_show(r, prefix, &ci));
     udr_commit_info_free(ci, 1);
+    /* A table as a commit had it, by (a prefix of) the commit's hash. */
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT x FROM \"t@%s\"", prefix);
+    CHECK_STR(value(r, sql), "1");
     MUST(r, udr_commit_show(r, "main~1", &ci));
     CHECK_STR(ci->message, "write t");
     udr_commit_info_free(ci, 1);

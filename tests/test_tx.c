@@ -561,8 +561,8 @@ static void test_bank(void)
     for (size_t i = 0; i < n; i++) {
         char sql[512];
         snprintf(sql, sizeof sql,
-                 "SELECT (SELECT sum(balance) FROM \"bank_a@%.16s\") + "
-                 "(SELECT sum(balance) FROM \"bank_b@%.16s\")",
+                 "SELECT (SELECT sum(balance) FROM \"bank_a@%s\") + "
+                 "(SELECT sum(balance) FROM \"bank_b@%s\")",
                  ci[i].hash, ci[i].hash);
         const char *v = value(r, sql);
         checked++;

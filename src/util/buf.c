@@ -129,6 +129,17 @@ void buf_escaped(buf *b, const char *s)
     }
 }
 
+void buf_quoted(buf *b, const char *s, char q)
+{
+    buf_addc(b, q);
+    for (; *s; s++) {
+        if (*s == q)
+            buf_addc(b, q);
+        buf_addc(b, *s);
+    }
+    buf_addc(b, q);
+}
+
 char *buf_take(buf *b, size_t *len)
 {
     if (b->oom) {

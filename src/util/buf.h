@@ -34,6 +34,9 @@ void buf_str16(buf *b, const char *s);
  * become %XX, so a field never holds a space or a newline; the empty string
  * is a lone %. */
 void buf_escaped(buf *b, const char *s);
+/* s quoted with q, a q inside doubled: "a""b" (an SQL identifier) or 'it''s'
+ * (an SQL string). */
+void buf_quoted(buf *b, const char *s, char q);
 /* Returns the NUL-terminated contents (the buf is reset), or NULL on oom. */
 char *buf_take(buf *b, size_t *len);
 
