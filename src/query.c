@@ -372,6 +372,17 @@ static int exec(query *q, const char *sql, duckdb_result *out, const char *what)
     return UDR_OK;
 }
 
+/* Runs the statement built in b (and frees it). */
+static int exec_buf(query *q, buf *b, const char *what)
+{
+    char *sql = buf_take(b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = exec(q, sql, NULL, what);
+    free(sql);
+    return rc;
+}
+
 /* Adds a hint to DuckDB's "does not exist" message. */
 static void hint_unknown_table(query *q)
 {
@@ -2512,10 +2523,7 @@ int query_report_table(query *q, const char *table, const char *resolution)
     buf_adds(&b, ", '', NULL, NULL, NULL, ");
     add_literal(&b, resolution);
     buf_adds(&b, ")");
-    char *sql = buf_take(&b, NULL);
-    int rc = sql ? exec(q, sql, NULL, "cannot report a conflict") : UDR_ENOMEM;
-    free(sql);
-    return rc;
+    return exec_buf(q, &b, "cannot report a conflict");
 }
 
 /* The conflicts query_merge_rows left in __udr_conflicts, into the report. */
@@ -2531,10 +2539,7 @@ static int report_rows(query *q, const char *table, const char *const *key,
     buf_adds(&b, ", CAST(base_r AS VARCHAR), CAST(our_r AS VARCHAR), CAST(their_r AS VARCHAR), ");
     add_literal(&b, resolution);
     buf_adds(&b, " FROM __udr_conflicts ORDER BY ALL");
-    char *sql = buf_take(&b, NULL);
-    int rc = sql ? exec(q, sql, NULL, "cannot report conflicts") : UDR_ENOMEM;
-    free(sql);
-    return rc;
+    return exec_buf(q, &b, "cannot report conflicts");
 }
 
 int query_report_take(query *q, duckdb_result *out, uint64_t *rows)
