@@ -208,7 +208,7 @@ typedef struct udr_write_opts {
                                  NULL for none. The key must be unique and
                                  never NULL; rows are kept sorted by it. */
     const char *message;      /* the commit message; NULL for a default */
-    const char *author;       /* NULL: $UDR_AUTHOR, else $USER, else "" */
+    const char *author;       /* NULL: $UDR_AUTHOR, else $USER, else the account name */
 } udr_write_opts;
 
 typedef struct udr_write_info {

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,11 @@ const char *repo_author(const char *given)
     const char *a = getenv("UDR_AUTHOR");
     if (a == NULL || a[0] == '\0')
         a = getenv("USER");
+    if (a == NULL || a[0] == '\0') {
+        /* No environment (a service, a container): the account's name. */
+        const struct passwd *pw = getpwuid(getuid());
+        a = pw != NULL ? pw->pw_name : NULL;
+    }
     return a ? a : "";
 }
 

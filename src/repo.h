@@ -38,7 +38,7 @@ struct udr_repo {
 
 /* For the other files of the public API: */
 int repo_begin(udr_repo *repo);           /* clears the error; refuses a closed handle */
-const char *repo_author(const char *given);   /* given, else $UDR_AUTHOR, else $USER */
+const char *repo_author(const char *given);   /* given, else $UDR_AUTHOR, $USER, the account */
 udr_result *repo_wrap_result(duckdb_result *r);   /* takes r over; NULL: out of memory */
 
 /* For tests and front ends inside the project: the store of an open repo. */
