@@ -117,7 +117,8 @@ $(BUILD)/libudr.so: $(LIB_OBJ)
 $(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
 	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit $(RPATH_TREE)
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o $(BUILD)/libudr.a
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o \
+                       $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 

@@ -10,49 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "udr.h"
-
-static udr_repo *new_repo(void)
-{
-    udr_repo *r;
-    REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
-    return r;
-}
-
-static void must_write(udr_repo *r, const char *table, const char *sql, const char *const *key)
-{
-    udr_write_opts o = {key, NULL, "tester"};
-    udr_write_info wi;
-    int rc = udr_table_write(r, table, sql, &o, &wi);
-    if (rc != UDR_OK)
-        harness_fail(__FILE__, __LINE__, "write %s: %s", table, udr_errmsg(r));
-    REQUIRE(rc == UDR_OK);
-}
-
-static void must(udr_repo *r, int rc, int line)
-{
-    if (rc != UDR_OK)
-        harness_fail(__FILE__, line, "%s", udr_errmsg(r));
-    REQUIRE(rc == UDR_OK);
-}
-#define MUST(r, call) must((r), (call), __LINE__)
-
-/* The first value of a query, as text (static buffer), or "ERROR: msg". */
-static const char *value(udr_repo *r, const char *sql)
-{
-    static char out[4096];
-    udr_result *res;
-    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK) {
-        snprintf(out, sizeof out, "ERROR: %s", udr_errmsg(r));
-        return out;
-    }
-    char *t = udr_result_rows(res) && udr_result_columns(res) ? udr_result_text(res, 0, 0) : NULL;
-    snprintf(out, sizeof out, "%s", t ? t : "NULL");
-    free(t);
-    udr_result_free(res);
-    return out;
-}
+#include "udrtest.h"
 
 static const char *head_of(udr_repo *r, const char *branch)
 {
@@ -73,11 +31,11 @@ static const char *head_of(udr_repo *r, const char *branch)
 static void test_readme_branching(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "scores", "SELECT * FROM (VALUES (1, 80), (2, 90)) t(id, score)", NULL);
+    must_write(r, "scores", "SELECT * FROM (VALUES (1, 80), (2, 90)) t(id, score)", NULL, NULL);
     MUST(r, udr_branch_create(r, "feature/new-scoring", NULL, "Testing new algorithm"));
     MUST(r, udr_checkout(r, "feature/new-scoring"));
     CHECK_STR(udr_branch_current(r), "feature/new-scoring");
-    must_write(r, "scores", "SELECT * FROM (VALUES (1, 85), (2, 95)) t(id, score)", NULL);
+    must_write(r, "scores", "SELECT * FROM (VALUES (1, 85), (2, 95)) t(id, score)", NULL, NULL);
 
     MUST(r, udr_use_branch(r, "main"));
     CHECK_STR(value(r, "SELECT AVG(score) AS avg FROM scores"), "85.0");
@@ -116,7 +74,7 @@ static void test_readme_branching(void)
 static void test_names(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "t", "SELECT 1 AS x", NULL);
+    must_write(r, "t", "SELECT 1 AS x", NULL, NULL);
     MUST(r, udr_branch_create(r, "feature/new-scoring", NULL, NULL));
     MUST(r, udr_branch_create(r, "release-1.2_rc", "main", NULL));
     char long_name[1001];
@@ -150,14 +108,14 @@ static void test_names(void)
 static void keyed_base(udr_repo *r)
 {
     const char *key[] = {"id", NULL};
-    must_write(r, "k", "SELECT range::INTEGER AS id, range * 10 AS v FROM range(1, 11)", key);
+    must_write(r, "k", "SELECT range::INTEGER AS id, range * 10 AS v FROM range(1, 11)", key, NULL);
     MUST(r, udr_branch_create(r, "feature", NULL, NULL));
 }
 
 static void write_on(udr_repo *r, const char *branch, const char *table, const char *sql)
 {
     MUST(r, udr_use_branch(r, branch));
-    must_write(r, table, sql, NULL);
+    must_write(r, table, sql, NULL, NULL);
 }
 
 static int merge(udr_repo *r, udr_merge_strategy s, udr_merge_info *mi)
@@ -169,8 +127,8 @@ static int merge(udr_repo *r, udr_merge_strategy s, udr_merge_info *mi)
 static void test_merge_disjoint_tables(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "a", "SELECT 1 AS x", NULL);
-    must_write(r, "b", "SELECT 1 AS y", NULL);
+    must_write(r, "a", "SELECT 1 AS x", NULL, NULL);
+    must_write(r, "b", "SELECT 1 AS y", NULL, NULL);
     MUST(r, udr_branch_create(r, "feature", NULL, NULL));
     write_on(r, "main", "a", "SELECT 2 AS x");
     write_on(r, "feature", "b", "SELECT 3 AS y");
@@ -280,7 +238,7 @@ static void test_merge_conflicts(void)
 static void test_table_level_conflict(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "nokey", "SELECT 1 AS x", NULL);
+    must_write(r, "nokey", "SELECT 1 AS x", NULL, NULL);
     MUST(r, udr_branch_create(r, "feature", NULL, NULL));
     write_on(r, "main", "nokey", "SELECT 2 AS x");
     write_on(r, "feature", "nokey", "SELECT 3 AS x");
@@ -301,7 +259,7 @@ static void test_table_level_conflict(void)
 static void test_criss_cross_refused(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "a", "SELECT 0 AS x", NULL);
+    must_write(r, "a", "SELECT 0 AS x", NULL, NULL);
     MUST(r, udr_branch_create(r, "feature", NULL, NULL));
     write_on(r, "main", "a", "SELECT 1 AS x");
     write_on(r, "feature", "b", "SELECT 1 AS y");
@@ -391,9 +349,9 @@ static void test_merge_killed(void)
 static void test_tags_log_show(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "t", "SELECT 1 AS x", NULL);
+    must_write(r, "t", "SELECT 1 AS x", NULL, NULL);
     MUST(r, udr_tag_create(r, "v1.0", NULL, "first release"));
-    must_write(r, "t", "SELECT 2 AS x", NULL);
+    must_write(r, "t", "SELECT 2 AS x", NULL, NULL);
     CHECK_STR(value(r, "SELECT x FROM \"t@v1.0\""), "1");
     CHECK_STR(value(r, "SELECT x FROM t"), "2");
     CHECK_INT(udr_tag_create(r, "v1.0", NULL, NULL), ==, UDR_EEXIST);
@@ -429,7 +387,7 @@ static void test_tags_log_show(void)
 static void test_delete_reset_revert(void)
 {
     udr_repo *r = new_repo();
-    must_write(r, "t", "SELECT 1 AS x", NULL);
+    must_write(r, "t", "SELECT 1 AS x", NULL, NULL);
     MUST(r, udr_branch_create(r, "work", NULL, NULL));
     write_on(r, "work", "t", "SELECT 2 AS x");
     MUST(r, udr_use_branch(r, "main"));
@@ -442,7 +400,7 @@ static void test_delete_reset_revert(void)
     CHECK_STR(value(r, "SELECT x FROM \"t@keep\""), "2");
 
     /* reset: refuses to lose commits, unless forced. */
-    must_write(r, "t", "SELECT 3 AS x", NULL);
+    must_write(r, "t", "SELECT 3 AS x", NULL, NULL);
     CHECK_INT(udr_reset(r, "main~1", 0), ==, UDR_ECONFLICT);
     MUST(r, udr_reset(r, "main~1", 1));
     CHECK_STR(value(r, "SELECT x FROM t"), "1");
@@ -450,14 +408,14 @@ static void test_delete_reset_revert(void)
     CHECK_STR(value(r, "SELECT x FROM t"), "2");
 
     /* revert: a new commit undoing one. */
-    must_write(r, "u", "SELECT 9 AS y", NULL);
-    must_write(r, "t", "SELECT 4 AS x", NULL);
+    must_write(r, "u", "SELECT 9 AS y", NULL, NULL);
+    must_write(r, "t", "SELECT 4 AS x", NULL, NULL);
     char c[UDR_HASH_HEX + 1];
     MUST(r, udr_revert(r, "main", NULL, c));
     CHECK_STR(value(r, "SELECT x FROM t"), "2");
     MUST(r, udr_revert(r, "main~2", NULL, c));    /* the commit that made u */
     CHECK_CONTAINS(value(r, "SELECT * FROM u"), "ERROR");
-    must_write(r, "t", "SELECT 5 AS x", NULL);
+    must_write(r, "t", "SELECT 5 AS x", NULL, NULL);
     CHECK_INT(udr_revert(r, "main~2", NULL, c), ==, UDR_ECONFLICT);   /* t changed since */
     udr_close(r);
 }

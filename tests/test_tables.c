@@ -8,42 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "udr.h"
-
-static udr_repo *new_repo(void)
-{
-    udr_repo *r;
-    REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
-    return r;
-}
-
-static void must_write(udr_repo *r, const char *table, const char *sql, const char *const *key,
-                       udr_write_info *info)
-{
-    udr_write_opts o = {key, NULL, "tester"};
-    udr_write_info scratch;
-    int rc = udr_table_write(r, table, sql, &o, info ? info : &scratch);
-    if (rc != UDR_OK)
-        harness_fail(__FILE__, __LINE__, "write %s: %s", table, udr_errmsg(r));
-    REQUIRE(rc == UDR_OK);
-}
-
-/* The first value of a query, as text (static buffer), or "ERROR: msg". */
-static const char *value(udr_repo *r, const char *sql)
-{
-    static char out[4096];
-    udr_result *res;
-    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK) {
-        snprintf(out, sizeof out, "ERROR: %s", udr_errmsg(r));
-        return out;
-    }
-    char *t = udr_result_rows(res) && udr_result_columns(res) ? udr_result_text(res, 0, 0) : NULL;
-    snprintf(out, sizeof out, "%s", t ? t : "NULL");
-    free(t);
-    udr_result_free(res);
-    return out;
-}
+#include "udrtest.h"
 
 static const char TYPES_SQL[] =
     "SELECT * FROM (VALUES "

@@ -11,44 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "udr.h"
-
-static udr_repo *new_repo(void)
-{
-    udr_repo *r;
-    REQUIRE(udr_init(t_path("repo"), &r) == UDR_OK);
-    return r;
-}
-
-static void must(udr_repo *r, int rc, int line)
-{
-    if (rc != UDR_OK)
-        harness_fail(__FILE__, line, "%s", udr_errmsg(r));
-    REQUIRE(rc == UDR_OK);
-}
-#define MUST(r, call) must((r), (call), __LINE__)
-
-static const char *text_of(udr_repo *r, int rc, udr_result *res)
-{
-    static char out[4096];
-    if (rc != UDR_OK) {
-        snprintf(out, sizeof out, "ERROR: %s", udr_errmsg(r));
-        return out;
-    }
-    char *t = udr_result_rows(res) && udr_result_columns(res) ? udr_result_text(res, 0, 0) : NULL;
-    snprintf(out, sizeof out, "%s", t ? t : "NULL");
-    free(t);
-    udr_result_free(res);
-    return out;
-}
-
-static const char *value(udr_repo *r, const char *sql)
-{
-    udr_result *res = NULL;
-    int rc = udr_query(r, sql, NULL, 0, &res);
-    return text_of(r, rc, res);
-}
+#include "udrtest.h"
 
 static const char *tx_value(udr_tx *tx, udr_repo *r, const char *sql)
 {
