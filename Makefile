@@ -71,7 +71,7 @@ B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX51
 endif
 
 TESTS   := hash store log catalog tables branches tx repo
-BENCHES := bench_hash bench_store bench_tables bench_branches
+BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)

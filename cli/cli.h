@@ -33,6 +33,7 @@ int cmd_init(cli *c, int argc, char **argv);
 int cmd_sql(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
 int cmd_drop(cli *c, int argc, char **argv);
+int cmd_compact(cli *c, int argc, char **argv);
 int cmd_tables(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_show(cli *c, int argc, char **argv);

@@ -190,6 +190,55 @@ int cmd_drop(cli *c, int argc, char **argv)
     return status;
 }
 
+/* ---- compact -------------------------------------------------------------- */
+
+int cmd_compact(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr compact TABLE...\n\nFolds the deltas of small INSERT, UPDATE and "
+             "DELETE statements (new chunks,\ndelete files) back into clean chunks in key "
+             "order: a new version with the\nsame rows, as a fresh write of them would store "
+             "it. A table already clean\nis left as it is. Small changes compact a table by "
+             "themselves once a fifth\nof its stored rows are deleted ones.");
+        return EXIT_OK;
+    }
+    int ntables = 0;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-')
+            return out_usage("compact ", "unexpected argument '%s'", argv[i]);
+        ntables++;
+    }
+    if (ntables == 0)
+        return out_usage("compact ", "compact needs a TABLE");
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    int status = EXIT_OK;
+    for (int i = 1; i < argc && status == EXIT_OK; i++) {
+        udr_table_detail *before = NULL;
+        udr_write_info info;
+        int rc = udr_table_show(repo, argv[i], NULL, &before);
+        if (rc == UDR_OK)
+            rc = udr_table_compact(repo, argv[i], &info);
+        if (rc != UDR_OK) {
+            status = out_repo_error(repo);
+        } else if (!c->quiet && info.version == before->info.version) {
+            printf("%s: version %llu is clean already\n", argv[i],
+                   (unsigned long long)info.version);
+        } else if (!c->quiet) {
+            char b[32];
+            printf("%s: version %llu, %llu rows in %llu chunks (%s), was %zu chunks and %zu "
+                   "delete files\n",
+                   argv[i], (unsigned long long)info.version, (unsigned long long)info.rows,
+                   (unsigned long long)info.chunks, out_bytes(info.bytes, b, sizeof b),
+                   before->nchunks, before->ndeletes);
+        }
+        udr_table_detail_free(before);
+    }
+    udr_close(repo);
+    return status;
+}
+
 /* ---- tables and log ------------------------------------------------------------ */
 
 static int take_formats_only(int argc, char **argv, out_format *fmt, const char *verb,

@@ -27,6 +27,7 @@ static const char USAGE[] =
     "  diff TABLE FROM TO         rows added, removed and modified between two versions\n"
     "  export TABLE[@REF] FILE    write a version as Parquet or CSV\n"
     "  drop TABLE                 remove a table (its versions stay readable)\n"
+    "  compact TABLE...           fold small changes' deltas back into clean chunks\n"
     "\n"
     "Branches and history\n"
     "  branch [create|delete] ... list, create or delete branches\n"
@@ -74,6 +75,7 @@ static const struct {
     {"diff", cmd_diff},
     {"export", cmd_export},
     {"drop", cmd_drop},
+    {"compact", cmd_compact},
     {"object", cmd_object},
     {"branch", cmd_branch},
     {"checkout", cmd_checkout},

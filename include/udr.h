@@ -239,6 +239,14 @@ int udr_table_write(udr_repo *repo, const char *table, const char *select_sql,
 int udr_table_append(udr_repo *repo, const char *table, const char *select_sql,
                      const udr_write_opts *opts, udr_write_info *info);
 
+/* Folds a table's deltas (the new chunks and delete files of small
+ * INSERT, UPDATE and DELETE statements) back into clean chunks in key
+ * order, as a new version with the same rows, committed on the current
+ * branch. A table already clean is left as it is (info->version: its
+ * current version). Small changes also compact a table by themselves once
+ * a fifth of its stored rows are deleted ones. info may be NULL. */
+int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info);
+
 /* Imports a file as a new version of a table (append = 1: adds its rows).
  * format is "csv", "parquet" or "json" (JSON lines too), or NULL to go by
  * the extension (.csv .tsv .parquet .json .jsonl .ndjson). A CSV file is

@@ -1388,7 +1388,7 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
         *commit_out = commit;
 out:
     log_unlock(&c->log);
-    return rc;
+    return rc == UDR_OK ? log_sync(&c->log) : rc;
 }
 
 int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
@@ -1445,7 +1445,7 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
     rc = append_record(c, &b);
 out:
     log_unlock(&c->log);
-    return rc;
+    return rc == UDR_OK ? log_sync(&c->log) : rc;
 }
 
 /* ---- resolving ----------------------------------------------------------- */

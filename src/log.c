@@ -210,6 +210,8 @@ int log_open_at(udrlog *l, const char *repo, uint64_t seg, udr_err *err)
     l->lock_fd = open(lock, O_RDWR | O_CLOEXEC);
     if (l->lock_fd < 0 && errno != EACCES && errno != EROFS)
         return err_sys(err, errno, "cannot open the log lock %s", lock);
+    const char *g = getenv("UDR_GROUP_COMMIT");
+    l->group_commit = g == NULL || strcmp(g, "0") != 0;
     return open_segment(l, seg);
 }
 
@@ -217,11 +219,82 @@ void log_close(udrlog *l)
 {
     if (l->locked)
         log_unlock(l);
+    if (l->unsynced)
+        log_sync(l);
     if (l->seg_fd >= 0)
         close(l->seg_fd);
     if (l->lock_fd >= 0)
         close(l->lock_fd);
     l->seg_fd = l->lock_fd = -1;
+}
+
+/* log/LOCK: byte 0 is the writers' lock; byte 1 guards the durable mark,
+ * bytes 16..31 (u64 segment, u64 offset): the log is durable at least up
+ * to there. The mark is written after an fdatasync, never synced itself:
+ * on disk it may lag, never lead. */
+enum { MARK_OFF = 16 };
+
+static int range_lock(int fd, short type, off_t start)
+{
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = 1};
+    while (fcntl(fd, type == F_UNLCK ? F_OFD_SETLK : F_OFD_SETLKW, &fl) != 0)
+        if (errno != EINTR)
+            return errno;
+    return 0;
+}
+
+static void mark_get(int fd, uint64_t *seg, uint64_t *off)
+{
+    unsigned char b[16];
+    *seg = *off = 0;
+    if (fd >= 0 && pread(fd, b, sizeof b, MARK_OFF) == (ssize_t)sizeof b) {
+        *seg = get64(b);
+        *off = get64(b + 8);
+    }
+}
+
+static int mark_covers(uint64_t mseg, uint64_t moff, uint64_t seg, uint64_t off)
+{
+    return mseg > seg || (mseg == seg && moff >= off);
+}
+
+int log_sync(udrlog *l)
+{
+    if (!l->unsynced)
+        return UDR_OK;
+    l->unsynced = 0;
+    uint64_t mseg, moff;
+    mark_get(l->lock_fd, &mseg, &moff);
+    /* Another committer's fdatasync, begun after this record was written,
+     * made it durable already; or a new segment began (log_start_segment
+     * syncs the one before). */
+    if (mark_covers(mseg, moff, l->unsynced_seg, l->unsynced_end) || l->seg != l->unsynced_seg) {
+        l->shared_syncs++;
+        return UDR_OK;
+    }
+    int e = l->fault.fn != NULL ? l->fault.fn(l->fault.ctx, FS_OP_FSYNC, "log") : 0;
+    if (e == 0 && fdatasync(l->seg_fd) != 0)
+        e = errno;
+    if (e)
+        return err_sys(l->err, e,
+                       "the commit is in the log, but making it durable failed (fdatasync of "
+                       "log segment %016llx): it may not survive a crash",
+                       (unsigned long long)l->seg);
+    l->syncs++;
+    if (range_lock(l->lock_fd, F_WRLCK, 1) == 0) {
+        mark_get(l->lock_fd, &mseg, &moff);
+        if (!mark_covers(mseg, moff, l->unsynced_seg, l->unsynced_end)) {
+            unsigned char b[16];
+            put64(b, l->unsynced_seg);
+            put64(b + 8, l->unsynced_end);
+            if (pwrite(l->lock_fd, b, sizeof b, MARK_OFF) != (ssize_t)sizeof b) {
+                /* The mark only speeds others up and tells damage from
+                 * an unsynced tail after a crash; a stale one is safe. */
+            }
+        }
+        range_lock(l->lock_fd, F_UNLCK, 1);
+    }
+    return UDR_OK;
 }
 
 int log_lock(udrlog *l)
@@ -232,7 +305,7 @@ int log_lock(udrlog *l)
                        "cannot write to the repository %s: its log/LOCK cannot be opened for "
                        "writing",
                        l->repo);
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     while (fcntl(l->lock_fd, F_OFD_SETLKW, &fl) != 0) {
         if (errno != EINTR)
             return err_sys(l->err, errno, "cannot lock the log of %s", l->repo);
@@ -244,7 +317,7 @@ int log_lock(udrlog *l)
 void log_unlock(udrlog *l)
 {
     assert(l->locked);
-    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    struct flock fl = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
     fcntl(l->lock_fd, F_OFD_SETLK, &fl);
     l->locked = 0;
 }
@@ -308,7 +381,10 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
             if (n > LOG_MAX_RECORD_BYTES || end > len)
                 break;                     /* incomplete: torn, or being written */
             if (record_crc(n, buf + off + 8) != crc) {
-                if (end < len && !all_zero(buf + end, len - end)) {
+                uint64_t mseg, moff;
+                mark_get(l->lock_fd, &mseg, &moff);
+                if (end < len && !all_zero(buf + end, len - end) &&
+                    mark_covers(mseg, moff, l->seg, l->read_off + LOG_RECORD_HEADER_BYTES + n)) {
                     rc = err_set(l->err, UDR_ECORRUPT,
                                  "the log is damaged: record %llu (segment %016llx, byte %llu) "
                                  "fails its checksum and more records follow; nothing after it "
@@ -318,7 +394,14 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
                     free(buf);
                     return rc;
                 }
-                break;                     /* the last record, torn */
+                /* The last record, torn; or records past the durable mark,
+                 * some written back before a crash and some not (group
+                 * commit): none was acknowledged, all are cut. */
+                if (l->locked) {
+                    free(buf);
+                    return cut_tail(l, len - off);
+                }
+                break;
             }
             uint64_t seq = l->next_seq;
             l->read_off += LOG_RECORD_HEADER_BYTES + n;
@@ -377,10 +460,11 @@ int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq)
             done += (size_t)w;
     }
     free(buf);
-    if (e == 0) {
+    if (e == 0 && !l->group_commit) {
         e = l->fault.fn != NULL ? l->fault.fn(l->fault.ctx, FS_OP_FSYNC, what) : 0;
         if (e == 0 && fdatasync(l->seg_fd) != 0)
             e = errno;
+        l->syncs += e == 0;
     }
     if (e) {
         /* Take the partial record back, so the next append starts clean; if
@@ -391,6 +475,13 @@ int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq)
     }
     *seq = l->next_seq++;
     l->read_off += total;
+    if (l->group_commit) {
+        /* Durable in log_sync, after the lock is released, so that other
+         * committers append meanwhile and one fdatasync serves several. */
+        l->unsynced = 1;
+        l->unsynced_seg = l->seg;
+        l->unsynced_end = l->read_off;
+    }
     return UDR_OK;
 }
 
@@ -398,6 +489,11 @@ int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq)
 {
     assert(l->locked);
     uint64_t first = l->next_seq;
+    /* The segment before is made durable first: a new one must never
+     * stand on records that could still be lost. */
+    if (l->unsynced && fdatasync(l->seg_fd) != 0)
+        return err_sys(l->err, errno, "cannot make log segment %016llx durable",
+                       (unsigned long long)l->seg);
     int rc = write_segment(l->repo, l->seg + 1, first, payload, len, &l->fault, l->err);
     if (rc)
         return rc;

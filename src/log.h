@@ -18,7 +18,8 @@
  * not look inside payloads; the catalog does.
  *
  * Writers lock, read what others appended since they last looked, append,
- * fdatasync, unlock. Readers take no lock: they read up to the last complete
+ * unlock, fdatasync (group commit: see log_sync), and only then report
+ * success. Readers take no lock: they read up to the last complete
  * record whose checksum holds. A record cut short by a crash (a torn tail)
  * is removed by the next process that holds the lock (at open, or before it
  * appends), and reported. A bad record followed by more data is damage, not
@@ -57,6 +58,12 @@ typedef struct udrlog {
     uint64_t read_off;         /* bytes of it consumed */
     uint64_t next_seq;         /* number of the next record to read */
     uint64_t cut_bytes;        /* torn-tail bytes removed by this handle */
+    int group_commit;          /* 1 (default; $UDR_GROUP_COMMIT=0: 0): an append is
+                                  made durable by log_sync, after the lock */
+    int unsynced;              /* an append of this handle awaits log_sync */
+    uint64_t unsynced_seg, unsynced_end;
+    uint64_t syncs;            /* fdatasyncs this handle made for its appends */
+    uint64_t shared_syncs;     /* appends another process's fdatasync covered */
 } udrlog;
 
 /* Called for each record read; returning non-zero stops the read. */
@@ -82,9 +89,17 @@ int log_read(udrlog *l, log_fn fn, void *ctx);
 int log_lock(udrlog *l);
 void log_unlock(udrlog *l);
 
-/* Appends one record and makes it durable; the lock must be held and the
- * reader caught up (log_read). *seq receives its number. */
+/* Appends one record; the lock must be held and the reader caught up
+ * (log_read). *seq receives its number. Without group commit the record is
+ * durable on return; with it, once log_sync returns (call it after
+ * log_unlock, and acknowledge nothing before). */
 int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq);
+
+/* Makes this handle's last append durable: nothing to do if a commit of
+ * another process synced past it (the durable mark in log/LOCK says so),
+ * else one fdatasync, and the mark moves. Group commit: committers that
+ * append while one syncs share its fdatasync. */
+int log_sync(udrlog *l);
 
 /* Starts a new segment whose first record is payload (a checkpoint); the
  * lock must be held and the reader caught up. */

@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +40,12 @@ void query_close(query *q)
             catv_free(&q->cache[i].tv);
             q->cache[i].full = 0;
         }
+    free(q->ranges);
+    q->ranges = NULL;
+    free(q->delcache);
+    q->delcache = NULL;
+    q->ndelcache = 0;
+    q->nranges = q->ranges_cap = 0;
     if (q->open) {
         duckdb_disconnect(&q->con);
         duckdb_close(&q->db);
@@ -49,6 +57,7 @@ void query_close(query *q)
 }
 
 /* A quoted SQL identifier. */
+static int exec(query *q, const char *sql, duckdb_result *out, const char *what);
 static void add_ident(buf *b, const char *s)
 {
     buf_quoted(b, s, '"');
@@ -117,6 +126,16 @@ static void add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_
     buf_addc(b, ']');
 }
 
+/* After "x ANTI JOIN (rows of chunk, row)": the rest of the join, naming
+ * a chunk by its file as read_parquet's filename column does. */
+static void add_positions_join(buf *b, const query *q)
+{
+    buf_adds(b, " AS __udr_d ON __udr_d.\"row\" = file_row_number AND ");
+    add_literal(b, q->root);
+    buf_adds(b, " || '/objects/' || substr(__udr_d.chunk, 1, 2) || '/' || "
+                "substr(__udr_d.chunk, 3, 2) || '/' || __udr_d.chunk = filename");
+}
+
 /* The live rows of a table version as SQL: its chunks, less the rows its
  * delete files name, with columns stored as text cast back. positions adds
  * filename and file_row_number (where each row lies). */
@@ -140,12 +159,11 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
     add_path_list(b, q, tv->chunks, tv->nchunks);
     buf_adds(b, marks ? ", filename = true, file_row_number = true)" : ")");
     if (tv->ndeletes > 0) {
-        buf_adds(b, " ANTI JOIN (SELECT ");
-        add_literal(b, q->root);
-        buf_adds(b, " || '/objects/' || substr(chunk, 1, 2) || '/' || substr(chunk, 3, 2) || "
-                    "'/' || chunk AS filename, \"row\" AS file_row_number FROM read_parquet(");
+        buf_adds(b, " ANTI JOIN ");
+        buf_adds(b, "(SELECT chunk, \"row\" FROM read_parquet(");
         add_path_list(b, q, tv->deletes, tv->ndeletes);
-        buf_adds(b, ")) USING (filename, file_row_number)");
+        buf_adds(b, "))");
+        add_positions_join(b, q);
     }
 }
 
@@ -312,7 +330,7 @@ resolved:;
 /* ---- running SQL ------------------------------------------------------------ */
 
 static int register_part_function(query *q);
-static int exec(query *q, const char *sql, duckdb_result *out, const char *what);
+
 
 static int db_error(query *q, const char *what, const char *msg)
 {
@@ -352,7 +370,7 @@ static int ensure_open(query *q)
      * DuckDB's default buffer (1 MB) its threads keep stopping for the
      * reader; 64 MB lets them run (measured: a 10M-row CSV streams in 3.7 s
      * instead of 5.0, Parquet in 0.75 s instead of 1.15). */
-    int rc = exec(q, "SET streaming_buffer_size = '64MB'", NULL, "cannot configure DuckDB");
+    int rc = exec(q, "SET streaming_buffer_size = '64MB'; SET parquet_metadata_cache = true", NULL, "cannot configure DuckDB");
     return rc ? rc : register_part_function(q);
 }
 
@@ -379,6 +397,17 @@ static int exec_buf(query *q, buf *b, const char *what)
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
     int rc = exec(q, sql, NULL, what);
+    free(sql);
+    return rc;
+}
+
+/* Runs the statement built in b (and frees it); its result to *out. */
+static int exec_result(query *q, buf *b, duckdb_result *out, const char *what)
+{
+    char *sql = buf_take(b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = exec(q, sql, out, what);
     free(sql);
     return rc;
 }
@@ -1841,8 +1870,55 @@ out:
     return rc;
 }
 
-int query_build(query *q, const char *table, const char *src_sql, const char *const *key,
-                int append, const udr_hash *base, udr_hash *out, udr_write_info *info)
+static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
+{
+    for (size_t i = 0; i < n; i++)
+        if (hash_equal(&v[i].hash, h))
+            return 1;
+    return 0;
+}
+
+/* 1 if no chunk appears twice (a delete file names rows by chunk). */
+static int chunks_unique(const cat_chunk *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = 0; k < i; k++)
+            if (hash_equal(&v[i].hash, &v[k].hash))
+                return 0;
+    return 1;
+}
+
+static int build(query *q, const char *table, const char *src_sql, const char *const *key,
+                 int append, const udr_hash *base, int full, udr_hash *out, udr_write_info *info);
+
+/* Writes the table whole: src_sql's rows (and, for an append, old's live
+ * rows before them, the appended ones being staged in __udr_rows). */
+static int rewrite_whole(query *q, const char *table, const char *src_sql, const char *const *key,
+                         int append, const cat_tablever *old, const udr_hash *base, udr_hash *out,
+                         udr_write_info *info)
+{
+    if (!append)
+        return build(q, table, src_sql, key, 0, base, 1, out, info);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_app AS SELECT * FROM (");
+    add_scan(&b, q, old, 0);
+    buf_adds(&b, ") UNION ALL SELECT ");
+    for (size_t i = 0; i < old->ncols; i++) {
+        buf_adds(&b, i ? ", " : "");
+        add_ident(&b, old->cols[i].name);
+    }
+    buf_adds(&b, " FROM __udr_rows");
+    int rc = exec_buf(q, &b, "cannot rewrite the table");
+    if (rc == UDR_OK)
+        rc = build(q, table, "SELECT * FROM __udr_app", key, 0, base, 1, out, info);
+    exec(q, "DROP TABLE IF EXISTS __udr_app", NULL, "");
+    return rc;
+}
+
+/* query_build; full: write every row anew (a compaction), never a delta. */
+static int build(query *q, const char *table, const char *src_sql, const char *const *key,
+                 int append, const udr_hash *base, int full, udr_hash *out, udr_write_info *info)
 {
     memset(info, 0, sizeof *info);
     int rc = catalog_check_name(table, q->err);
@@ -1882,7 +1958,7 @@ int query_build(query *q, const char *table, const char *src_sql, const char *co
     cat_chunk newdel = {{{0}}, 0, 0};
     /* A write that needs nothing of the old version streams; appends and
      * keyed rewrites (which may become deltas) are staged. */
-    if (!have_old || (!append && !keyed)) {
+    if (!have_old || full || (!append && !keyed)) {
         char *sub = parenthesise(src_sql);
         if (sub == NULL) {
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
@@ -1923,7 +1999,7 @@ int query_build(query *q, const char *table, const char *src_sql, const char *co
                 rc = check_new_keys(q, table, &old, use_key);
             if (rc)
                 goto done;
-        } else if (!append && have_old && keyed && same_shape(&s, &old, use_key) &&
+        } else if (!append && !full && have_old && keyed && same_shape(&s, &old, use_key) &&
                    !needs_cast(&old)) {
             int delta = 0;
             if ((rc = try_delta(q, &old, &s, use_key, &rows, &delta, &newdel, info)) != 0)
@@ -1951,6 +2027,13 @@ int query_build(query *q, const char *table, const char *src_sql, const char *co
     if (keep_old && nold > 0 && tv.chunks[0].rows == 0 && tv.nchunks > 1) {
         memmove(tv.chunks, tv.chunks + 1, (tv.nchunks - 1) * sizeof *tv.chunks);
         tv.nchunks--;
+    }
+    if (keep_old && !chunks_unique(tv.chunks, tv.nchunks)) {
+        /* A new chunk has the bytes of one kept (rows deleted, then written
+         * again): a delete file could not tell the two apart, so the whole
+         * table is written anew. */
+        rc = rewrite_whole(q, table, src_sql, use_key, append, &old, base, out, info);
+        goto done;
     }
     size_t ndel = (keep_old ? old.ndeletes : 0) + (newdel.rows > 0);
     tv.deletes = calloc(ndel + 1, sizeof *tv.deletes);
@@ -2002,15 +2085,716 @@ done:
     return rc;
 }
 
-/* ---- diff ------------------------------------------------------------------- */
-
-static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
+int query_build(query *q, const char *table, const char *src_sql, const char *const *key,
+                int append, const udr_hash *base, udr_hash *out, udr_write_info *info)
 {
-    for (size_t i = 0; i < n; i++)
-        if (hash_equal(&v[i].hash, h))
-            return 1;
+    return build(q, table, src_sql, key, append, base, 0, out, info);
+}
+
+int query_compact(query *q, const char *table, const udr_hash *base, udr_hash *out,
+                  int *changed, udr_write_info *info)
+{
+    memset(info, 0, sizeof *info);
+    *changed = 0;
+    int rc = ensure_open(q);
+    cat_tablever old = {0};
+    if (rc == UDR_OK)
+        rc = catalog_read_tablever(q->cat, base, &old);
+    if (rc)
+        return rc;
+    /* Clean already: no deletes, and (keyed) chunks written in key order,
+     * which a delta's chunks at the end are not. */
+    int clean = old.ndeletes == 0;
+    if (clean && old.nkey > 0 && old.nchunks > 1) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "SELECT bool_and(ok) FROM (SELECT (");
+        add_key_list(&b, (const char *const *)old.key);
+        buf_adds(&b, ") > lag((");
+        add_key_list(&b, (const char *const *)old.key);
+        buf_adds(&b, ")) OVER () OR lag(1) OVER () IS NULL AS ok FROM (");
+        add_scan(&b, q, &old, 0);
+        buf_adds(&b, "))");
+        char *sql = buf_take(&b, NULL);
+        char *v = sql ? scalar(q, sql, "cannot check the key order") : NULL;
+        free(sql);
+        if (v == NULL)
+            rc = q->err->code ? q->err->code : err_set(q->err, UDR_ENOMEM, "out of memory");
+        clean = v != NULL && strcmp(v, "true") == 0;
+        free(v);
+    }
+    if (rc == UDR_OK && !clean) {
+        buf b;
+        buf_init(&b);
+        add_scan(&b, q, &old, 0);
+        if (old.nkey > 0) {
+            buf_adds(&b, " ORDER BY ");
+            add_key_list(&b, (const char *const *)old.key);
+        }
+        char *src = buf_take(&b, NULL);
+        rc = src ? build(q, table, src, (const char *const *)old.key, 0, base, 1, out, info)
+                 : err_set(q->err, UDR_ENOMEM, "out of memory");
+        free(src);
+        *changed = rc == UDR_OK;
+    }
+    if (rc == UDR_OK && !*changed) {
+        *out = *base;
+        info->rows = old.rows;
+        info->chunks = old.nchunks;
+        for (size_t i = 0; i < old.nchunks; i++)
+            info->bytes += old.chunks[i].bytes;
+    }
+    catv_free(&old);
+    return rc;
+}
+
+int query_rows(query *q, const udr_hash *tvh, uint64_t *rows)
+{
+    const cat_tablever *cached = cache_get(q, tvh);
+    if (cached != NULL) {
+        *rows = cached->rows;
+        return UDR_OK;
+    }
+    cat_tablever tv;
+    int rc = catalog_read_tablever(q->cat, tvh, &tv);
+    if (rc == UDR_OK) {
+        *rows = tv.rows;
+        catv_free(&tv);
+    }
+    return rc;
+}
+
+/* ---- small changes in place -------------------------------------------------- */
+
+/* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
+static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
+                             udr_write_info *info)
+{
+    char tmp[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
+                (unsigned long long)++q->tmp_seq) != 0)
+        return err_set(q->err, UDR_EINVAL, "repository path too long");
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
+    buf_adds(&b, select_sql);
+    buf_adds(&b, ") ORDER BY 1, 2) TO ");
+    add_literal(&b, tmp);
+    buf_adds(&b, " " CHUNK_FORMAT);
+    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
+    if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
+        uint64_t size = 0;
+        store_size(q->store, &del->hash, &size);
+        del->rows = rows;
+        del->bytes = 0;
+        if (fresh)
+            info->new_bytes += size;
+    }
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+/* The rows of relation `from` (a table's columns, maybe more) as one chunk
+ * of tv's schema, in key order. */
+static int write_one_chunk(query *q, const cat_tablever *tv, const char *from, cat_chunk *ch,
+                           udr_write_info *info)
+{
+    char tmp[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/chunk.%ld.%llu.parquet", q->root, (long)getpid(),
+                (unsigned long long)++q->tmp_seq) != 0)
+        return err_set(q->err, UDR_EINVAL, "repository path too long");
+    schema s = {tv->cols, tv->ncols};
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT ");
+    add_stored_columns(&b, &s);
+    buf_adds(&b, " FROM (SELECT ");
+    for (size_t i = 0; i < tv->ncols; i++) {
+        buf_adds(&b, i ? ", CAST(" : "CAST(");
+        add_ident(&b, tv->cols[i].name);
+        buf_printf(&b, " AS %s) AS ", tv->cols[i].type);
+        add_ident(&b, tv->cols[i].name);
+    }
+    buf_printf(&b, " FROM %s)", from);
+    if (tv->nkey > 0) {
+        buf_adds(&b, " ORDER BY ");
+        add_key_list(&b, (const char *const *)tv->key);
+    }
+    buf_adds(&b, ") TO ");
+    add_literal(&b, tmp);
+    buf_adds(&b, " " CHUNK_FORMAT);
+    duckdb_result r;
+    char *sql = buf_take(&b, NULL);
+    int rc = sql ? exec(q, sql, &r, "cannot write the changed rows")
+                 : err_set(q->err, UDR_ENOMEM, "out of memory");
+    free(sql);
+    int fresh = 0;
+    if (rc == UDR_OK) {
+        ch->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
+        duckdb_destroy_result(&r);
+        rc = store_adopt(q->store, tmp, &ch->hash, &fresh);
+    }
+    if (rc == UDR_OK) {
+        store_size(q->store, &ch->hash, &ch->bytes);
+        if (fresh) {
+            info->new_chunks++;
+            info->new_bytes += ch->bytes;
+        }
+    } else {
+        unlink(tmp);
+    }
+    return rc;
+}
+
+static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)
+{
+    buf_addc(b, '(');
+    for (size_t i = 0; i < n; i++) {
+        char hex[UDR_HASH_HEX + 1];
+        hash_to_hex(&v[i].hash, hex);
+        buf_printf(b, "%s'%s'", i ? ", " : "", hex);
+    }
+    buf_addc(b, ')');
+}
+
+/* Delete files, or small chunks at a table's end, that a small change lets
+ * pile up before it folds them into one. */
+enum { QUERY_MAX_PIECES = 8 };
+
+/* ---- pruning chunks by key ----------------------------------------------- */
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* An identifier at *p (plain or "quoted") into out; 0 if there is none. */
+static int take_ident(const char **p, char *out, size_t size)
+{
+    const char *s = *p;
+    size_t n = 0;
+    if (*s == '"') {
+        for (s++; *s && n + 1 < size; s++) {
+            if (*s == '"' && s[1] == '"')
+                s++;
+            else if (*s == '"')
+                break;
+            out[n++] = *s;
+        }
+        if (*s != '"')
+            return 0;
+        s++;
+    } else {
+        while ((isalnum((unsigned char)*s) || *s == '_') && n + 1 < size)
+            out[n++] = *s++;
+        if (n == 0 || isdigit((unsigned char)out[0]))
+            return 0;
+    }
+    out[n] = '\0';
+    *p = s;
+    return 1;
+}
+
+/* 1 if tv's first key column is an integer: its chunks' ranges, from the
+ * Parquet statistics, can rule out a key = literal condition. */
+static int prunable_key(const cat_tablever *tv)
+{
+    static const char *const types[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT",
+                                        "UTINYINT", "USMALLINT", "UINTEGER"};
+    for (size_t i = 0; tv->nkey > 0 && i < tv->ncols; i++)
+        if (strcmp(tv->cols[i].name, tv->key[0]) == 0)
+            for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
+                if (strcmp(tv->cols[i].type, types[k]) == 0)
+                    return 1;
     return 0;
 }
+
+/* The values of a condition `key = v` or `key IN (v, ...)` on the first key
+ * column (qualified by the table's name or not), whole numbers; *n 0 for any
+ * other condition. *vals is malloc'd. */
+static void key_values(const char *where, const cat_tablever *tv, const char *table,
+                       int64_t **vals, size_t *n)
+{
+    *vals = NULL;
+    *n = 0;
+    if (where == NULL || !prunable_key(tv))
+        return;
+    char id[CATALOG_NAME_MAX + 2];
+    const char *p = skip_ws(where);
+    if (!take_ident(&p, id, sizeof id))
+        return;
+    if (*p == '.') {
+        p++;
+        if (strcasecmp(id, table) != 0 || !take_ident(&p, id, sizeof id))
+            return;
+    }
+    if (strcasecmp(id, tv->key[0]) != 0)
+        return;
+    p = skip_ws(p);
+    int list = 0;
+    if (strncasecmp(p, "IN", 2) == 0 && *skip_ws(p + 2) == '(')
+        list = 1, p = skip_ws(skip_ws(p + 2) + 1);
+    else if (*p == '=')
+        p = skip_ws(p + 1);
+    else
+        return;
+    size_t cap = 0, k = 0;
+    int64_t *v = NULL;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno != 0 || isalnum((unsigned char)*end) || *end == '.')
+            break;
+        if (k == cap) {
+            int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+            if (nv == NULL)
+                break;
+            v = nv;
+        }
+        v[k++] = x;
+        p = skip_ws(end);
+        if (!list) {
+            if (*p == '\0')
+                goto ok;
+            break;
+        }
+        if (*p == ')' && *skip_ws(p + 1) == '\0')
+            goto ok;
+        if (*p != ',')
+            break;
+        p = skip_ws(p + 1);
+    }
+    free(v);
+    return;
+ok:
+    *vals = v;
+    *n = k;
+}
+
+/* The key range of a chunk, from its Parquet statistics: kept per process
+ * (a chunk never changes), in an open-addressing table by hash. */
+static query_range *range_slot(query *q, const udr_hash *h)
+{
+    size_t mask = q->ranges_cap - 1, i;
+    memcpy(&i, h->bytes, sizeof i);
+    for (i &= mask;; i = (i + 1) & mask)
+        if (!q->ranges[i].used || hash_equal(&q->ranges[i].chunk, h))
+            return &q->ranges[i];
+}
+
+static int ranges_reserve(query *q, size_t more)
+{
+    if ((q->nranges + more) * 2 <= q->ranges_cap)
+        return UDR_OK;
+    size_t cap = q->ranges_cap ? q->ranges_cap : 256;
+    while ((q->nranges + more) * 2 > cap)
+        cap *= 2;
+    query_range *old = q->ranges;
+    size_t oldcap = q->ranges_cap;
+    if ((q->ranges = calloc(cap, sizeof *q->ranges)) == NULL) {
+        q->ranges = old;
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    }
+    q->ranges_cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].used)
+            *range_slot(q, &old[i].chunk) = old[i];
+    free(old);
+    return UDR_OK;
+}
+
+/* Reads the key ranges of tv's chunks not known yet (one footer each). */
+static int load_ranges(query *q, const cat_tablever *tv)
+{
+    int rc = ranges_reserve(q, tv->nchunks);
+    if (rc)
+        return rc;
+    cat_chunk *todo = calloc(tv->nchunks + 1, sizeof *todo);
+    if (todo == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < tv->nchunks; i++)
+        if (!range_slot(q, &tv->chunks[i].hash)->used)
+            todo[n++] = tv->chunks[i];
+    /* A few unknown chunks (the last changes' own) are cheaper to read than
+     * to look up: they are kept. */
+    if (n > QUERY_MAX_PIECES + 2) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "SELECT string_split(file_name, '/')[-1], min(TRY_CAST(stats_min_value AS "
+                     "BIGINT)), max(TRY_CAST(stats_max_value AS BIGINT)), count(*) = "
+                     "count(TRY_CAST(stats_min_value AS BIGINT)) AND count(*) = "
+                     "count(TRY_CAST(stats_max_value AS BIGINT)) FROM parquet_metadata(");
+        add_path_list(&b, q, todo, n);
+        buf_adds(&b, ") WHERE path_in_schema = ");
+        add_literal(&b, tv->key[0]);
+        buf_adds(&b, " GROUP BY 1");
+        duckdb_result r;
+        rc = exec_result(q, &b, &r, "cannot read chunk statistics");
+        for (idx_t k = 0; rc == UDR_OK && k < duckdb_row_count(&r); k++) {
+            char *hex = duckdb_value_varchar(&r, 0, k);
+            udr_hash h;
+            if (hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK) {
+                query_range *g = range_slot(q, &h);
+                if (!g->used)
+                    q->nranges++;
+                g->used = 1;
+                g->chunk = h;
+                g->known = duckdb_value_boolean(&r, 3, k) && !duckdb_value_is_null(&r, 1, k) &&
+                           !duckdb_value_is_null(&r, 2, k);
+                g->lo = duckdb_value_int64(&r, 1, k);
+                g->hi = duckdb_value_int64(&r, 2, k);
+            }
+            duckdb_free(hex);
+        }
+        if (rc == UDR_OK)
+            duckdb_destroy_result(&r);
+        /* Chunks without statistics: kept, never ruled out. */
+        for (size_t i = 0; rc == UDR_OK && i < n; i++) {
+            query_range *g = range_slot(q, &todo[i].hash);
+            if (!g->used) {
+                g->used = 1;
+                g->chunk = todo[i].hash;
+                g->known = 0;
+                q->nranges++;
+            }
+        }
+    }
+    free(todo);
+    return rc;
+}
+
+/* The chunks of tv that may hold a row whose first key is one of vals, into
+ * view (tv's other fields shared; free view->chunks only). */
+static int prune_by_key(query *q, const cat_tablever *tv, const int64_t *vals, size_t nvals,
+                        cat_tablever *view)
+{
+    *view = *tv;
+    view->nchunks = 0;
+    if ((view->chunks = calloc(tv->nchunks + 1, sizeof *view->chunks)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = load_ranges(q, tv);
+    for (size_t i = 0; rc == UDR_OK && i < tv->nchunks; i++) {
+        const query_range *g = range_slot(q, &tv->chunks[i].hash);
+        int keep = !g->used || !g->known;
+        for (size_t k = 0; k < nvals && !keep; k++)
+            keep = vals[k] >= g->lo && vals[k] <= g->hi;
+        if (keep)
+            view->chunks[view->nchunks++] = tv->chunks[i];
+    }
+    return rc;
+}
+
+/* Makes __udr_delrows hold the rows of tv's delete files (chunk, "row"):
+ * files already there stay (they never change), those of other versions
+ * go. */
+static int cache_deletes(query *q, const cat_tablever *tv)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < q->ndelcache; i++)
+        if (has_chunk(tv->deletes, tv->ndeletes, &q->delcache[i]))
+            keep++;
+    int rc = UDR_OK;
+    if (q->ndelcache == 0)
+        rc = exec(q, "CREATE OR REPLACE TABLE __udr_delrows (file VARCHAR, chunk VARCHAR, "
+                     "\"row\" BIGINT)", NULL, "cannot cache deleted rows");
+    if (rc == UDR_OK && keep < q->ndelcache) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "DELETE FROM __udr_delrows WHERE file NOT IN ");
+        add_chunk_names(&b, tv->deletes, tv->ndeletes);
+        rc = exec_buf(q, &b, "cannot cache deleted rows");
+    }
+    udr_hash *now = calloc(tv->ndeletes + 1, sizeof *now);
+    if (now == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == UDR_OK && i < tv->ndeletes; i++) {
+        int have = 0;
+        for (size_t k = 0; k < q->ndelcache && !have; k++)
+            have = hash_equal(&q->delcache[k], &tv->deletes[i].hash);
+        if (!have) {
+            char hex[UDR_HASH_HEX + 1];
+            hash_to_hex(&tv->deletes[i].hash, hex);
+            buf b;
+            buf_init(&b);
+            buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM "
+                           "read_parquet(", hex);
+            add_path_list(&b, q, &tv->deletes[i], 1);
+            buf_addc(&b, ')');
+            rc = exec_buf(q, &b, "cannot read a delete file");
+        }
+        now[i] = tv->deletes[i].hash;
+    }
+    free(q->delcache);
+    q->delcache = now;
+    q->ndelcache = rc == UDR_OK ? tv->ndeletes : 0;
+    if (rc != UDR_OK)
+        exec(q, "DROP TABLE IF EXISTS __udr_delrows", NULL, "");
+    return rc;
+}
+
+int query_change(query *q, const char *table, const udr_hash *base, const query_change_req *req,
+                 udr_hash *out, uint64_t *matched, int *done, udr_write_info *info)
+{
+    memset(info, 0, sizeof *info);
+    *done = 0;
+    *matched = 0;
+    int rc = ensure_open(q);
+    cat_tablever old = {0}, tv = {0};
+    schema s = {0};
+    cuts c = {0};
+    cat_chunk *written = NULL;
+    size_t nwritten = 0;
+    int fold_tail = 0, fold_deletes = 0;
+    if (rc == UDR_OK)
+        rc = catalog_read_tablever(q->cat, base, &old);
+    if (rc)
+        return rc;
+    /* Assigning a key column may make keys collide; a chunk listed twice
+     * makes positions ambiguous: the whole-table path handles both. */
+    for (size_t i = 0; req->replace != NULL && req->columns[i] != NULL; i++)
+        for (size_t k = 0; k < old.nkey; k++)
+            if (strcmp(req->columns[i], old.key[k]) == 0)
+                goto out;
+    if (!chunks_unique(old.chunks, old.nchunks))
+        goto out;
+    /* A condition on the key reads only the chunks whose range holds it
+     * (from the second small change of a process on: the ranges cost a
+     * footer read per chunk, once). */
+    cat_tablever view = old;
+    int64_t *vals;
+    size_t nvals;
+    key_values(req->where, &old, table, &vals, &nvals);
+    if (nvals > 0 && q->small_changes++ > 0) {
+        rc = prune_by_key(q, &old, vals, nvals, &view);
+        if (rc == UDR_OK && view.nchunks == 0) {
+            free(view.chunks);
+            free(vals);
+            *out = *base;
+            *done = 1;
+            goto out;
+        }
+        if (rc) {
+            free(view.chunks);
+            free(vals);
+            goto out;
+        }
+    }
+    free(vals);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_hit AS SELECT ");
+    if (req->replace != NULL)
+        buf_printf(&b, "* REPLACE (%s)", req->replace);
+    else
+        buf_adds(&b, "filename, file_row_number");
+    buf_adds(&b, " FROM (");
+    if (old.ndeletes > 0 && (rc = cache_deletes(q, &old)) == UDR_OK) {
+        /* The deleted rows from memory, those of the chunks read only. */
+        view.ndeletes = 0;
+        add_scan(&b, q, &view, 1);
+        buf_adds(&b, " ANTI JOIN (SELECT chunk, \"row\" FROM __udr_delrows WHERE chunk IN ");
+        add_chunk_names(&b, view.chunks, view.nchunks);
+        buf_addc(&b, ')');
+        add_positions_join(&b, q);
+    } else {
+        add_scan(&b, q, &view, 1);
+    }
+    if (view.chunks != old.chunks)
+        free(view.chunks);
+    if (rc) {
+        buf_free(&b);
+        goto out;
+    }
+    buf_adds(&b, ") AS ");
+    add_ident(&b, table);
+    if (req->where != NULL)
+        buf_printf(&b, " WHERE (%s)", req->where);
+    char *hit_sql = buf_take(&b, NULL);
+    duckdb_result hr;
+    rc = hit_sql ? exec(q, hit_sql, &hr, "cannot find the rows to change")
+                 : err_set(q->err, UDR_ENOMEM, "out of memory");
+    free(hit_sql);
+    if (rc)
+        goto out;
+    *matched = (uint64_t)duckdb_value_int64(&hr, 0, 0);     /* CREATE ... AS: the count */
+    duckdb_destroy_result(&hr);
+    if (*matched == 0) {
+        *out = *base;
+        *done = 1;
+        goto out;
+    }
+    uint64_t chunk_rows = 0;
+    for (size_t i = 0; i < old.nchunks; i++)
+        chunk_rows += old.chunks[i].rows;
+    /* Past a fifth of the rows deleted, the table is written anew: that is
+     * the automatic compaction. */
+    if ((chunk_rows - old.rows + *matched) * 5 > chunk_rows)
+        goto out;
+    size_t tail = 0;
+    while (tail < old.nchunks && old.chunks[old.nchunks - 1 - tail].rows < q->chunking.min_rows)
+        tail++;
+    fold_tail = req->replace != NULL && tail + 1 > QUERY_MAX_PIECES;
+    fold_deletes = fold_tail || old.ndeletes + 1 > QUERY_MAX_PIECES;
+    size_t keep = fold_tail ? old.nchunks - tail : old.nchunks;
+    cat_chunk del = {{{0}}, 0, 0};
+    const char *hit_positions = "SELECT string_split(filename, '/')[-1] AS chunk, "
+                                "file_row_number AS \"row\" FROM __udr_hit";
+    if (fold_deletes) {
+        /* Every deleted row in one file, less those of the chunks folded. */
+        buf_init(&b);
+        buf_adds(&b, "CREATE OR REPLACE TABLE __udr_del AS ");
+        if (old.ndeletes > 0) {
+            buf_adds(&b, "SELECT chunk, \"row\" FROM read_parquet(");
+            add_path_list(&b, q, old.deletes, old.ndeletes);
+            buf_adds(&b, ") UNION ALL ");
+        }
+        buf_adds(&b, hit_positions);
+        if ((rc = exec_buf(q, &b, "cannot read the delete files")) != 0)
+            goto out;
+        buf_init(&b);
+        buf_adds(&b, "SELECT chunk, \"row\" FROM __udr_del");
+        if (fold_tail) {
+            buf_adds(&b, " WHERE chunk NOT IN ");
+            add_chunk_names(&b, old.chunks + keep, tail);
+        }
+        char *sql = buf_take(&b, NULL);
+        if (sql == NULL) {
+            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+            goto out;
+        }
+        buf_init(&b);
+        buf_printf(&b, "SELECT count(*) FROM (%s)", sql);
+        char *count_sql = buf_take(&b, NULL);
+        char *n = count_sql ? scalar(q, count_sql, "cannot count deleted rows") : NULL;
+        free(count_sql);
+        uint64_t ndel = n ? strtoull(n, NULL, 10) : 0;
+        free(n);
+        if (q->err->code != UDR_OK)
+            rc = q->err->code;
+        else if (ndel > 0)
+            rc = write_delete_file(q, sql, ndel, &del, info);
+        free(sql);
+    } else {
+        rc = write_delete_file(q, hit_positions, *matched, &del, info);
+        /* The next change finds these rows in memory, not in the file. */
+        if (rc == UDR_OK && q->ndelcache > 0) {
+            udr_hash *more = realloc(q->delcache, (q->ndelcache + 1) * sizeof *more);
+            char hex[UDR_HASH_HEX + 1];
+            hash_to_hex(&del.hash, hex);
+            buf_init(&b);
+            buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM (%s)", hex,
+                       hit_positions);
+            if (more != NULL && exec_buf(q, &b, "cannot cache deleted rows") == UDR_OK)
+                more[q->ndelcache++] = del.hash;
+            if (more != NULL)
+                q->delcache = more;
+        }
+    }
+    if (rc)
+        goto out;
+    uint64_t rows = 0;
+    if (req->replace != NULL && !fold_tail && *matched <= q->chunking.max_rows) {
+        /* A few rows: one chunk, in key order, in the table's types. */
+        if ((written = calloc(1, sizeof *written)) == NULL) {
+            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = write_one_chunk(q, &old, "__udr_hit", written, info);
+        if (rc)
+            goto out;
+        nwritten = 1;
+        rows = *matched;
+    } else if (req->replace != NULL) {
+        /* The rows as updated, and those of the small chunks folded, into
+         * new chunks in key order. */
+        buf_init(&b);
+        buf_adds(&b, "SELECT * EXCLUDE (filename, file_row_number) FROM __udr_hit");
+        if (fold_tail) {
+            cat_tablever t = old;
+            t.chunks = old.chunks + keep;
+            t.nchunks = tail;
+            t.ndeletes = 0;
+            buf_adds(&b, " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM (");
+            add_scan(&b, q, &t, 1);
+            buf_adds(&b, ") ANTI JOIN __udr_del");
+            add_positions_join(&b, q);
+        }
+        char *src = buf_take(&b, NULL);
+        if (src == NULL) {
+            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+            goto out;
+        }
+        rc = stage(q, src, (const char *const *)old.key, &old, 1);
+        free(src);
+        if (rc == UDR_OK)
+            rc = read_schema(q, "__udr_rows", &s);
+        if (rc == UDR_OK)
+            rows = count_of(q, "__udr_rows");
+        if (rc == UDR_OK && rows > 0 && (rc = find_cuts(q, rows, &c)) == UDR_OK)
+            rc = write_chunks(q, &s, &c, &written, &nwritten, info);
+        if (rc)
+            goto out;
+    }
+    tv = old;
+    tv.chunks = calloc(keep + nwritten + 1, sizeof *tv.chunks);
+    tv.deletes = calloc(old.ndeletes + 2, sizeof *tv.deletes);
+    if (tv.chunks == NULL || tv.deletes == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(tv.chunks, old.chunks, keep * sizeof *tv.chunks);
+    if (nwritten)
+        memcpy(tv.chunks + keep, written, nwritten * sizeof *tv.chunks);
+    tv.nchunks = keep + nwritten;
+    tv.ndeletes = 0;
+    if (!fold_deletes && old.ndeletes > 0) {
+        memcpy(tv.deletes, old.deletes, old.ndeletes * sizeof *tv.deletes);
+        tv.ndeletes = old.ndeletes;
+    }
+    if (del.rows > 0)
+        tv.deletes[tv.ndeletes++] = del;
+    if (!chunks_unique(tv.chunks, tv.nchunks))
+        goto out;                      /* a new chunk as one kept: rewrite */
+    /* An update keeps the count (folded chunks' rows only move). */
+    tv.rows = req->replace != NULL ? old.rows : old.rows - *matched;
+    tv.has_parent = 1;
+    tv.parent = *base;
+    size_t len;
+    char *text = catv_encode(&tv, &len);
+    if (text == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto out;
+    }
+    rc = store_put(q->store, text, len, out);
+    free(text);
+    if (rc == UDR_OK) {
+        *done = 1;
+        info->rows = tv.rows;
+        info->chunks = tv.nchunks;
+        for (size_t i = 0; i < tv.nchunks; i++)
+            info->bytes += tv.chunks[i].bytes;
+    }
+out:
+    /* A few rows found are left to the next change to replace. */
+    if (*matched > 1000 || fold_deletes || rc != UDR_OK)
+        exec(q, "DROP TABLE IF EXISTS __udr_hit; DROP TABLE IF EXISTS __udr_del; "
+                "DROP TABLE IF EXISTS __udr_rows",
+             NULL, "");
+    free(tv.chunks);
+    free(tv.deletes);
+    free(written);
+    free(c.at);
+    schema_free(&s);
+    catv_free(&old);
+    return rc;
+}
+
+/* ---- diff ------------------------------------------------------------------- */
 
 /* A view of a (sharing its columns, key and deletes; free view->chunks
  * only) restricted to the chunks whose live rows other may not have as

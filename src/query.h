@@ -45,9 +45,9 @@
 #include "util/err.h"
 
 enum {
-    QUERY_CHUNK_AVG_ROWS = 1 << 17,   /* boundary where hash % avg == 0 */
-    QUERY_CHUNK_MIN_ROWS = 1 << 15,
-    QUERY_CHUNK_MAX_ROWS = 1 << 19,
+    QUERY_CHUNK_AVG_ROWS = 1 << 15,   /* boundary where hash % avg == 0 */
+    QUERY_CHUNK_MIN_ROWS = 1 << 13,
+    QUERY_CHUNK_MAX_ROWS = 1 << 16,
 };
 
 /* Chunking parameters (tests use small ones). */
@@ -65,6 +65,14 @@ typedef struct query_cached {
     uint64_t last_used;
     int full;
 } query_cached;
+
+/* A chunk's range of first key values (from its Parquet statistics). */
+typedef struct query_range {
+    udr_hash chunk;
+    int64_t lo, hi;
+    int used;                         /* slot taken */
+    int known;                        /* lo and hi hold (else: never pruned) */
+} query_range;
 
 typedef struct query_pool query_pool;  /* chunk writers at work (query.c) */
 
@@ -94,6 +102,11 @@ typedef struct query {
     const query_view *view;           /* during a transaction's calls */
     query_cached cache[QUERY_CACHE];
     uint64_t uses;
+    query_range *ranges;              /* chunk key ranges seen (open addressing) */
+    size_t nranges, ranges_cap;
+    uint64_t small_changes;           /* query_change calls so far */
+    udr_hash *delcache;               /* delete files held in __udr_delrows */
+    size_t ndelcache;
 } query;
 
 /* Prepares the binding; DuckDB itself starts on first use. */
@@ -110,6 +123,32 @@ int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duck
  * it with others. info: as query_write's, without the version number. */
 int query_build(query *q, const char *table, const char *src_sql, const char *const *key,
                 int append, const udr_hash *base, udr_hash *out, udr_write_info *info);
+
+/* Folds a table version's deltas back into clean chunks: its live rows
+ * written anew in key order (the chunks a fresh write of the same rows would
+ * have, so most are stored already). *changed 0 (and *out = *base) when it
+ * is clean already: no delete files, chunks in key order. */
+int query_compact(query *q, const char *table, const udr_hash *base, udr_hash *out,
+                  int *changed, udr_write_info *info);
+
+/* The rows of a table version. */
+int query_rows(query *q, const udr_hash *tvh, uint64_t *rows);
+
+/* A small change made in place (UPDATE, DELETE): the rows of base where
+ * `where` holds (all when NULL) are named in a new delete file and, for an
+ * update, written back as `replace` makes them into new chunks. */
+typedef struct query_change_req {
+    const char *where;               /* SQL condition over the table, or NULL */
+    const char *replace;             /* UPDATE: "expr AS col, ..."; DELETE: NULL */
+    const char *const *columns;      /* UPDATE: the columns assigned, NULL-ended */
+} query_change_req;
+
+/* *matched: the rows where holds. *done 1: *out is the new version (base
+ * itself when nothing matched). *done 0: the change is not small (it would
+ * leave over a fifth of the rows deleted, or it assigns a key column): the
+ * caller writes the table whole instead, which compacts it. */
+int query_change(query *q, const char *table, const udr_hash *base, const query_change_req *req,
+                 udr_hash *out, uint64_t *matched, int *done, udr_write_info *info);
 
 /* Compares two versions of a table (refs as catalog_resolve takes them): by
  * key (the one given, else the table's), else by whole rows. Only the

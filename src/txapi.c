@@ -222,6 +222,44 @@ static int insert_source(udr_repo *repo, const dml *d, buf *b)
     return UDR_OK;
 }
 
+/* UPDATE or DELETE as a delta over the table's version *base (the rows
+ * changed only); *done 0 when it is not small and the table is to be
+ * written whole. */
+static int small_change(udr_tx *tx, const dml *d, const udr_hash *base, int *done,
+                        udr_result **out)
+{
+    udr_repo *repo = tx->repo;
+    buf b;
+    buf_init(&b);
+    const char **cols = calloc(d->nsets + 1, sizeof *cols);
+    for (size_t i = 0; i < d->nsets; i++) {
+        buf_printf(&b, "%s(%s) AS ", i ? ", " : "", d->sets[i].expr);
+        buf_quoted(&b, d->sets[i].column, '"');
+        if (cols != NULL)
+            cols[i] = d->sets[i].column;
+    }
+    char *replace = buf_take(&b, NULL);
+    if (cols == NULL || replace == NULL) {
+        free(cols);
+        free(replace);
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    }
+    /* The rows it looks at are a read (SERIALIZABLE checks them). */
+    tx_record_read(&tx->t, d->table);
+    query_change_req req = {d->where, d->kind == DML_UPDATE ? replace : NULL, cols};
+    udr_hash tvh;
+    uint64_t matched = 0;
+    udr_write_info info;
+    int rc = query_change(&repo->q, d->table, base, &req, &tvh, &matched, done, &info);
+    free(cols);
+    free(replace);
+    if (rc == UDR_OK && *done && matched > 0 && tx_record_write(&tx->t, d->table, &tvh) != UDR_OK)
+        rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    if (rc == UDR_OK && *done)
+        rc = count_result(repo, matched, out);
+    return rc;
+}
+
 /* A write statement on a UDR table, inside the transaction (view set). */
 static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
 {
@@ -241,6 +279,11 @@ static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
         return err_set(&repo->err, UDR_EEXIST,
                        "table %s exists already (CREATE OR REPLACE TABLE replaces its rows)",
                        d->table);
+    if (found && (d->kind == DML_UPDATE || d->kind == DML_DELETE)) {
+        int done = 0;
+        if ((rc = small_change(tx, d, &e.hash, &done, out)) != UDR_OK || done)
+            return rc;
+    }
     buf b, cnt;
     buf_init(&b);
     buf_init(&cnt);
@@ -532,6 +575,52 @@ int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
     /* The version number the commit gave the table. */
     const cat_entry *e = catalog_head_entry(&repo->cat, table);
     info->version = e ? e->version : 0;
+    return UDR_OK;
+}
+
+int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info)
+{
+    udr_write_info scratch;
+    if (info == NULL)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    udr_tx *tx;
+    int rc = udr_tx_begin(repo, NULL, UDR_SNAPSHOT, &tx);
+    if (rc)
+        return rc;
+    int changed = 0;
+    cat_entry e;
+    int found = 0;
+    if ((rc = enter(tx)) == UDR_OK) {
+        if ((rc = catalog_check_name(table, &repo->err)) == UDR_OK &&
+            (rc = tx_lookup(&tx->t, table, &e, &found)) == UDR_OK && !found)
+            rc = err_set(&repo->err, UDR_ENOTFOUND,
+                         "there is no table %s to compact (see 'udr tables')", table);
+        udr_hash tvh;
+        if (rc == UDR_OK)
+            rc = query_compact(&repo->q, table, &e.hash, &tvh, &changed, info);
+        if (rc == UDR_OK && changed && tx_record_write(&tx->t, table, &tvh) != UDR_OK)
+            rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
+        rc = leave(tx, rc);
+    }
+    if (rc == UDR_OK && !changed) {
+        info->version = e.version;
+        udr_tx_rollback(tx);
+        return UDR_OK;
+    }
+    char msg[CATALOG_NAME_MAX + 16], hex[UDR_HASH_HEX + 1];
+    snprintf(msg, sizeof msg, "compact %s", table);
+    if (rc != UDR_OK)
+        udr_tx_rollback(tx);
+    else
+        rc = udr_tx_commit(tx, msg, hex);
+    if (rc != UDR_OK) {
+        if (catalog_check_name(table, NULL) == UDR_OK)
+            err_prefix(&repo->err, "cannot compact table %s", table);
+        return rc;
+    }
+    const cat_entry *h = catalog_head_entry(&repo->cat, table);
+    info->version = h ? h->version : 0;
     return UDR_OK;
 }
 

@@ -505,6 +505,105 @@ static void test_delete_files_and_compaction(void)
     udr_close(r);
 }
 
+static udr_table_detail *detail(udr_repo *r, const char *table)
+{
+    udr_table_detail *d = NULL;
+    MUST(r, udr_table_show(r, table, NULL, &d));
+    return d;
+}
+
+/* UPDATE, DELETE and INSERT of a few rows store those rows, not the table:
+ * a delete file and a small chunk; many of them fold into one delete file
+ * and one chunk; compaction gives the chunks of a fresh write. */
+static void test_small_changes_and_compaction(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    udr_write_info wi;
+    must_write(r, "t", "SELECT range AS id, range * 2 AS v, 'n' || range AS s FROM range(300000)",
+               key, &wi);
+    uint64_t chunks = wi.chunks, bytes = wi.bytes;
+    CHECK(chunks >= 2);
+    CHECK_STR(value(r, "UPDATE t SET v = -1, s = 'x' WHERE id = 123456"), "1");
+    udr_table_detail *d = detail(r, "t");
+    CHECK_INT(d->nchunks, ==, chunks + 1);            /* the updated row's own chunk */
+    CHECK_INT(d->ndeletes, ==, 1);
+    CHECK_INT(d->delete_rows[0], ==, 1);
+    CHECK_INT(d->chunk_rows[d->nchunks - 1], ==, 1);
+    CHECK(d->chunk_bytes[d->nchunks - 1] < bytes / 100);
+    CHECK_INT(d->info.rows, ==, 300000);
+    udr_table_detail_free(d);
+    CHECK_STR(value(r, "SELECT v || s FROM t WHERE id = 123456"), "-1x");
+    CHECK_STR(value(r, "SELECT count(*) FROM t"), "300000");
+    CHECK_STR(value(r, "SELECT v FROM \"t@1\" WHERE id = 123456"), "246912");
+    CHECK_STR(value(r, "DELETE FROM t WHERE id IN (7, 8, 9)"), "3");
+    CHECK_STR(value(r, "DELETE FROM t WHERE id = 7"), "0");        /* gone already: no version */
+    CHECK_STR(value(r, "UPDATE t SET v = 0 WHERE id < 0"), "0");
+    CHECK_STR(value(r, "INSERT INTO t VALUES (7, 70, 'back')"), "1");
+    d = detail(r, "t");
+    CHECK_INT(d->info.version, ==, 4);
+    CHECK_INT(d->nchunks, ==, chunks + 2);
+    CHECK_INT(d->ndeletes, ==, 2);
+    CHECK_INT(d->info.rows, ==, 299998);
+    udr_table_detail_free(d);
+    /* Many single-row updates: the deltas fold, so at most a few pieces. */
+    for (int i = 0; i < 25; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE t SET v = v + 1000000 WHERE id = %d", 1000 + i * 7919);
+        CHECK_STR(value(r, sql), "1");
+    }
+    /* The same row back and forth: a chunk with the bytes of an earlier one. */
+    CHECK_STR(value(r, "UPDATE t SET s = 'a' WHERE id = 5"), "1");
+    CHECK_STR(value(r, "UPDATE t SET s = 'b' WHERE id = 5"), "1");
+    CHECK_STR(value(r, "UPDATE t SET s = 'a' WHERE id = 5"), "1");
+    CHECK_STR(value(r, "UPDATE t SET s = 'b' WHERE id = 5"), "1");
+    d = detail(r, "t");
+    CHECK(d->ndeletes <= 8);
+    CHECK(d->nchunks <= chunks + 10);
+    udr_table_detail_free(d);
+    const char *check = "SELECT count(*) || ',' || sum(v) || ',' || count(DISTINCT id) || ',' || "
+                        "string_agg(s, '' ORDER BY id) FILTER (WHERE id IN (5, 7, 8, 123456)) "
+                        "FROM t";
+    char want[256];
+    snprintf(want, sizeof want, "%s", value(r, "SELECT count(*) || ',' || "
+                                               "(sum(range * 2) - 2 * 7 + 70 "
+                                               "- 246912 - 1 + 25 * 1000000) || ',' || count(*) "
+                                               "|| ',bbackx' FROM range(300000) WHERE range <> 8 "
+                                               "AND range <> 9"));
+    CHECK_STR(value(r, check), want);
+    /* udr compact: the same rows, no delete files, the chunks of a fresh
+     * write of them (so stored once). */
+    udr_write_info ci;
+    MUST(r, udr_table_compact(r, "t", &ci));
+    CHECK_STR(value(r, check), want);
+    d = detail(r, "t");
+    CHECK_INT(d->ndeletes, ==, 0);
+    CHECK_INT(d->info.version, ==, ci.version);
+    must_write(r, "fresh", "SELECT * FROM t", key, NULL);
+    udr_table_detail *f = detail(r, "fresh");
+    CHECK_INT(f->nchunks, ==, d->nchunks);
+    for (size_t i = 0; i < f->nchunks && i < d->nchunks; i++)
+        CHECK_STR(f->chunk_hash[i], d->chunk_hash[i]);
+    udr_table_detail_free(f);
+    udr_table_detail_free(d);
+    /* Clean already: nothing happens. */
+    uint64_t v = ci.version;
+    MUST(r, udr_table_compact(r, "t", &ci));
+    CHECK_INT(ci.version, ==, v);
+    CHECK(udr_table_compact(r, "nope", &ci) == UDR_ENOTFOUND);
+    CHECK(strstr(udr_errmsg(r), "nope") != NULL);
+    /* A large delete compacts by itself. */
+    CHECK_STR(value(r, "DELETE FROM t WHERE id % 3 = 0"), "99999");
+    d = detail(r, "t");
+    CHECK_INT(d->ndeletes, ==, 0);
+    CHECK_INT(d->info.rows, ==, 199999);
+    udr_table_detail_free(d);
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
 static void test_two_processes_write_different_tables(void)
 {
     udr_repo *r = new_repo();
@@ -567,6 +666,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_stream_failure_leaves_nothing),
     TEST_ENTRY(test_dedup_figures),
     TEST_ENTRY(test_delete_files_and_compaction),
+    TEST_ENTRY(test_small_changes_and_compaction),
     TEST_ENTRY(test_two_processes_write_different_tables),
 };
 HARNESS_MAIN("tables", TESTS)
