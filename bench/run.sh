@@ -11,6 +11,7 @@
 #
 #   tables bench_tables: import and four queries against DuckDB on the same
 #         Parquet files, time travel, opening with 10,000 versions
+#   branches, tx: bench_branches, bench_tx (see their heads)
 #
 # Each figure is the best of RUNS runs; `sync` runs before each so one run
 # does not pay for another's write-back. BENCH_MB sets the file size
@@ -119,6 +120,14 @@ bval() { awk -v k="$1" '$1 == k { print $2 }' "$data/branches.txt"; }
 ms() { awk -v s="$1" 'BEGIN { printf "%.2f ms", s * 1000 }'; }
 rm -rf "$data/branches"
 
+echo "bench: transactions (${TX_ROWS:=10000000} rows; commits for ${TX_SECONDS:=10} s each)"
+rm -rf "$data/tx"
+mkdir -p "$data/tx"
+"$build/bench/bench_tx" "$data/tx" "$TX_ROWS" "$TX_SECONDS" > "$data/tx.txt"
+tval() { awk -v k="$1" '$1 == k { print $2 }' "$data/tx.txt"; }
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+rm -rf "$data/tx"
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 fs=$(df -T "$data" | awk 'NR == 2 { print $2 }')
@@ -201,6 +210,44 @@ out="$top/bench/RESULTS.md"
     echo "|---|---|---|---|---|---|---|"
     for k in scattered clustered; do
         echo "| 2 x 1,000 $k | $(bval merge_${k}_diff_s) s | $(bval merge_${k}_diff_read_bytes) | $(bval merge_${k}_merge_s) s | $(bval merge_${k}_merge_read_bytes) | $(bval merge_${k}_result_changed) of $(bval merge_${k}_result_rows) | < 1 s |"
+    done
+    echo
+    echo "## Transactions"
+    echo
+    echo "Single-row \`UPDATE\`s committed one by one (\`udr_query\`, autocommit) on a"
+    echo "$(tval update_rows)-row keyed table, at random keys, in one process: $(tval update_count)"
+    echo "of them. Bytes: what each added under objects/ and log/."
+    echo
+    echo "| what | first | median | p90 | max | goal |"
+    echo "|---|---|---|---|---|---|"
+    echo "| time per UPDATE + commit | $(ms "$(tval update_first_s)") | **$(ms "$(tval update_median_s)")** | $(ms "$(tval update_p90_s)") | $(ms "$(tval update_max_s)") | < 20 ms |"
+    echo "| storage per UPDATE | | $(kib "$(tval update_bytes_mean)") (mean) | | **$(kib "$(tval update_bytes_max)")** | < 64 KiB |"
+    echo
+    echo "The first UPDATE of a process reads every chunk's footer (it finds the row"
+    echo "by scanning); later ones read only the chunks whose key range holds the key."
+    echo "Every eighth or ninth folds the small delete files and chunks of the ones"
+    echo "before into one (the p90). From a fresh process (\`udr sql\`): $(ms "$(tval update_cold_s)")."
+    echo
+    echo "Single-row commits per second ($(tval commits_1p_per_s) from one process), each"
+    echo "process updating its own rows of one 100,000-row table for ${TX_SECONDS} s:"
+    echo
+    echo "| processes | group commit | commits/s | commits | conflicts |"
+    echo "|---|---|---|---|---|"
+    for k in 1p 4p 1p_nogroup 4p_nogroup; do
+        n=${k%%_*}; g=yes; case $k in *nogroup) g="no (fsync under the lock)" ;; esac
+        echo "| ${n%p} | $g | **$(tval commits_${k}_per_s)** | $(tval commits_${k}_commits) | $(tval commits_${k}_conflicts) |"
+    done
+    echo
+    echo "After 1,000 small commits (80% single-row updates, 10% inserts, 10% deletes)"
+    echo "on the $(tval update_rows)-row table ($(tval compact_commits_s) s in all; $(tval compact_before_chunks) chunks and"
+    echo "$(tval compact_before_deletes) delete files after them), three queries against the same"
+    echo "queries on a fresh write of the same rows (median of 15 per-round ratios),"
+    echo "then after \`udr compact\` ($(tval compact_s) s, $(tval compact_new_bytes) new bytes):"
+    echo
+    echo "| query | before compaction | after compaction |"
+    echo "|---|---|---|"
+    for q in scan filter groupby; do
+        echo "| $q | **$(tval compact_before_${q}_ratio)** ($(ms "$(tval compact_before_${q}_s)")) | **$(tval compact_after_${q}_ratio)** ($(ms "$(tval compact_after_${q}_s)")) |"
     done
 } > "$out"
 cat "$out"

@@ -111,6 +111,59 @@ int cmd_fsck(cli *c, int argc, char **argv)
     return problems ? EXIT_PROBLEMS : EXIT_OK;
 }
 
+int cmd_recover(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        puts("usage: udr recover [--report]\n\nOpens the repository, which repairs what a "
+             "crash left: a log record cut\nshort at the log's end is removed (no commit that "
+             "was acknowledged is ever\nthere), and temporary files of writers that died are "
+             "deleted. Prints what\nwas found; with --report, also the log's state and the "
+             "objects no commit\nrefers to (those of transactions that never committed, left "
+             "for garbage\ncollection). Opening a repository for any command does the same "
+             "repairs.");
+        return EXIT_OK;
+    }
+    int full = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--report") == 0)
+            full = 1;
+        else
+            return out_usage("recover ", "unexpected argument '%s'", argv[i]);
+    }
+    udr_repo *repo;
+    if (udr_open(c->repo_dir, &repo) != UDR_OK) {
+        out_repo_error(repo);
+        udr_close(repo);
+        return EXIT_FAIL;
+    }
+    udr_recovery_report r;
+    if (udr_recovery_report_get(repo, &r) != UDR_OK) {
+        int st = out_repo_error(repo);
+        udr_close(repo);
+        return st;
+    }
+    char b[32];
+    if (r.torn_log_bytes > 0)
+        printf("torn log tail: %llu bytes cut (a record a crash cut short; it was never "
+               "acknowledged)\n",
+               (unsigned long long)r.torn_log_bytes);
+    else
+        printf("torn log tail: none\n");
+    printf("temporary files of dead writers: %d removed\n", r.stale_tmp_files);
+    if (full) {
+        printf("log: %llu records, %llu commits", (unsigned long long)r.log_records,
+               (unsigned long long)r.commits);
+        if (r.last_commit[0])
+            printf(", the last %.12s (record %llu)", r.last_commit,
+                   (unsigned long long)r.last_commit_seq);
+        printf("\nunreferenced objects: %llu (%s), left for garbage collection\n",
+               (unsigned long long)r.unreferenced_objects,
+               out_bytes(r.unreferenced_bytes, b, sizeof b));
+    }
+    udr_close(repo);
+    return EXIT_OK;
+}
+
 int cmd_version(cli *c, int argc, char **argv)
 {
     (void)c;

@@ -17,6 +17,7 @@ static const char USAGE[] =
     "Repository\n"
     "  init [DIR]                 create a repository\n"
     "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
+    "  recover [--report]         what opening after a crash repaired, and what is left\n"
     "\n"
     "Tables\n"
     "  import TABLE FILE [--key COLS] [--append]   a CSV, Parquet or JSON file as a new version\n"
@@ -67,6 +68,7 @@ static const struct {
 } VERBS[] = {
     {"init", cmd_init},
     {"fsck", cmd_fsck},
+    {"recover", cmd_recover},
     {"import", cmd_import},
     {"sql", cmd_sql},
     {"tables", cmd_tables},

@@ -132,6 +132,23 @@ typedef struct udr_open_report {
 
 void udr_open_report_get(const udr_repo *repo, udr_open_report *out);
 
+/* After a crash, opening a repository repairs what can be repaired (the
+ * open report) and loses no acknowledged commit; this says what it found
+ * and what is left: the log, and the objects no commit refers to (those of
+ * transactions that never committed, or are committing now), which stay
+ * until garbage collection. Reads the whole log and lists every object. */
+typedef struct udr_recovery_report {
+    uint64_t torn_log_bytes;  /* as in udr_open_report */
+    int stale_tmp_files;
+    uint64_t log_records;     /* records in the log (its last sequence number) */
+    uint64_t commits;         /* commits on every branch */
+    char last_commit[65];     /* the newest commit's hash ("" if none) */
+    uint64_t last_commit_seq; /* its log record */
+    uint64_t unreferenced_objects, unreferenced_bytes;
+} udr_recovery_report;
+
+int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out);
+
 /* The repository's directory, as given to udr_open/udr_init. */
 const char *udr_repo_path(const udr_repo *repo);
 

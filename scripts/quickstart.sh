@@ -65,6 +65,20 @@ show "$udr" merge experiment
 show "$udr" sql --format table "SELECT * FROM users ORDER BY id"
 show "$udr" log --graph
 
+step "A transaction over two tables: one commit, or nothing"
+show "$udr" sql --format table "BEGIN;
+UPDATE users SET score = score + 1 WHERE id = 2;
+CREATE TABLE audit AS SELECT 'bonus' AS action, 2 AS user_id;
+SELECT name, score FROM users WHERE id = 2;
+COMMIT;"
+show "$udr" log -n 1 --format table
+
+step "Small changes store only their rows; compact folds them back"
+show "$udr" sql "DELETE FROM users WHERE id = 1"
+show "$udr" show users
+show "$udr" compact users
+show "$udr" recover --report
+
 step "Every object verified against its BLAKE3 name, every reference followed"
 show "$udr" fsck
 

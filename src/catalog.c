@@ -152,6 +152,26 @@ static int field_u64(const line *l, int i, uint64_t *v)
     return 0;
 }
 
+/* A signed number in its one spelling ("%lld"). */
+static int field_i64(const line *l, int i, int64_t *v)
+{
+    char text[24], again[24];
+    if (i >= l->n || l->flen[i] == 0 || l->flen[i] >= sizeof text)
+        return -1;
+    memcpy(text, l->f[i], l->flen[i]);
+    text[l->flen[i]] = '\0';
+    char *end;
+    errno = 0;
+    long long x = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    snprintf(again, sizeof again, "%lld", x);
+    if (strcmp(text, again) != 0)
+        return -1;
+    *v = x;
+    return 0;
+}
+
 static int field_hash(const line *l, int i, udr_hash *h)
 {
     char hex[UDR_HASH_HEX + 1];
@@ -202,8 +222,11 @@ char *catv_encode(const cat_tablever *tv, size_t *len)
     for (size_t i = 0; i < tv->nchunks; i++) {
         buf_adds(&b, "chunk ");
         add_hash(&b, &tv->chunks[i].hash);
-        buf_printf(&b, " %llu %llu\n", (unsigned long long)tv->chunks[i].rows,
+        buf_printf(&b, " %llu %llu", (unsigned long long)tv->chunks[i].rows,
                    (unsigned long long)tv->chunks[i].bytes);
+        if (tv->chunks[i].has_range)
+            buf_printf(&b, " %lld %lld", (long long)tv->chunks[i].lo, (long long)tv->chunks[i].hi);
+        buf_addc(&b, '\n');
     }
     for (size_t i = 0; i < tv->ndeletes; i++) {
         buf_adds(&b, "delete ");
@@ -287,15 +310,20 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             if (k[tv->nkey - 1] == NULL)
                 goto bad;
             stage = 4;
-        } else if (field_is(&l, 0, "chunk") && l.n == 4 && stage >= 3) {
+        } else if (field_is(&l, 0, "chunk") && (l.n == 4 || l.n == 6) && stage >= 3) {
             cat_chunk *ch = grow_array(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
             if (ch == NULL)
                 goto oom;
             tv->chunks = ch;
             cat_chunk *c = &ch[tv->nchunks];
+            memset(c, 0, sizeof *c);
             if (field_hash(&l, 1, &c->hash) || field_u64(&l, 2, &c->rows) ||
                 field_u64(&l, 3, &c->bytes))
                 goto bad;
+            if (l.n == 6 && (field_i64(&l, 4, &c->lo) || field_i64(&l, 5, &c->hi) ||
+                             c->lo > c->hi || tv->nkey == 0))
+                goto bad;
+            c->has_range = l.n == 6;
             tv->nchunks++;
             sum_rows += c->rows;
             stage = 5;
@@ -305,7 +333,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
                 goto oom;
             tv->deletes = d;
             cat_chunk *e = &d[tv->ndeletes];
-            e->bytes = 0;
+            memset(e, 0, sizeof *e);
             if (field_hash(&l, 1, &e->hash) || field_u64(&l, 2, &e->rows) || e->rows == 0)
                 goto bad;
             tv->ndeletes++;

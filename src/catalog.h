@@ -11,11 +11,13 @@
  *   rows <n>                         time <microseconds since 1970>
  *   column <name> <type> (in order)  author <text>
  *   key <name>          (in order)   message <text>
- *   chunk <hex> <rows> <bytes>       table <name> <version> <hex> (by name)
+ *   chunk <hex> <rows> <bytes> [<lo> <hi>]  table <name> <version> <hex> (by name)
  *   delete <hex> <rows>  (optional)
  *
  * A table version is a table's content: its schema, its key, its chunks (the
- * Parquet objects, in row order), and its delete files: Parquet objects of
+ * Parquet objects, in row order; for an integer first key column, the
+ * range of its values in each chunk, which lets a point lookup read one
+ * chunk), and its delete files: Parquet objects of
  * (chunk VARCHAR, row BIGINT) naming rows of those chunks that are no longer
  * there (an update or delete of a few rows costs a few rows, not a chunk).
  * rows = the chunks' rows less the deletes' rows. A commit is the state of every table of a
@@ -96,6 +98,8 @@ typedef struct cat_chunk {
     udr_hash hash;
     uint64_t rows;
     uint64_t bytes;
+    int has_range;                   /* lo..hi: the range of the first key column */
+    int64_t lo, hi;                  /* (an integer) over the chunk's rows */
 } cat_chunk;
 
 typedef struct cat_tablever {

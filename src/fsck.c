@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog.h"
@@ -119,6 +120,107 @@ int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx
         progress(ctx, &w.stats);
     if (stats != NULL)
         *stats = w.stats;
+    if (rc == UDR_OK)
+        err_clear(&repo->err);
+    return rc;
+}
+
+/* ---- recovery report ------------------------------------------------------ */
+
+typedef struct refset {
+    udr_hash *v;
+    size_t n, cap;
+    int oom;
+} refset;
+
+static void ref_add(refset *r, const udr_hash *h)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        udr_hash *v = realloc(r->v, cap * sizeof *v);
+        if (v == NULL) {
+            r->oom = 1;
+            return;
+        }
+        r->v = v;
+        r->cap = cap;
+    }
+    r->v[r->n++] = *h;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(udr_hash));
+}
+
+typedef struct unref_walk {
+    const refset *refs;
+    uint64_t objects, bytes;
+} unref_walk;
+
+static int on_unref(void *ctx, const udr_hash *h, uint64_t size_bytes)
+{
+    unref_walk *u = ctx;
+    if (bsearch(h, u->refs->v, u->refs->n, sizeof *h, cmp_hash) == NULL) {
+        u->objects++;
+        u->bytes += size_bytes;
+    }
+    return 0;
+}
+
+int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!repo->usable)
+        return err_set(&repo->err, UDR_EINVAL, "the repository handle is not open");
+    udr_open_report rep;
+    udr_open_report_get(repo, &rep);
+    out->torn_log_bytes = rep.torn_log_bytes;
+    out->stale_tmp_files = rep.stale_tmp_files;
+    catalog *c = &repo->cat;
+    int rc = catalog_refresh(c);
+    if (rc == UDR_OK)
+        rc = catalog_complete(c);
+    if (rc)
+        return rc;
+    out->log_records = log_last_seq(&c->log);
+    out->commits = c->nhist;
+    if (c->nhist > 0) {
+        const cat_point *p = &c->history[c->nhist - 1];
+        hash_to_hex(&p->commit, out->last_commit);
+        out->last_commit_seq = p->seq;
+    }
+    /* What the log refers to; the rest is unreferenced: objects of writes
+     * that never committed (or are being committed right now). */
+    refset refs = {0};
+    for (size_t i = 0; i < c->nhist; i++)
+        ref_add(&refs, &c->history[i].commit);
+    for (size_t t = 0; t < c->ntables; t++) {
+        const cat_table *tb = &c->tables[t];
+        for (size_t v = 0; v < tb->nv; v++) {
+            cat_tablever tv;
+            if (tb->v[v].dropped)
+                continue;
+            ref_add(&refs, &tb->v[v].hash);
+            if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK)
+                continue;                 /* fsck names it */
+            for (size_t k = 0; k < tv.nchunks; k++)
+                ref_add(&refs, &tv.chunks[k].hash);
+            for (size_t k = 0; k < tv.ndeletes; k++)
+                ref_add(&refs, &tv.deletes[k].hash);
+            catv_free(&tv);
+        }
+    }
+    if (refs.oom) {
+        free(refs.v);
+        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    }
+    qsort(refs.v, refs.n, sizeof *refs.v, cmp_hash);
+    unref_walk u = {&refs, 0, 0};
+    rc = store_foreach(repo_store(repo), on_unref, NULL, &u);
+    free(refs.v);
+    out->unreferenced_objects = u.objects;
+    out->unreferenced_bytes = u.bytes;
     if (rc == UDR_OK)
         err_clear(&repo->err);
     return rc;

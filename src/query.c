@@ -57,6 +57,10 @@ void query_close(query *q)
 }
 
 /* A quoted SQL identifier. */
+/* Delete files, or small chunks at a table's end, that small changes let
+ * pile up before they are folded into one. */
+enum { QUERY_MAX_PIECES = 8 };
+
 static int exec(query *q, const char *sql, duckdb_result *out, const char *what);
 static void add_ident(buf *b, const char *s)
 {
@@ -103,6 +107,34 @@ static duckdb_value path_list(const query *q, const cat_chunk *chunks, size_t n)
 static int stored_as_text(const char *type)
 {
     return strcmp(type, "HUGEINT") == 0 || strcmp(type, "UHUGEINT") == 0;
+}
+
+/* 1 for the integer types whose chunk ranges a table version records
+ * (their values fit an int64 and read back exactly). */
+static int ranged_type(const char *type)
+{
+    static const char *const types[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT",
+                                        "UTINYINT", "USMALLINT", "UINTEGER"};
+    for (size_t k = 0; type != NULL && k < sizeof types / sizeof types[0]; k++)
+        if (strcmp(type, types[k]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The type of column name among n columns, or NULL. */
+static const char *type_of(const cat_column *cols, size_t n, const char *name)
+{
+    for (size_t i = 0; name != NULL && i < n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            return cols[i].type;
+    return NULL;
+}
+
+/* 1 if tv's first key column is an integer: its chunks' ranges rule out
+ * conditions on it. */
+static int prunable_key(const cat_tablever *tv)
+{
+    return tv->nkey > 0 && ranged_type(type_of(tv->cols, tv->ncols, tv->key[0]));
 }
 
 static int needs_cast(const cat_tablever *tv)
@@ -902,6 +934,8 @@ typedef struct wjob {
     char path[PATH_MAX];
     char *sql;
     uint64_t rows;
+    int has_range;                     /* first and last key (streamed, integer key) */
+    int64_t lo, hi;
     udr_hash hash;
     int fresh, adopted;
     slice *slices;                     /* streamed: the rows, in order */
@@ -1107,7 +1141,7 @@ static int pool_finish(query_pool *p, int keep, cat_chunk **out, size_t *n,
         if (keep && rc == UDR_OK) {
             uint64_t size = 0;
             store_size(q->store, &j->hash, &size);
-            (*out)[i] = (cat_chunk){j->hash, j->rows, size};
+            (*out)[i] = (cat_chunk){j->hash, j->rows, size, j->has_range, j->lo, j->hi};
             info->bytes += size;
             if (j->fresh) {
                 info->new_chunks++;
@@ -1130,9 +1164,53 @@ static int pool_finish(query_pool *p, int keep, cat_chunk **out, size_t *n,
     return rc;
 }
 
-/* Writes the staged rows' chunks. */
-static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk **out, size_t *n,
-                        udr_write_info *info)
+/* The first key's range of each written chunk of the staged rows (sorted
+ * by it): its values at the chunk's first and last row. */
+static int fill_ranges(query *q, const schema *s, const char *const *key, const cuts *c,
+                       cat_chunk *out, size_t n)
+{
+    if (key == NULL || key[0] == NULL || !ranged_type(type_of(s->cols, s->n, key[0])) ||
+        n != c->n)
+        return UDR_OK;
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT rowid, CAST(");
+    add_ident(&b, key[0]);
+    buf_adds(&b, " AS BIGINT) FROM __udr_rows WHERE rowid IN (");
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&b, "%s%llu, %llu", i ? ", " : "", (unsigned long long)c->at[i],
+                   (unsigned long long)(c->at[i + 1] > c->at[i] ? c->at[i + 1] - 1 : c->at[i]));
+    buf_adds(&b, ") ORDER BY rowid");
+    duckdb_result r;
+    int rc = exec_result(q, &b, &r, "cannot read key ranges");
+    if (rc)
+        return rc;
+    idx_t k = 0, m = duckdb_row_count(&r);
+    for (size_t i = 0; i < n; i++) {
+        if (c->at[i + 1] <= c->at[i])
+            continue;                  /* an empty chunk: no range */
+        uint64_t first = c->at[i], last = c->at[i + 1] - 1;
+        while (k < m && (uint64_t)duckdb_value_int64(&r, 0, k) < first)
+            k++;
+        if (k >= m || (uint64_t)duckdb_value_int64(&r, 0, k) != first)
+            continue;
+        int64_t lo = duckdb_value_int64(&r, 1, k);
+        idx_t e = k;
+        while (e < m && (uint64_t)duckdb_value_int64(&r, 0, e) < last)
+            e++;
+        if (e >= m || (uint64_t)duckdb_value_int64(&r, 0, e) != last)
+            continue;
+        out[i].has_range = 1;
+        out[i].lo = lo;
+        out[i].hi = duckdb_value_int64(&r, 1, e);
+    }
+    duckdb_destroy_result(&r);
+    return UDR_OK;
+}
+
+/* Writes the staged rows' chunks (sorted by key, when key is given). */
+static int write_chunks(query *q, const schema *s, const char *const *key, const cuts *c,
+                        cat_chunk **out, size_t *n, udr_write_info *info)
 {
     query_pool p;
     int rc = pool_start(q, &p);
@@ -1148,6 +1226,8 @@ static int write_chunks(query *q, const schema *s, const cuts *c, cat_chunk **ou
         pool_submit(&p, j, 0);
     }
     int frc = pool_finish(&p, rc == UDR_OK, out, n, info);
+    if (rc == UDR_OK && frc == UDR_OK)
+        frc = fill_ranges(q, s, key, c, *out, *n);
     return rc ? rc : frc;
 }
 
@@ -1375,6 +1455,22 @@ static int key_has_null(const key_col *keys, size_t nkeys, duckdb_data_chunk ch,
     return 0;
 }
 
+/* Widens job j's key range by the len rows at off of ch (in key order). */
+static void note_range(wjob *j, const key_col *k, duckdb_data_chunk ch, idx_t off, idx_t len)
+{
+    if (len == 0)
+        return;
+    const void *d = duckdb_vector_get_data(duckdb_data_chunk_get_vector(ch, k->col));
+    int64_t first = k->kind == KEY_SIGNED ? signed_at(d, k->width, off)
+                                          : (int64_t)unsigned_at(d, k->width, off);
+    int64_t last = k->kind == KEY_SIGNED ? signed_at(d, k->width, off + len - 1)
+                                         : (int64_t)unsigned_at(d, k->width, off + len - 1);
+    if (!j->has_range)
+        j->lo = first;
+    j->has_range = 1;
+    j->hi = last;
+}
+
 static int slice_add(query *q, wjob *j, held_chunk *h, idx_t off, idx_t len)
 {
     if (len == 0)
@@ -1489,6 +1585,10 @@ static int write_streamed(query *q, const char *src, const schema *s, const char
     const query_chunking *k = &q->chunking;
     int fallback = 0;
     uint64_t total = 0, in_chunk = 0;
+    /* An integer first key: each chunk's first and last values (the rows
+     * come in key order) are its range. */
+    int ranged = nkeys > 0 && ranged_type(type_of(s->cols, s->n, key[0])) &&
+                 (keys[0].kind == KEY_SIGNED || keys[0].kind == KEY_UNSIGNED);
     held_chunk *prev = NULL;
     idx_t prev_row = 0;
     wjob *cur = NULL;
@@ -1532,6 +1632,8 @@ static int write_streamed(query *q, const char *src, const schema *s, const char
             }
             total++;
             if (cut_after(k, ++in_chunk, hash[i])) {
+                if (ranged)
+                    note_range(cur, &keys[0], ch, from, i + 1 - from);
                 if ((rc = slice_add(q, cur, h, from, i + 1 - from)) != UDR_OK)
                     break;
                 from = i + 1;
@@ -1541,8 +1643,11 @@ static int write_streamed(query *q, const char *src, const schema *s, const char
                 rc = stream_job(&p, &cur);
             }
         }
-        if (rc == UDR_OK && !fallback)
+        if (rc == UDR_OK && !fallback) {
+            if (ranged)
+                note_range(cur, &keys[0], ch, from, size - from);
             rc = slice_add(q, cur, h, from, size - from);
+        }
         held_release(h);
         pthread_mutex_lock(&p.mu);
         int failed = p.failed;
@@ -1784,6 +1889,49 @@ static int check_new_keys(query *q, const char *table, const cat_tablever *old,
     return rc;
 }
 
+/* The appended (staged) rows' keys must be new: with chunk key ranges,
+ * only the chunks whose range meets the new keys' are read (none, for keys
+ * above every key: an append at the end); else the table's keys are. */
+static int check_appended_keys(query *q, const char *table, const cat_tablever *old,
+                               const char *const *key)
+{
+    int known = prunable_key(old) && strcmp(key[0], old->key[0]) == 0;
+    for (size_t i = 0; known && i < old->nchunks; i++)
+        known = old->chunks[i].has_range || old->chunks[i].rows == 0;
+    if (!known) {
+        int above = 0;
+        int rc = keys_above(q, old, key, &above);
+        return rc != UDR_OK || above ? rc : check_new_keys(q, table, old, key);
+    }
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT CAST(min(");
+    add_ident(&b, key[0]);
+    buf_adds(&b, ") AS BIGINT), CAST(max(");
+    add_ident(&b, key[0]);
+    buf_adds(&b, ") AS BIGINT) FROM __udr_rows");
+    duckdb_result r;
+    int rc = exec_result(q, &b, &r, "cannot read the appended keys");
+    if (rc)
+        return rc;
+    int none = duckdb_value_is_null(&r, 0, 0);
+    int64_t lo = duckdb_value_int64(&r, 0, 0), hi = duckdb_value_int64(&r, 1, 0);
+    duckdb_destroy_result(&r);
+    if (none)
+        return UDR_OK;
+    cat_tablever view = *old;
+    view.nchunks = 0;
+    if ((view.chunks = calloc(old->nchunks + 1, sizeof *view.chunks)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < old->nchunks; i++)
+        if (old->chunks[i].rows > 0 && old->chunks[i].lo <= hi && old->chunks[i].hi >= lo)
+            view.chunks[view.nchunks++] = old->chunks[i];
+    if (view.nchunks > 0)
+        rc = check_new_keys(q, table, &view, key);
+    free(view.chunks);
+    return rc;
+}
+
 static uint64_t count_of(query *q, const char *table_name)
 {
     char sql[128];
@@ -1878,6 +2026,395 @@ static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
     return 0;
 }
 
+/* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
+static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
+                             udr_write_info *info)
+{
+    char tmp[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
+                (unsigned long long)++q->tmp_seq) != 0)
+        return err_set(q->err, UDR_EINVAL, "repository path too long");
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
+    buf_adds(&b, select_sql);
+    buf_adds(&b, ") ORDER BY 1, 2) TO ");
+    add_literal(&b, tmp);
+    buf_adds(&b, " " CHUNK_FORMAT);
+    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
+    if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
+        uint64_t size = 0;
+        store_size(q->store, &del->hash, &size);
+        del->rows = rows;
+        del->bytes = 0;
+        if (fresh)
+            info->new_bytes += size;
+    }
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)
+{
+    buf_addc(b, '(');
+    for (size_t i = 0; i < n; i++) {
+        char hex[UDR_HASH_HEX + 1];
+        hash_to_hex(&v[i].hash, hex);
+        buf_printf(b, "%s'%s'", i ? ", " : "", hex);
+    }
+    buf_addc(b, ')');
+}
+
+/* ---- pruning chunks by key ----------------------------------------------- */
+
+static const char *skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+/* An identifier at *p (plain or "quoted") into out; 0 if there is none. */
+static int take_ident(const char **p, char *out, size_t size)
+{
+    const char *s = *p;
+    size_t n = 0;
+    if (*s == '"') {
+        for (s++; *s && n + 1 < size; s++) {
+            if (*s == '"' && s[1] == '"')
+                s++;
+            else if (*s == '"')
+                break;
+            out[n++] = *s;
+        }
+        if (*s != '"')
+            return 0;
+        s++;
+    } else {
+        while ((isalnum((unsigned char)*s) || *s == '_') && n + 1 < size)
+            out[n++] = *s++;
+        if (n == 0 || isdigit((unsigned char)out[0]))
+            return 0;
+    }
+    out[n] = '\0';
+    *p = s;
+    return 1;
+}
+
+/* The values of a condition `key = v` or `key IN (v, ...)` on the first key
+ * column (qualified by the table's name or not), whole numbers; *n 0 for any
+ * other condition. *vals is malloc'd. */
+static void key_values(const char *where, const cat_tablever *tv, const char *table,
+                       int64_t **vals, size_t *n)
+{
+    *vals = NULL;
+    *n = 0;
+    if (where == NULL || !prunable_key(tv))
+        return;
+    char id[CATALOG_NAME_MAX + 2];
+    const char *p = skip_ws(where);
+    if (!take_ident(&p, id, sizeof id))
+        return;
+    if (*p == '.') {
+        p++;
+        if (strcasecmp(id, table) != 0 || !take_ident(&p, id, sizeof id))
+            return;
+    }
+    if (strcasecmp(id, tv->key[0]) != 0)
+        return;
+    p = skip_ws(p);
+    int list = 0;
+    if (strncasecmp(p, "IN", 2) == 0 && *skip_ws(p + 2) == '(')
+        list = 1, p = skip_ws(skip_ws(p + 2) + 1);
+    else if (*p == '=')
+        p = skip_ws(p + 1);
+    else
+        return;
+    size_t cap = 0, k = 0;
+    int64_t *v = NULL;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long x = strtoll(p, &end, 10);
+        if (end == p || errno != 0 || isalnum((unsigned char)*end) || *end == '.')
+            break;
+        if (k == cap) {
+            int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
+            if (nv == NULL)
+                break;
+            v = nv;
+        }
+        v[k++] = x;
+        p = skip_ws(end);
+        if (!list) {
+            if (*p == '\0')
+                goto ok;
+            break;
+        }
+        if (*p == ')' && *skip_ws(p + 1) == '\0')
+            goto ok;
+        if (*p != ',')
+            break;
+        p = skip_ws(p + 1);
+    }
+    free(v);
+    return;
+ok:
+    *vals = v;
+    *n = k;
+}
+
+/* The key range of a chunk, from its Parquet statistics: kept per process
+ * (a chunk never changes), in an open-addressing table by hash. */
+static query_range *range_slot(query *q, const udr_hash *h)
+{
+    size_t mask = q->ranges_cap - 1, i;
+    memcpy(&i, h->bytes, sizeof i);
+    for (i &= mask;; i = (i + 1) & mask)
+        if (!q->ranges[i].used || hash_equal(&q->ranges[i].chunk, h))
+            return &q->ranges[i];
+}
+
+static int ranges_reserve(query *q, size_t more)
+{
+    if ((q->nranges + more) * 2 <= q->ranges_cap)
+        return UDR_OK;
+    size_t cap = q->ranges_cap ? q->ranges_cap : 256;
+    while ((q->nranges + more) * 2 > cap)
+        cap *= 2;
+    query_range *old = q->ranges;
+    size_t oldcap = q->ranges_cap;
+    if ((q->ranges = calloc(cap, sizeof *q->ranges)) == NULL) {
+        q->ranges = old;
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    }
+    q->ranges_cap = cap;
+    for (size_t i = 0; i < oldcap; i++)
+        if (old[i].used)
+            *range_slot(q, &old[i].chunk) = old[i];
+    free(old);
+    return UDR_OK;
+}
+
+/* Reads the key ranges of tv's chunks not known yet (one footer each). */
+static int load_ranges(query *q, const cat_tablever *tv)
+{
+    int rc = ranges_reserve(q, tv->nchunks);
+    if (rc)
+        return rc;
+    cat_chunk *todo = calloc(tv->nchunks + 1, sizeof *todo);
+    if (todo == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < tv->nchunks; i++)
+        if (!tv->chunks[i].has_range && !range_slot(q, &tv->chunks[i].hash)->used)
+            todo[n++] = tv->chunks[i];
+    /* A few unknown chunks are cheaper to read than to look up: they are
+     * kept. Many (a table written before versions kept key ranges) are
+     * looked up from the second small change of the process on, when the
+     * footer reads will pay for themselves. */
+    if (n > QUERY_MAX_PIECES + 2 && q->small_changes++ > 0) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "SELECT string_split(file_name, '/')[-1], min(TRY_CAST(stats_min_value AS "
+                     "BIGINT)), max(TRY_CAST(stats_max_value AS BIGINT)), count(*) = "
+                     "count(TRY_CAST(stats_min_value AS BIGINT)) AND count(*) = "
+                     "count(TRY_CAST(stats_max_value AS BIGINT)) FROM parquet_metadata(");
+        add_path_list(&b, q, todo, n);
+        buf_adds(&b, ") WHERE path_in_schema = ");
+        add_literal(&b, tv->key[0]);
+        buf_adds(&b, " GROUP BY 1");
+        duckdb_result r;
+        rc = exec_result(q, &b, &r, "cannot read chunk statistics");
+        for (idx_t k = 0; rc == UDR_OK && k < duckdb_row_count(&r); k++) {
+            char *hex = duckdb_value_varchar(&r, 0, k);
+            udr_hash h;
+            if (hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK) {
+                query_range *g = range_slot(q, &h);
+                if (!g->used)
+                    q->nranges++;
+                g->used = 1;
+                g->chunk = h;
+                g->known = duckdb_value_boolean(&r, 3, k) && !duckdb_value_is_null(&r, 1, k) &&
+                           !duckdb_value_is_null(&r, 2, k);
+                g->lo = duckdb_value_int64(&r, 1, k);
+                g->hi = duckdb_value_int64(&r, 2, k);
+            }
+            duckdb_free(hex);
+        }
+        if (rc == UDR_OK)
+            duckdb_destroy_result(&r);
+        /* Chunks without statistics: kept, never ruled out. */
+        for (size_t i = 0; rc == UDR_OK && i < n; i++) {
+            query_range *g = range_slot(q, &todo[i].hash);
+            if (!g->used) {
+                g->used = 1;
+                g->chunk = todo[i].hash;
+                g->known = 0;
+                q->nranges++;
+            }
+        }
+    }
+    free(todo);
+    return rc;
+}
+
+/* The chunks of tv that may hold a row whose first key is one of vals, into
+ * view (tv's other fields shared; free view->chunks only). */
+static int prune_by_key(query *q, const cat_tablever *tv, const int64_t *vals, size_t nvals,
+                        cat_tablever *view)
+{
+    *view = *tv;
+    view->nchunks = 0;
+    if ((view->chunks = calloc(tv->nchunks + 1, sizeof *view->chunks)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = load_ranges(q, tv);
+    for (size_t i = 0; rc == UDR_OK && i < tv->nchunks; i++) {
+        const cat_chunk *ch = &tv->chunks[i];
+        const query_range *g = ch->has_range ? NULL : range_slot(q, &ch->hash);
+        int known = ch->has_range || (g->used && g->known);
+        int64_t lo = ch->has_range ? ch->lo : g->lo, hi = ch->has_range ? ch->hi : g->hi;
+        int keep = !known;
+        for (size_t k = 0; k < nvals && !keep; k++)
+            keep = vals[k] >= lo && vals[k] <= hi;
+        if (keep)
+            view->chunks[view->nchunks++] = tv->chunks[i];
+    }
+    return rc;
+}
+
+/* Makes __udr_delrows hold the rows of tv's delete files (chunk, "row"):
+ * files already there stay (they never change), those of other versions
+ * go. */
+static int cache_deletes(query *q, const cat_tablever *tv)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < q->ndelcache; i++)
+        if (has_chunk(tv->deletes, tv->ndeletes, &q->delcache[i]))
+            keep++;
+    int rc = UDR_OK;
+    if (q->ndelcache == 0)
+        rc = exec(q, "CREATE OR REPLACE TABLE __udr_delrows (file VARCHAR, chunk VARCHAR, "
+                     "\"row\" BIGINT)", NULL, "cannot cache deleted rows");
+    if (rc == UDR_OK && keep < q->ndelcache) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "DELETE FROM __udr_delrows WHERE file NOT IN ");
+        add_chunk_names(&b, tv->deletes, tv->ndeletes);
+        rc = exec_buf(q, &b, "cannot cache deleted rows");
+    }
+    udr_hash *now = calloc(tv->ndeletes + 1, sizeof *now);
+    if (now == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == UDR_OK && i < tv->ndeletes; i++) {
+        int have = 0;
+        for (size_t k = 0; k < q->ndelcache && !have; k++)
+            have = hash_equal(&q->delcache[k], &tv->deletes[i].hash);
+        if (!have) {
+            char hex[UDR_HASH_HEX + 1];
+            hash_to_hex(&tv->deletes[i].hash, hex);
+            buf b;
+            buf_init(&b);
+            buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM "
+                           "read_parquet(", hex);
+            add_path_list(&b, q, &tv->deletes[i], 1);
+            buf_addc(&b, ')');
+            rc = exec_buf(q, &b, "cannot read a delete file");
+        }
+        now[i] = tv->deletes[i].hash;
+    }
+    free(q->delcache);
+    q->delcache = now;
+    q->ndelcache = rc == UDR_OK ? tv->ndeletes : 0;
+    if (rc != UDR_OK)
+        exec(q, "DROP TABLE IF EXISTS __udr_delrows", NULL, "");
+    return rc;
+}
+
+/* The small chunks at the end of tv (the deltas of small changes). */
+static size_t small_tail(const query *q, const cat_tablever *tv)
+{
+    size_t tail = 0;
+    while (tail < tv->nchunks && tv->chunks[tv->nchunks - 1 - tail].rows < q->chunking.min_rows)
+        tail++;
+    return tail;
+}
+
+/* Gathers tv's deleted rows and those of more_sql (a SELECT of chunk,
+ * "row"; may be NULL) into __udr_del, and writes the ones not in the nskip
+ * chunks at skip as one delete file (*del; rows 0 when none is left). */
+static int merge_deletes(query *q, const cat_tablever *tv, const char *more_sql,
+                         const cat_chunk *skip, size_t nskip, cat_chunk *del,
+                         udr_write_info *info)
+{
+    memset(del, 0, sizeof *del);
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "CREATE OR REPLACE TABLE __udr_del AS SELECT NULL::VARCHAR AS chunk, "
+                 "NULL::BIGINT AS \"row\" WHERE false");
+    if (tv->ndeletes > 0) {
+        buf_adds(&b, " UNION ALL SELECT chunk, \"row\" FROM read_parquet(");
+        add_path_list(&b, q, tv->deletes, tv->ndeletes);
+        buf_addc(&b, ')');
+    }
+    if (more_sql != NULL)
+        buf_printf(&b, " UNION ALL %s", more_sql);
+    int rc = exec_buf(q, &b, "cannot read the delete files");
+    if (rc)
+        return rc;
+    buf_init(&b);
+    buf_adds(&b, "SELECT chunk, \"row\" FROM __udr_del");
+    if (nskip > 0) {
+        buf_adds(&b, " WHERE chunk NOT IN ");
+        add_chunk_names(&b, skip, nskip);
+    }
+    char *sql = buf_take(&b, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    buf_init(&b);
+    buf_printf(&b, "SELECT count(*) FROM (%s)", sql);
+    duckdb_result r;
+    if ((rc = exec_result(q, &b, &r, "cannot count deleted rows")) == UDR_OK) {
+        uint64_t n = (uint64_t)duckdb_value_int64(&r, 0, 0);
+        duckdb_destroy_result(&r);
+        if (n > 0)
+            rc = write_delete_file(q, sql, n, del, info);
+    }
+    free(sql);
+    return rc;
+}
+
+/* Adds to the staged rows (__udr_rows, in tv's columns) the live rows of
+ * tv's last `tail` chunks (less the rows in __udr_del; see merge_deletes),
+ * and puts them back in key order. */
+static int stage_tail(query *q, const cat_tablever *tv, size_t tail)
+{
+    cat_tablever t = *tv;
+    t.chunks = tv->chunks + (tv->nchunks - tail);
+    t.nchunks = tail;
+    t.ndeletes = 0;
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "INSERT INTO __udr_rows SELECT * EXCLUDE (filename, file_row_number), hash(");
+    if (tv->nkey > 0) {
+        add_key_list(&b, (const char *const *)tv->key);
+    } else {
+        for (size_t i = 0; i < tv->ncols; i++) {
+            buf_adds(&b, i ? ", " : "");
+            add_ident(&b, tv->cols[i].name);
+        }
+    }
+    buf_adds(&b, ") FROM (");
+    add_scan(&b, q, &t, 1);
+    buf_adds(&b, ") ANTI JOIN __udr_del");
+    add_positions_join(&b, q);
+    int rc = exec_buf(q, &b, "cannot fold the last chunks");
+    if (rc == UDR_OK && tv->nkey > 0)
+        rc = order_by_key(q, (const char *const *)tv->key);
+    return rc;
+}
+
 /* 1 if no chunk appears twice (a delete file names rows by chunk). */
 static int chunks_unique(const cat_chunk *v, size_t n)
 {
@@ -1953,9 +2490,10 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
     cat_tablever tv = {0};
     cat_chunk *written = NULL;
     size_t nwritten = 0;
-    uint64_t rows = 0;
-    int keep_old = 0, streamed = 0;
-    cat_chunk newdel = {{{0}}, 0, 0};
+    uint64_t rows = 0, appended = UINT64_MAX;  /* set when an append folds */
+    int keep_old = 0, streamed = 0, replace_deletes = 0;
+    size_t keep_chunks = old.nchunks;
+    cat_chunk newdel = {0};
     /* A write that needs nothing of the old version streams; appends and
      * keyed rewrites (which may become deltas) are staged. */
     if (!have_old || full || (!append && !keyed)) {
@@ -1994,9 +2532,22 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
          * go into new chunks, the rows they replace into a delete file. */
         if (append && have_old) {
             keep_old = 1;
-            int above = 0;
-            if (keyed && (rc = keys_above(q, &old, use_key, &above)) == UDR_OK && !above)
-                rc = check_new_keys(q, table, &old, use_key);
+            if (keyed)
+                rc = check_appended_keys(q, table, &old, use_key);
+            /* Many small chunks at the end (earlier small appends and
+             * updates): their rows join the new ones, and the delete files
+             * become one. */
+            size_t tail = small_tail(q, &old);
+            if (rc == UDR_OK && tail + 1 > QUERY_MAX_PIECES && rows > 0 && rows < q->chunking.min_rows) {
+                appended = rows;
+                keep_chunks = old.nchunks - tail;
+                replace_deletes = 1;
+                if ((rc = merge_deletes(q, &old, NULL, old.chunks + keep_chunks, tail, &newdel,
+                                        info)) == UDR_OK &&
+                    (rc = stage_tail(q, &old, tail)) == UDR_OK)
+                    rows = count_of(q, "__udr_rows");
+                exec(q, "DROP TABLE IF EXISTS __udr_del", NULL, "");
+            }
             if (rc)
                 goto done;
         } else if (!append && !full && have_old && keyed && same_shape(&s, &old, use_key) &&
@@ -2008,11 +2559,12 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         }
         if (!(keep_old && rows == 0)) {
             if ((rc = find_cuts(q, rows, &c)) != 0 ||
-                (rc = write_chunks(q, &s, &c, &written, &nwritten, info)) != 0)
+                (rc = write_chunks(q, &s, keyed ? use_key : NULL, &c, &written, &nwritten,
+                                   info)) != 0)
                 goto done;
         }
     }
-    size_t nold = keep_old ? old.nchunks : 0;
+    size_t nold = keep_old ? keep_chunks : 0;
     tv.chunks = calloc(nold + nwritten + 1, sizeof *tv.chunks);
     if (tv.chunks == NULL) {
         rc = err_set(q->err, UDR_ENOMEM, "out of memory");
@@ -2035,18 +2587,22 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         rc = rewrite_whole(q, table, src_sql, use_key, append, &old, base, out, info);
         goto done;
     }
-    size_t ndel = (keep_old ? old.ndeletes : 0) + (newdel.rows > 0);
+    size_t kept_del = keep_old && !replace_deletes ? old.ndeletes : 0;
+    size_t ndel = kept_del + (newdel.rows > 0);
     tv.deletes = calloc(ndel + 1, sizeof *tv.deletes);
     if (tv.deletes == NULL) {
         rc = err_set(q->err, UDR_ENOMEM, "out of memory");
         goto done;
     }
-    if (keep_old && old.ndeletes)
-        memcpy(tv.deletes, old.deletes, old.ndeletes * sizeof *tv.deletes);
+    if (kept_del)
+        memcpy(tv.deletes, old.deletes, kept_del * sizeof *tv.deletes);
     if (newdel.rows > 0)
         tv.deletes[ndel - 1] = newdel;
     tv.ndeletes = ndel;
-    tv.rows = (keep_old ? old.rows - newdel.rows : 0) + rows;
+    if (appended != UINT64_MAX)
+        tv.rows = old.rows + appended;        /* the folded rows only moved */
+    else
+        tv.rows = (keep_old ? old.rows - newdel.rows : 0) + rows;
     tv.has_parent = have_old;
     if (have_old)
         tv.parent = *base;
@@ -2166,39 +2722,11 @@ int query_rows(query *q, const udr_hash *tvh, uint64_t *rows)
 
 /* ---- small changes in place -------------------------------------------------- */
 
-/* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
-static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
-                             udr_write_info *info)
-{
-    char tmp[PATH_MAX];
-    if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
-                (unsigned long long)++q->tmp_seq) != 0)
-        return err_set(q->err, UDR_EINVAL, "repository path too long");
-    buf b;
-    buf_init(&b);
-    buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
-    buf_adds(&b, select_sql);
-    buf_adds(&b, ") ORDER BY 1, 2) TO ");
-    add_literal(&b, tmp);
-    buf_adds(&b, " " CHUNK_FORMAT);
-    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
-    if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
-        uint64_t size = 0;
-        store_size(q->store, &del->hash, &size);
-        del->rows = rows;
-        del->bytes = 0;
-        if (fresh)
-            info->new_bytes += size;
-    }
-    if (rc)
-        unlink(tmp);
-    return rc;
-}
-
 /* The rows of relation `from` (a table's columns, maybe more) as one chunk
- * of tv's schema, in key order. */
-static int write_one_chunk(query *q, const cat_tablever *tv, const char *from, cat_chunk *ch,
-                           udr_write_info *info)
+ * of tv's schema, in key order. Its key range: *range when non-NULL (known
+ * to hold every key of the rows), else read from the rows. */
+static int write_one_chunk(query *q, const cat_tablever *tv, const char *from,
+                           const int64_t *range, cat_chunk *ch, udr_write_info *info)
 {
     char tmp[PATH_MAX];
     if (fs_path(tmp, sizeof tmp, "%s/tmp/chunk.%ld.%llu.parquet", q->root, (long)getpid(),
@@ -2244,296 +2772,24 @@ static int write_one_chunk(query *q, const cat_tablever *tv, const char *from, c
     } else {
         unlink(tmp);
     }
-    return rc;
-}
-
-static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)
-{
-    buf_addc(b, '(');
-    for (size_t i = 0; i < n; i++) {
-        char hex[UDR_HASH_HEX + 1];
-        hash_to_hex(&v[i].hash, hex);
-        buf_printf(b, "%s'%s'", i ? ", " : "", hex);
-    }
-    buf_addc(b, ')');
-}
-
-/* Delete files, or small chunks at a table's end, that a small change lets
- * pile up before it folds them into one. */
-enum { QUERY_MAX_PIECES = 8 };
-
-/* ---- pruning chunks by key ----------------------------------------------- */
-
-static const char *skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* An identifier at *p (plain or "quoted") into out; 0 if there is none. */
-static int take_ident(const char **p, char *out, size_t size)
-{
-    const char *s = *p;
-    size_t n = 0;
-    if (*s == '"') {
-        for (s++; *s && n + 1 < size; s++) {
-            if (*s == '"' && s[1] == '"')
-                s++;
-            else if (*s == '"')
-                break;
-            out[n++] = *s;
-        }
-        if (*s != '"')
-            return 0;
-        s++;
-    } else {
-        while ((isalnum((unsigned char)*s) || *s == '_') && n + 1 < size)
-            out[n++] = *s++;
-        if (n == 0 || isdigit((unsigned char)out[0]))
-            return 0;
-    }
-    out[n] = '\0';
-    *p = s;
-    return 1;
-}
-
-/* 1 if tv's first key column is an integer: its chunks' ranges, from the
- * Parquet statistics, can rule out a key = literal condition. */
-static int prunable_key(const cat_tablever *tv)
-{
-    static const char *const types[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT",
-                                        "UTINYINT", "USMALLINT", "UINTEGER"};
-    for (size_t i = 0; tv->nkey > 0 && i < tv->ncols; i++)
-        if (strcmp(tv->cols[i].name, tv->key[0]) == 0)
-            for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
-                if (strcmp(tv->cols[i].type, types[k]) == 0)
-                    return 1;
-    return 0;
-}
-
-/* The values of a condition `key = v` or `key IN (v, ...)` on the first key
- * column (qualified by the table's name or not), whole numbers; *n 0 for any
- * other condition. *vals is malloc'd. */
-static void key_values(const char *where, const cat_tablever *tv, const char *table,
-                       int64_t **vals, size_t *n)
-{
-    *vals = NULL;
-    *n = 0;
-    if (where == NULL || !prunable_key(tv))
-        return;
-    char id[CATALOG_NAME_MAX + 2];
-    const char *p = skip_ws(where);
-    if (!take_ident(&p, id, sizeof id))
-        return;
-    if (*p == '.') {
-        p++;
-        if (strcasecmp(id, table) != 0 || !take_ident(&p, id, sizeof id))
-            return;
-    }
-    if (strcasecmp(id, tv->key[0]) != 0)
-        return;
-    p = skip_ws(p);
-    int list = 0;
-    if (strncasecmp(p, "IN", 2) == 0 && *skip_ws(p + 2) == '(')
-        list = 1, p = skip_ws(skip_ws(p + 2) + 1);
-    else if (*p == '=')
-        p = skip_ws(p + 1);
-    else
-        return;
-    size_t cap = 0, k = 0;
-    int64_t *v = NULL;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long x = strtoll(p, &end, 10);
-        if (end == p || errno != 0 || isalnum((unsigned char)*end) || *end == '.')
-            break;
-        if (k == cap) {
-            int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof *v);
-            if (nv == NULL)
-                break;
-            v = nv;
-        }
-        v[k++] = x;
-        p = skip_ws(end);
-        if (!list) {
-            if (*p == '\0')
-                goto ok;
-            break;
-        }
-        if (*p == ')' && *skip_ws(p + 1) == '\0')
-            goto ok;
-        if (*p != ',')
-            break;
-        p = skip_ws(p + 1);
-    }
-    free(v);
-    return;
-ok:
-    *vals = v;
-    *n = k;
-}
-
-/* The key range of a chunk, from its Parquet statistics: kept per process
- * (a chunk never changes), in an open-addressing table by hash. */
-static query_range *range_slot(query *q, const udr_hash *h)
-{
-    size_t mask = q->ranges_cap - 1, i;
-    memcpy(&i, h->bytes, sizeof i);
-    for (i &= mask;; i = (i + 1) & mask)
-        if (!q->ranges[i].used || hash_equal(&q->ranges[i].chunk, h))
-            return &q->ranges[i];
-}
-
-static int ranges_reserve(query *q, size_t more)
-{
-    if ((q->nranges + more) * 2 <= q->ranges_cap)
-        return UDR_OK;
-    size_t cap = q->ranges_cap ? q->ranges_cap : 256;
-    while ((q->nranges + more) * 2 > cap)
-        cap *= 2;
-    query_range *old = q->ranges;
-    size_t oldcap = q->ranges_cap;
-    if ((q->ranges = calloc(cap, sizeof *q->ranges)) == NULL) {
-        q->ranges = old;
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    }
-    q->ranges_cap = cap;
-    for (size_t i = 0; i < oldcap; i++)
-        if (old[i].used)
-            *range_slot(q, &old[i].chunk) = old[i];
-    free(old);
-    return UDR_OK;
-}
-
-/* Reads the key ranges of tv's chunks not known yet (one footer each). */
-static int load_ranges(query *q, const cat_tablever *tv)
-{
-    int rc = ranges_reserve(q, tv->nchunks);
-    if (rc)
-        return rc;
-    cat_chunk *todo = calloc(tv->nchunks + 1, sizeof *todo);
-    if (todo == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t i = 0; i < tv->nchunks; i++)
-        if (!range_slot(q, &tv->chunks[i].hash)->used)
-            todo[n++] = tv->chunks[i];
-    /* A few unknown chunks (the last changes' own) are cheaper to read than
-     * to look up: they are kept. */
-    if (n > QUERY_MAX_PIECES + 2) {
-        buf b;
+    if (rc == UDR_OK && ch->rows > 0 && prunable_key(tv) && range != NULL) {
+        ch->has_range = 1;
+        ch->lo = range[0];
+        ch->hi = range[1];
+    } else if (rc == UDR_OK && ch->rows > 0 && prunable_key(tv)) {
         buf_init(&b);
-        buf_adds(&b, "SELECT string_split(file_name, '/')[-1], min(TRY_CAST(stats_min_value AS "
-                     "BIGINT)), max(TRY_CAST(stats_max_value AS BIGINT)), count(*) = "
-                     "count(TRY_CAST(stats_min_value AS BIGINT)) AND count(*) = "
-                     "count(TRY_CAST(stats_max_value AS BIGINT)) FROM parquet_metadata(");
-        add_path_list(&b, q, todo, n);
-        buf_adds(&b, ") WHERE path_in_schema = ");
-        add_literal(&b, tv->key[0]);
-        buf_adds(&b, " GROUP BY 1");
-        duckdb_result r;
-        rc = exec_result(q, &b, &r, "cannot read chunk statistics");
-        for (idx_t k = 0; rc == UDR_OK && k < duckdb_row_count(&r); k++) {
-            char *hex = duckdb_value_varchar(&r, 0, k);
-            udr_hash h;
-            if (hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK) {
-                query_range *g = range_slot(q, &h);
-                if (!g->used)
-                    q->nranges++;
-                g->used = 1;
-                g->chunk = h;
-                g->known = duckdb_value_boolean(&r, 3, k) && !duckdb_value_is_null(&r, 1, k) &&
-                           !duckdb_value_is_null(&r, 2, k);
-                g->lo = duckdb_value_int64(&r, 1, k);
-                g->hi = duckdb_value_int64(&r, 2, k);
-            }
-            duckdb_free(hex);
-        }
-        if (rc == UDR_OK)
+        buf_adds(&b, "SELECT CAST(min(");
+        add_ident(&b, tv->key[0]);
+        buf_adds(&b, ") AS BIGINT), CAST(max(");
+        add_ident(&b, tv->key[0]);
+        buf_printf(&b, ") AS BIGINT) FROM %s", from);
+        if ((rc = exec_result(q, &b, &r, "cannot read a key range")) == UDR_OK) {
+            ch->has_range = !duckdb_value_is_null(&r, 0, 0) && !duckdb_value_is_null(&r, 1, 0);
+            ch->lo = duckdb_value_int64(&r, 0, 0);
+            ch->hi = duckdb_value_int64(&r, 1, 0);
             duckdb_destroy_result(&r);
-        /* Chunks without statistics: kept, never ruled out. */
-        for (size_t i = 0; rc == UDR_OK && i < n; i++) {
-            query_range *g = range_slot(q, &todo[i].hash);
-            if (!g->used) {
-                g->used = 1;
-                g->chunk = todo[i].hash;
-                g->known = 0;
-                q->nranges++;
-            }
         }
     }
-    free(todo);
-    return rc;
-}
-
-/* The chunks of tv that may hold a row whose first key is one of vals, into
- * view (tv's other fields shared; free view->chunks only). */
-static int prune_by_key(query *q, const cat_tablever *tv, const int64_t *vals, size_t nvals,
-                        cat_tablever *view)
-{
-    *view = *tv;
-    view->nchunks = 0;
-    if ((view->chunks = calloc(tv->nchunks + 1, sizeof *view->chunks)) == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    int rc = load_ranges(q, tv);
-    for (size_t i = 0; rc == UDR_OK && i < tv->nchunks; i++) {
-        const query_range *g = range_slot(q, &tv->chunks[i].hash);
-        int keep = !g->used || !g->known;
-        for (size_t k = 0; k < nvals && !keep; k++)
-            keep = vals[k] >= g->lo && vals[k] <= g->hi;
-        if (keep)
-            view->chunks[view->nchunks++] = tv->chunks[i];
-    }
-    return rc;
-}
-
-/* Makes __udr_delrows hold the rows of tv's delete files (chunk, "row"):
- * files already there stay (they never change), those of other versions
- * go. */
-static int cache_deletes(query *q, const cat_tablever *tv)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < q->ndelcache; i++)
-        if (has_chunk(tv->deletes, tv->ndeletes, &q->delcache[i]))
-            keep++;
-    int rc = UDR_OK;
-    if (q->ndelcache == 0)
-        rc = exec(q, "CREATE OR REPLACE TABLE __udr_delrows (file VARCHAR, chunk VARCHAR, "
-                     "\"row\" BIGINT)", NULL, "cannot cache deleted rows");
-    if (rc == UDR_OK && keep < q->ndelcache) {
-        buf b;
-        buf_init(&b);
-        buf_adds(&b, "DELETE FROM __udr_delrows WHERE file NOT IN ");
-        add_chunk_names(&b, tv->deletes, tv->ndeletes);
-        rc = exec_buf(q, &b, "cannot cache deleted rows");
-    }
-    udr_hash *now = calloc(tv->ndeletes + 1, sizeof *now);
-    if (now == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == UDR_OK && i < tv->ndeletes; i++) {
-        int have = 0;
-        for (size_t k = 0; k < q->ndelcache && !have; k++)
-            have = hash_equal(&q->delcache[k], &tv->deletes[i].hash);
-        if (!have) {
-            char hex[UDR_HASH_HEX + 1];
-            hash_to_hex(&tv->deletes[i].hash, hex);
-            buf b;
-            buf_init(&b);
-            buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM "
-                           "read_parquet(", hex);
-            add_path_list(&b, q, &tv->deletes[i], 1);
-            buf_addc(&b, ')');
-            rc = exec_buf(q, &b, "cannot read a delete file");
-        }
-        now[i] = tv->deletes[i].hash;
-    }
-    free(q->delcache);
-    q->delcache = now;
-    q->ndelcache = rc == UDR_OK ? tv->ndeletes : 0;
-    if (rc != UDR_OK)
-        exec(q, "DROP TABLE IF EXISTS __udr_delrows", NULL, "");
     return rc;
 }
 
@@ -2562,14 +2818,17 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
                 goto out;
     if (!chunks_unique(old.chunks, old.nchunks))
         goto out;
-    /* A condition on the key reads only the chunks whose range holds it
-     * (from the second small change of a process on: the ranges cost a
-     * footer read per chunk, once). */
+    /* A condition on the key reads only the chunks whose range holds it. */
     cat_tablever view = old;
     int64_t *vals;
     size_t nvals;
     key_values(req->where, &old, table, &vals, &nvals);
-    if (nvals > 0 && q->small_changes++ > 0) {
+    int64_t range[2] = {0, 0};         /* of vals: every key the change can touch */
+    for (size_t i = 0; i < nvals; i++) {
+        range[0] = i == 0 || vals[i] < range[0] ? vals[i] : range[0];
+        range[1] = i == 0 || vals[i] > range[1] ? vals[i] : range[1];
+    }
+    if (nvals > 0) {
         rc = prune_by_key(q, &old, vals, nvals, &view);
         if (rc == UDR_OK && view.nchunks == 0) {
             free(view.chunks);
@@ -2635,50 +2894,17 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
      * the automatic compaction. */
     if ((chunk_rows - old.rows + *matched) * 5 > chunk_rows)
         goto out;
-    size_t tail = 0;
-    while (tail < old.nchunks && old.chunks[old.nchunks - 1 - tail].rows < q->chunking.min_rows)
-        tail++;
+    size_t tail = small_tail(q, &old);
     fold_tail = req->replace != NULL && tail + 1 > QUERY_MAX_PIECES;
     fold_deletes = fold_tail || old.ndeletes + 1 > QUERY_MAX_PIECES;
     size_t keep = fold_tail ? old.nchunks - tail : old.nchunks;
-    cat_chunk del = {{{0}}, 0, 0};
+    cat_chunk del = {0};
     const char *hit_positions = "SELECT string_split(filename, '/')[-1] AS chunk, "
                                 "file_row_number AS \"row\" FROM __udr_hit";
     if (fold_deletes) {
         /* Every deleted row in one file, less those of the chunks folded. */
-        buf_init(&b);
-        buf_adds(&b, "CREATE OR REPLACE TABLE __udr_del AS ");
-        if (old.ndeletes > 0) {
-            buf_adds(&b, "SELECT chunk, \"row\" FROM read_parquet(");
-            add_path_list(&b, q, old.deletes, old.ndeletes);
-            buf_adds(&b, ") UNION ALL ");
-        }
-        buf_adds(&b, hit_positions);
-        if ((rc = exec_buf(q, &b, "cannot read the delete files")) != 0)
-            goto out;
-        buf_init(&b);
-        buf_adds(&b, "SELECT chunk, \"row\" FROM __udr_del");
-        if (fold_tail) {
-            buf_adds(&b, " WHERE chunk NOT IN ");
-            add_chunk_names(&b, old.chunks + keep, tail);
-        }
-        char *sql = buf_take(&b, NULL);
-        if (sql == NULL) {
-            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-            goto out;
-        }
-        buf_init(&b);
-        buf_printf(&b, "SELECT count(*) FROM (%s)", sql);
-        char *count_sql = buf_take(&b, NULL);
-        char *n = count_sql ? scalar(q, count_sql, "cannot count deleted rows") : NULL;
-        free(count_sql);
-        uint64_t ndel = n ? strtoull(n, NULL, 10) : 0;
-        free(n);
-        if (q->err->code != UDR_OK)
-            rc = q->err->code;
-        else if (ndel > 0)
-            rc = write_delete_file(q, sql, ndel, &del, info);
-        free(sql);
+        rc = merge_deletes(q, &old, hit_positions, old.chunks + keep, fold_tail ? tail : 0, &del,
+                           info);
     } else {
         rc = write_delete_file(q, hit_positions, *matched, &del, info);
         /* The next change finds these rows in memory, not in the file. */
@@ -2704,7 +2930,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
             goto out;
         }
-        rc = write_one_chunk(q, &old, "__udr_hit", written, info);
+        rc = write_one_chunk(q, &old, "__udr_hit", nvals > 0 ? range : NULL, written, info);
         if (rc)
             goto out;
         nwritten = 1;
@@ -2712,31 +2938,17 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     } else if (req->replace != NULL) {
         /* The rows as updated, and those of the small chunks folded, into
          * new chunks in key order. */
-        buf_init(&b);
-        buf_adds(&b, "SELECT * EXCLUDE (filename, file_row_number) FROM __udr_hit");
-        if (fold_tail) {
-            cat_tablever t = old;
-            t.chunks = old.chunks + keep;
-            t.nchunks = tail;
-            t.ndeletes = 0;
-            buf_adds(&b, " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM (");
-            add_scan(&b, q, &t, 1);
-            buf_adds(&b, ") ANTI JOIN __udr_del");
-            add_positions_join(&b, q);
-        }
-        char *src = buf_take(&b, NULL);
-        if (src == NULL) {
-            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-            goto out;
-        }
-        rc = stage(q, src, (const char *const *)old.key, &old, 1);
-        free(src);
+        rc = stage(q, "SELECT * EXCLUDE (filename, file_row_number) FROM __udr_hit",
+                   (const char *const *)old.key, &old, 1);
+        if (rc == UDR_OK && fold_tail)
+            rc = stage_tail(q, &old, tail);
         if (rc == UDR_OK)
             rc = read_schema(q, "__udr_rows", &s);
         if (rc == UDR_OK)
             rows = count_of(q, "__udr_rows");
         if (rc == UDR_OK && rows > 0 && (rc = find_cuts(q, rows, &c)) == UDR_OK)
-            rc = write_chunks(q, &s, &c, &written, &nwritten, info);
+            rc = write_chunks(q, &s, (const char *const *)old.key, &c, &written, &nwritten,
+                              info);
         if (rc)
             goto out;
     }
@@ -3189,7 +3401,7 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
         free(vb.chunks);
         if (rc == UDR_OK && where.chunks == NULL)
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        cat_chunk del = {{{0}}, 0, 0};
+        cat_chunk del = {0};
         uint64_t ndel = 0;
         if (rc == UDR_OK && where.nchunks > 0) {
             buf_init(&b);
@@ -3239,7 +3451,7 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
             (rc = read_schema(q, "__udr_rows", &s)) == UDR_OK) {
             nins = count_of(q, "__udr_rows");
             if (nins > 0 && (rc = find_cuts(q, nins, &c)) == UDR_OK)
-                rc = write_chunks(q, &s, &c, &written, &nwritten, info);
+                rc = write_chunks(q, &s, key, &c, &written, &nwritten, info);
         }
         exec(q, "DROP TABLE IF EXISTS __udr_rows; DROP TABLE IF EXISTS __udr_gone", NULL, "");
         cat_tablever tv = ours;

@@ -292,9 +292,9 @@ static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
     switch (d->kind) {
     case DML_INSERT:
         append = 1;
-        buf_adds(&cnt, "SELECT count(*) FROM ");
-        buf_quoted(&cnt, d->table, '"');
-        rc = insert_source(repo, d, &b);
+        rc = query_rows(&repo->q, &e.hash, &before);   /* from its metadata */
+        if (rc == UDR_OK)
+            rc = insert_source(repo, d, &b);
         break;
     case DML_UPDATE:
         buf_adds(&b, "SELECT * REPLACE (");

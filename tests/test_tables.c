@@ -552,6 +552,22 @@ static void test_small_changes_and_compaction(void)
         snprintf(sql, sizeof sql, "UPDATE t SET v = v + 1000000 WHERE id = %d", 1000 + i * 7919);
         CHECK_STR(value(r, sql), "1");
     }
+    /* Many single-row inserts: their chunks fold too. */
+    for (int i = 0; i < 12; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO t VALUES (%d, 0, 'ins')", 400000 + i);
+        CHECK_STR(value(r, sql), "1");
+    }
+    d = detail(r, "t");
+    CHECK(d->nchunks <= chunks + 10);
+    CHECK_INT(d->info.rows, ==, 300010);
+    udr_table_detail_free(d);
+    CHECK_STR(value(r, "SELECT count(*) || ',' || min(id) || ',' || max(id) FROM t WHERE s = 'ins'"),
+              "12,400000,400011");
+    CHECK_STR(value(r, "INSERT INTO t VALUES (400005, 0, 'again')"),
+              "ERROR: the key of t must be unique, and an appended row has a key the table has "
+              "already: id=400005");
+    CHECK_STR(value(r, "DELETE FROM t WHERE s = 'ins'"), "12");
     /* The same row back and forth: a chunk with the bytes of an earlier one. */
     CHECK_STR(value(r, "UPDATE t SET s = 'a' WHERE id = 5"), "1");
     CHECK_STR(value(r, "UPDATE t SET s = 'b' WHERE id = 5"), "1");
@@ -598,6 +614,43 @@ static void test_small_changes_and_compaction(void)
     CHECK_INT(d->ndeletes, ==, 0);
     CHECK_INT(d->info.rows, ==, 199999);
     udr_table_detail_free(d);
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
+/* Without a key, rows are found by their position all the same. */
+static void test_small_changes_without_key(void)
+{
+    udr_repo *r = new_repo();
+    must_write(r, "log", "SELECT range % 1000 AS n, 'x' || range AS s FROM range(100000)", NULL,
+               NULL);
+    CHECK_STR(value(r, "DELETE FROM log WHERE s = 'x5'"), "1");
+    CHECK_STR(value(r, "UPDATE log SET n = -1 WHERE s IN ('x6', 'x7')"), "2");
+    for (int i = 0; i < 10; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "INSERT INTO log VALUES (7, 'dup%d')", i);
+        CHECK_STR(value(r, sql), "1");
+    }
+    udr_table_detail *d = detail(r, "log");
+    CHECK(d->ndeletes >= 1);
+    CHECK(d->nchunks < 20);
+    CHECK_INT(d->info.rows, ==, 100009);
+    udr_table_detail_free(d);
+    CHECK_STR(value(r, "SELECT count(*) || ',' || count(*) FILTER (n = -1) || ',' || "
+                       "count(*) FILTER (s LIKE 'dup%') || ',' || count(*) FILTER (s = 'x5') FROM log"),
+              "100009,2,10,0");
+    /* The same row twice: its chunk would be one the table has; the table
+     * is written whole instead, and both rows are there. */
+    CHECK_STR(value(r, "INSERT INTO log VALUES (8, 'twin')"), "1");
+    CHECK_STR(value(r, "INSERT INTO log VALUES (8, 'twin')"), "1");
+    CHECK_STR(value(r, "SELECT count(*) FROM log WHERE s = 'twin'"), "2");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"log@1\" WHERE n = -1"), "0");
+    udr_write_info ci;
+    MUST(r, udr_table_compact(r, "log", &ci));
+    CHECK_INT(ci.rows, ==, 100011);
+    CHECK_STR(value(r, "SELECT count(*) FILTER (s LIKE 'dup%') FROM log"), "10");
     udr_fsck_stats st;
     MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
     CHECK_INT(st.problems, ==, 0);
@@ -667,6 +720,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_dedup_figures),
     TEST_ENTRY(test_delete_files_and_compaction),
     TEST_ENTRY(test_small_changes_and_compaction),
+    TEST_ENTRY(test_small_changes_without_key),
     TEST_ENTRY(test_two_processes_write_different_tables),
 };
 HARNESS_MAIN("tables", TESTS)

@@ -79,4 +79,56 @@ test_writes_outside_a_transaction() {
     expect_err "no transaction"
 }
 
+test_compact() {
+    setup
+    "$UDR" -q sql "COPY (SELECT range AS id, range * 10 AS v FROM range(100)) TO 'nums.csv'" >/dev/null
+    "$UDR" -q import nums nums.csv --key id >/dev/null
+    run "$UDR" sql --format csv "UPDATE nums SET v = -1 WHERE id = 42"
+    expect_out "1"
+    run "$UDR" show nums
+    expect_out "delete files"
+    run "$UDR" compact nums
+    expect_rc 0
+    expect_out "nums: version 3, 100 rows in 1 chunks"
+    expect_out "was 2 chunks and 1 delete files"
+    run "$UDR" compact nums
+    expect_out "version 3 is clean already"
+    run "$UDR" sql --format csv "SELECT sum(v) FROM nums"
+    expect_out "49079"
+    run "$UDR" compact nope
+    expect_rc 1
+    expect_err "nope"
+    run "$UDR" compact
+    expect_rc 2
+}
+
+# What a crash leaves: a torn log record, a temporary file of a dead
+# writer, an object no commit names. Opening repairs the first two;
+# recover --report says so and counts the third.
+test_recover_report() {
+    setup
+    seg=$(ls .udr/log/*.seg | tail -1)
+    printf '\144\000\000\000\001\002\003\004partial' >> "$seg"
+    echo stale > .udr/tmp/obj.999999999.1.deadbeef
+    touch -d '2 hours ago' .udr/tmp/obj.999999999.1.deadbeef
+    echo "never committed" > orphan.txt
+    run "$UDR" recover --report
+    expect_rc 0
+    expect_out "torn log tail: 15 bytes cut"
+    expect_out "temporary files of dead writers: 1 removed"
+    expect_out "unreferenced objects: 0"
+    check [ ! -e .udr/tmp/obj.999999999.1.deadbeef ]
+    "$UDR" -q object put orphan.txt >/dev/null
+    run "$UDR" recover --report
+    expect_out "torn log tail: none"
+    expect_out "unreferenced objects: 1 ("
+    expect_out "log: 1 records, 1 commits"
+    run "$UDR" sql --format csv "SELECT count(*) FROM users"
+    expect_out "2"
+    run "$UDR" fsck
+    expect_rc 0
+    run "$UDR" recover --bogus
+    expect_rc 2
+}
+
 run_tests
