@@ -1353,7 +1353,7 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
             return err_set(c->err, UDR_EINVAL, "table %s is changed twice in one commit",
                            changes[i].table);
     }
-    int rc = log_lock(&c->log);
+    int rc = o->locked ? UDR_OK : log_lock(&c->log);
     if (rc)
         return rc;
     if ((rc = catalog_refresh(c)) != 0)
@@ -1415,14 +1415,34 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
     if (rc == UDR_OK && commit_out != NULL)
         *commit_out = commit;
 out:
+    if (o->locked)
+        return rc;
     log_unlock(&c->log);
     return rc == UDR_OK ? log_sync(&c->log) : rc;
+}
+
+int catalog_lock(catalog *c)
+{
+    int rc = log_lock(&c->log);
+    if (rc == UDR_OK && (rc = catalog_refresh(c)) != UDR_OK)
+        log_unlock(&c->log);
+    return rc;
+}
+
+void catalog_unlock(catalog *c)
+{
+    log_unlock(&c->log);
+}
+
+int catalog_sync(catalog *c)
+{
+    return log_sync(&c->log);
 }
 
 int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
                    size_t n, udr_hash *commit_out)
 {
-    cat_commit_opts o = {NULL, message, author, NULL, 0, 0, {{0}}};
+    cat_commit_opts o = {NULL, message, author, NULL, 0, 0, {{0}}, 0};
     return catalog_commit_on(c, &o, changes, n, commit_out);
 }
 

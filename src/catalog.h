@@ -246,7 +246,18 @@ typedef struct cat_commit_opts {
     int check_head;                  /* refuse (UDR_ECONFLICT) if the branch's head is */
     int expect_has_head;             /*   no longer expect_head (or still empty) */
     udr_hash expect_head;
+    int locked;                      /* the caller holds the log's lock (catalog_lock)
+                                        and makes the commit durable (catalog_sync)
+                                        after catalog_unlock */
 } cat_commit_opts;
+
+/* The writers' lock on the log, for a caller that must decide and commit
+ * with nothing committed in between (catalog_refresh after taking it).
+ * catalog_sync makes the commits made under it durable: call it after
+ * catalog_unlock, before acknowledging them. */
+int catalog_lock(catalog *c);
+void catalog_unlock(catalog *c);
+int catalog_sync(catalog *c);
 
 /* Commits changes to a branch as one log record: takes the lock, reads what
  * others committed, numbers the new versions, writes the commit object

@@ -2332,11 +2332,14 @@ static int cache_deletes(query *q, const cat_tablever *tv)
     return rc;
 }
 
-/* The small chunks at the end of tv (the deltas of small changes). */
+/* The small chunks at the end of tv: the deltas of small changes, under an
+ * eighth of the smallest chunk a write cuts (so the last chunk of a write,
+ * which may be short, is not folded again and again). */
 static size_t small_tail(const query *q, const cat_tablever *tv)
 {
+    uint64_t small = q->chunking.min_rows / 8 > 0 ? q->chunking.min_rows / 8 : 1;
     size_t tail = 0;
-    while (tail < tv->nchunks && tv->chunks[tv->nchunks - 1 - tail].rows < q->chunking.min_rows)
+    while (tail < tv->nchunks && tv->chunks[tv->nchunks - 1 - tail].rows < small)
         tail++;
     return tail;
 }
@@ -3497,6 +3500,171 @@ done:
     catv_free(&base);
     catv_free(&ours);
     catv_free(&theirs);
+    return rc;
+}
+
+/* ---- merging a small change into what committed meanwhile --------------- */
+
+static int same_schema(const cat_tablever *a, const cat_tablever *b)
+{
+    if (a->ncols != b->ncols || a->nkey != b->nkey)
+        return 0;
+    for (size_t i = 0; i < a->ncols; i++)
+        if (strcmp(a->cols[i].name, b->cols[i].name) || strcmp(a->cols[i].type, b->cols[i].type))
+            return 0;
+    for (size_t i = 0; i < a->nkey; i++)
+        if (strcmp(a->key[i], b->key[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* 1 if tv is base with chunks and delete files added after base's own
+ * (nothing of base folded or rewritten). */
+static int extends(const cat_tablever *tv, const cat_tablever *base)
+{
+    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes || !same_schema(tv, base))
+        return 0;
+    for (size_t i = 0; i < base->nchunks; i++)
+        if (!hash_equal(&tv->chunks[i].hash, &base->chunks[i].hash))
+            return 0;
+    for (size_t i = 0; i < base->ndeletes; i++)
+        if (!hash_equal(&tv->deletes[i].hash, &base->deletes[i].hash))
+            return 0;
+    return 1;
+}
+
+/* target with x's additions to base (x extends base): *applies 0 when a row
+ * x deleted is not where it was in target (a fold moved it). */
+static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x,
+                       const cat_tablever *target, const udr_hash *target_h, udr_hash *out,
+                       int *applies, int *conflict)
+{
+    cat_tablever tv = {0}, added = {0}, fresh = {0};
+    size_t na = x->nchunks - base->nchunks, nd = x->ndeletes - base->ndeletes;
+    duckdb_result r;
+    buf b;
+    int rc = UDR_OK;
+    /* The rows x deleted must lie in chunks target still has. */
+    if (nd > 0) {
+        buf_init(&b);
+        buf_adds(&b, "SELECT DISTINCT chunk FROM read_parquet(");
+        add_path_list(&b, q, x->deletes + base->ndeletes, nd);
+        buf_addc(&b, ')');
+        if ((rc = exec_result(q, &b, &r, "cannot read a delete file")) != UDR_OK)
+            return rc;
+        int all = 1;
+        for (idx_t i = 0; all && i < duckdb_row_count(&r); i++) {
+            char *hex = duckdb_value_varchar(&r, 0, i);
+            udr_hash h;
+            all = hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK &&
+                  has_chunk(target->chunks, target->nchunks, &h);
+            duckdb_free(hex);
+        }
+        duckdb_destroy_result(&r);
+        if (!all)
+            return UDR_OK;
+    }
+    /* First committer wins by row: a row x deleted (or updated) that target
+     * deleted too, or a key x added that target added since base. */
+    buf_init(&b);
+    buf_adds(&b, "SELECT 0");
+    if (nd > 0 && target->ndeletes > 0) {
+        buf_adds(&b, " + (SELECT count(*) FROM (SELECT chunk, \"row\" FROM read_parquet(");
+        add_path_list(&b, q, x->deletes + base->ndeletes, nd);
+        buf_adds(&b, ") INTERSECT SELECT chunk, \"row\" FROM read_parquet(");
+        add_path_list(&b, q, target->deletes, target->ndeletes);
+        buf_adds(&b, ")))");
+    }
+    added = *x;
+    added.chunks = x->chunks + base->nchunks;
+    added.nchunks = na;
+    fresh = *target;
+    fresh.nchunks = 0;
+    if ((fresh.chunks = calloc(target->nchunks + 1, sizeof *fresh.chunks)) == NULL) {
+        buf_free(&b);
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < target->nchunks; i++)
+        if (!has_chunk(base->chunks, base->nchunks, &target->chunks[i].hash))
+            fresh.chunks[fresh.nchunks++] = target->chunks[i];
+    if (na > 0 && fresh.nchunks > 0) {
+        buf_adds(&b, " + (SELECT count(*) FROM (SELECT ");
+        add_key_list(&b, (const char *const *)base->key);
+        buf_adds(&b, " FROM (");
+        add_scan(&b, q, &added, 0);
+        buf_adds(&b, ") INTERSECT SELECT ");
+        add_key_list(&b, (const char *const *)base->key);
+        buf_adds(&b, " FROM (");
+        add_scan(&b, q, &fresh, 0);
+        buf_adds(&b, ")))");
+    }
+    free(fresh.chunks);
+    if ((rc = exec_result(q, &b, &r, "cannot compare the two changes")) != UDR_OK)
+        return rc;
+    *conflict = duckdb_value_int64(&r, 0, 0) > 0;
+    duckdb_destroy_result(&r);
+    *applies = 1;
+    if (*conflict)
+        return UDR_OK;
+    tv = *target;
+    tv.chunks = calloc(target->nchunks + na + 1, sizeof *tv.chunks);
+    tv.deletes = calloc(target->ndeletes + nd + 1, sizeof *tv.deletes);
+    if (tv.chunks == NULL || tv.deletes == NULL) {
+        free(tv.chunks);
+        free(tv.deletes);
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    }
+    memcpy(tv.chunks, target->chunks, target->nchunks * sizeof *tv.chunks);
+    if (na)
+        memcpy(tv.chunks + target->nchunks, x->chunks + base->nchunks, na * sizeof *tv.chunks);
+    tv.nchunks = target->nchunks + na;
+    if (target->ndeletes)
+        memcpy(tv.deletes, target->deletes, target->ndeletes * sizeof *tv.deletes);
+    if (nd)
+        memcpy(tv.deletes + target->ndeletes, x->deletes + base->ndeletes,
+               nd * sizeof *tv.deletes);
+    tv.ndeletes = target->ndeletes + nd;
+    if (chunks_unique(tv.chunks, tv.nchunks)) {
+        tv.rows = target->rows + x->rows - base->rows;
+        tv.has_parent = 1;
+        tv.parent = *target_h;
+        size_t len;
+        char *text = catv_encode(&tv, &len);
+        rc = text ? store_put(q->store, text, len, out)
+                  : err_set(q->err, UDR_ENOMEM, "out of memory");
+        free(text);
+    } else {
+        *applies = 0;                  /* the row merge handles it */
+    }
+    free(tv.chunks);
+    free(tv.deletes);
+    return rc;
+}
+
+int query_merge_deltas(query *q, const udr_hash *base_h, const udr_hash *ours_h,
+                       const udr_hash *theirs_h, udr_hash *out, int *applies, int *conflict)
+{
+    *applies = 0;
+    *conflict = 0;
+    cat_tablever base = {0}, ours = {0}, theirs = {0};
+    int rc = ensure_open(q);
+    if (rc == UDR_OK && (rc = catalog_read_tablever(q->cat, base_h, &base)) == UDR_OK &&
+        (rc = catalog_read_tablever(q->cat, ours_h, &ours)) == UDR_OK)
+        rc = catalog_read_tablever(q->cat, theirs_h, &theirs);
+    /* The side that only added to base has its additions put on the other
+     * (which may have folded base's last chunks or delete files). */
+    if (rc == UDR_OK && base.nkey > 0 && !needs_cast(&base) && same_schema(&ours, &base) &&
+        same_schema(&theirs, &base)) {
+        if (extends(&ours, &base))
+            rc = apply_delta(q, &base, &ours, &theirs, theirs_h, out, applies, conflict);
+        else if (extends(&theirs, &base))
+            rc = apply_delta(q, &base, &theirs, &ours, theirs_h, out, applies, conflict);
+    }
+    catv_free(&base);
+    catv_free(&ours);
+    catv_free(&theirs);
+    if (rc)
+        *applies = 0;
     return rc;
 }
 

@@ -173,6 +173,16 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base, const ud
                      const udr_hash *theirs, int take_theirs, int keep_ours, int strict,
                      udr_hash *out, uint64_t *nconflicts, int *mergeable, udr_write_info *info);
 
+/* Merges a small change (ours: base with chunks and delete files added,
+ * nothing folded) into theirs (what committed on base meanwhile), reading
+ * only the delete files and the chunks either side added: theirs with ours'
+ * additions. *applies 0 (nothing done): the shapes do not allow it (ours
+ * folded, or a row ours deleted was moved by a fold of theirs); use
+ * query_merge_rows. *conflict: both sides deleted or updated one row, or
+ * added one key (first committer wins by row). */
+int query_merge_deltas(query *q, const udr_hash *base, const udr_hash *ours,
+                       const udr_hash *theirs, udr_hash *out, int *applies, int *conflict);
+
 /* A merge's report of conflicts, kept in DuckDB while the merge runs:
  * begin empties it, query_merge_rows adds its conflicting rows, report_table
  * adds a table-level conflict, take returns the rows ("table", "key", base,

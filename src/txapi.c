@@ -23,6 +23,8 @@ struct udr_tx {
     int failed;                        /* a call failed: only rollback now */
     const char *author;                /* NULL: the default */
     char first_error[ERR_MSG_BYTES];
+    int *rerun;                        /* a statement of udr_query on its own: set
+                                          when it should run again rather than merge */
 };
 
 static int view_lookup(void *ctx, const char *table, cat_entry *out, int *found)
@@ -410,19 +412,30 @@ int txapi_query(udr_repo *repo, const char *sql, udr_result **out, int *handled)
     if (repo->tx != NULL)
         return err_set(&repo->err, UDR_EINVAL,
                        "a transaction is open on this handle: run it with udr_tx_query");
-    udr_tx *tx;
-    int rc = udr_tx_begin(repo, NULL, UDR_SNAPSHOT, &tx);
-    if (rc)
-        return rc;
-    if ((rc = udr_tx_query(tx, sql, out)) != UDR_OK) {
-        udr_tx_rollback(tx);
-        return rc;
-    }
-    if ((rc = udr_tx_commit(tx, NULL, NULL)) != UDR_OK) {
+    /* Outside a transaction a statement is its own: if another commit
+     * changed its table meanwhile, it runs again on the new state (as a
+     * statement that began a moment later would), up to 10 times. */
+    int rc = UDR_OK;
+    for (int attempt_no = 0; attempt_no < 10; attempt_no++) {
+        udr_tx *tx;
+        int rerun = 0;
+        if ((rc = udr_tx_begin(repo, NULL, UDR_SNAPSHOT, &tx)) != UDR_OK)
+            return rc;
+        tx->rerun = &rerun;
+        if ((rc = udr_tx_query(tx, sql, out)) != UDR_OK) {
+            udr_tx_rollback(tx);
+            return rc;
+        }
+        if ((rc = udr_tx_commit(tx, NULL, NULL)) == UDR_OK)
+            return UDR_OK;
         udr_result_free(*out);
         *out = NULL;
+        if (!rerun)
+            return rc;
     }
-    return rc;
+    return err_set(&repo->err, UDR_ECONFLICT,
+                   "the statement's table kept changing under it (10 tries, each losing to "
+                   "another commit); nothing was committed: run it again");
 }
 
 static void tx_end(udr_tx *tx)
@@ -447,7 +460,7 @@ void txapi_abandon(udr_repo *repo)
 
 /* One attempt: check, merge rows where needed, commit on the head checked.
  * UDR_ECONFLICT with *retry set: the head moved in between; try again. */
-static int attempt(udr_tx *tx, const char *message, udr_hash *commit, int *retry)
+static int attempt(udr_tx *tx, const char *message, int locked, udr_hash *commit, int *retry)
 {
     udr_repo *repo = tx->repo;
     *retry = 0;
@@ -469,16 +482,36 @@ static int attempt(udr_tx *tx, const char *message, udr_hash *commit, int *retry
             if (strcmp(cl[k].table, w->table) != 0)
                 continue;
             uint64_t nconf = 0;
-            int mergeable = 0;
+            int mergeable = 0, applies = 0, conflict = 0;
             udr_write_info wi;
-            if ((rc = query_report_begin(&repo->q)) == UDR_OK)
-                rc = query_merge_rows(&repo->q, w->table, &cl[k].base.hash, &w->tv,
-                                      &cl[k].theirs.hash, 0, 0, 1, &merged[i], &nconf,
-                                      &mergeable, &wi);
-            duckdb_result rep;
-            uint64_t nrep;
-            if (query_report_take(&repo->q, &rep, &nrep) == UDR_OK)
-                duckdb_destroy_result(&rep);
+            /* Two small changes: a merge of their deltas; else by rows. */
+            rc = query_merge_deltas(&repo->q, &cl[k].base.hash, &w->tv, &cl[k].theirs.hash,
+                                    &merged[i], &applies, &conflict);
+            if (rc == UDR_OK && applies) {
+                mergeable = 1;
+                nconf = conflict;
+                if (conflict && tx->rerun != NULL) {
+                    *tx->rerun = 1;    /* a statement on its own: run it again */
+                    rc = err_set(&repo->err, UDR_ECONFLICT, "table %s changed meanwhile",
+                                 w->table);
+                    break;
+                }
+            } else if (rc == UDR_OK && tx->rerun != NULL) {
+                /* A statement on its own: running it again on what is there
+                 * now costs less than merging its rows. */
+                *tx->rerun = 1;
+                rc = err_set(&repo->err, UDR_ECONFLICT, "table %s changed meanwhile", w->table);
+                break;
+            } else if (rc == UDR_OK) {
+                if ((rc = query_report_begin(&repo->q)) == UDR_OK)
+                    rc = query_merge_rows(&repo->q, w->table, &cl[k].base.hash, &w->tv,
+                                          &cl[k].theirs.hash, 0, 0, 1, &merged[i], &nconf,
+                                          &mergeable, &wi);
+                duckdb_result rep;
+                uint64_t nrep;
+                if (query_report_take(&repo->q, &rep, &nrep) == UDR_OK)
+                    duckdb_destroy_result(&rep);
+            }
             if (rc)
                 break;
             if (!mergeable || nconf > 0) {
@@ -499,7 +532,7 @@ static int attempt(udr_tx *tx, const char *message, udr_hash *commit, int *retry
     }
     if (rc == UDR_OK) {
         cat_commit_opts o = {tx->t.branch, message, repo_author(tx->author), NULL, 1, has_head,
-                             head};
+                             head, locked};
         rc = catalog_commit_on(&repo->cat, &o, ch, tx->t.nw, commit);
         if (rc == UDR_ECONFLICT)
             *retry = 1;
@@ -532,12 +565,17 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex)
                                      tx->t.w[i].table);
         message = msg;
     }
+    /* Optimistic first: check and merge, then commit if the branch did not
+     * move meanwhile. If it did, again under the log's lock, so that what
+     * is checked is what is committed on (others wait for the merge). */
     udr_hash commit;
     int retry = 0;
-    for (int k = 0; k < 8; k++) {
-        rc = attempt(tx, message, &commit, &retry);
-        if (!retry)
-            break;
+    rc = attempt(tx, message, 0, &commit, &retry);
+    if (retry && (rc = catalog_lock(&tx->repo->cat)) == UDR_OK) {
+        rc = attempt(tx, message, 1, &commit, &retry);
+        catalog_unlock(&tx->repo->cat);
+        if (rc == UDR_OK)
+            rc = catalog_sync(&tx->repo->cat);
     }
     if (rc == UDR_OK && commit_hex != NULL)
         hash_to_hex(&commit, commit_hex);
