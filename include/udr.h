@@ -149,6 +149,16 @@ typedef struct udr_recovery_report {
 
 int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out);
 
+/* How this handle's commits were made durable (group commit): log records
+ * it fsynced itself, and records another committer's fsync had covered
+ * already when it came to sync them. */
+typedef struct udr_sync_stats {
+    uint64_t fsyncs;
+    uint64_t shared;
+} udr_sync_stats;
+
+void udr_sync_stats_get(const udr_repo *repo, udr_sync_stats *out);
+
 /* The repository's directory, as given to udr_open/udr_init. */
 const char *udr_repo_path(const udr_repo *repo);
 

@@ -212,6 +212,8 @@ int log_open_at(udrlog *l, const char *repo, uint64_t seg, udr_err *err)
         return err_sys(err, errno, "cannot open the log lock %s", lock);
     const char *g = getenv("UDR_GROUP_COMMIT");
     l->group_commit = g == NULL || strcmp(g, "0") != 0;
+    const char *slow = getenv("UDR_SIMULATE_FSYNC_US");
+    l->fsync_delay_us = slow != NULL ? strtoul(slow, NULL, 10) : 0;
     return open_segment(l, seg);
 }
 
@@ -243,14 +245,24 @@ static int range_lock(int fd, short type, off_t start)
     return 0;
 }
 
-static void mark_get(int fd, uint64_t *seg, uint64_t *off)
+static void mark_get(const udrlog *l, uint64_t *seg, uint64_t *off)
 {
     unsigned char b[16];
     *seg = *off = 0;
+    int fd = l->lock_fd;
+    if (fd < 0) {
+        /* A reader without write access reads the mark all the same, so
+         * that it tells damage from an unsynced tail as writers do. */
+        char lock[PATH_MAX];
+        if (fs_path(lock, sizeof lock, "%s/log/LOCK", l->repo) == 0)
+            fd = open(lock, O_RDONLY | O_CLOEXEC);
+    }
     if (fd >= 0 && pread(fd, b, sizeof b, MARK_OFF) == (ssize_t)sizeof b) {
         *seg = get64(b);
         *off = get64(b + 8);
     }
+    if (fd >= 0 && fd != l->lock_fd)
+        close(fd);
 }
 
 static int mark_covers(uint64_t mseg, uint64_t moff, uint64_t seg, uint64_t off)
@@ -258,42 +270,65 @@ static int mark_covers(uint64_t mseg, uint64_t moff, uint64_t seg, uint64_t off)
     return mseg > seg || (mseg == seg && moff >= off);
 }
 
+/* fdatasync of the segment; $UDR_SIMULATE_FSYNC_US (benchmarks only) makes
+ * each take that much longer, as on a slower disk. */
+static int seg_sync(udrlog *l)
+{
+    if (l->fsync_delay_us > 0)
+        usleep((useconds_t)l->fsync_delay_us);
+    return fdatasync(l->seg_fd) != 0 ? errno : 0;
+}
+
 int log_sync(udrlog *l)
 {
     if (!l->unsynced)
         return UDR_OK;
     l->unsynced = 0;
-    uint64_t mseg, moff;
-    mark_get(l->lock_fd, &mseg, &moff);
-    /* Another committer's fdatasync, begun after this record was written,
-     * made it durable already; or a new segment began (log_start_segment
-     * syncs the one before). */
-    if (mark_covers(mseg, moff, l->unsynced_seg, l->unsynced_end) || l->seg != l->unsynced_seg) {
+    /* A new segment began (log_start_segment syncs the one before). */
+    if (l->seg != l->unsynced_seg) {
         l->shared_syncs++;
         return UDR_OK;
     }
+    /* One fdatasync at a time, under the mark's lock: a committer that
+     * comes while one runs waits for it, then finds its record covered if
+     * it was written before that fdatasync began; else its own fdatasync
+     * covers every record written so far, its own and those of the
+     * committers waiting behind it (group commit). */
+    int locked = range_lock(l->lock_fd, F_WRLCK, 1) == 0;
+    uint64_t mseg, moff;
+    mark_get(l, &mseg, &moff);
+    if (mark_covers(mseg, moff, l->unsynced_seg, l->unsynced_end)) {
+        l->shared_syncs++;
+        if (locked)
+            range_lock(l->lock_fd, F_UNLCK, 1);
+        return UDR_OK;
+    }
+    struct stat st;
+    uint64_t upto = fstat(l->seg_fd, &st) == 0 && (uint64_t)st.st_size > l->unsynced_end
+                        ? (uint64_t)st.st_size
+                        : l->unsynced_end;
     int e = l->fault.fn != NULL ? l->fault.fn(l->fault.ctx, FS_OP_FSYNC, "log") : 0;
-    if (e == 0 && fdatasync(l->seg_fd) != 0)
-        e = errno;
+    if (e == 0)
+        e = seg_sync(l);
+    if (e == 0) {
+        l->syncs++;
+        if (locked && !mark_covers(mseg, moff, l->unsynced_seg, upto)) {
+            unsigned char b[16];
+            put64(b, l->unsynced_seg);
+            put64(b + 8, upto);
+            if (pwrite(l->lock_fd, b, sizeof b, MARK_OFF) != (ssize_t)sizeof b) {
+                /* The mark only spares others an fdatasync and tells damage
+                 * from an unsynced tail after a crash; a stale one is safe. */
+            }
+        }
+    }
+    if (locked)
+        range_lock(l->lock_fd, F_UNLCK, 1);
     if (e)
         return err_sys(l->err, e,
                        "the commit is in the log, but making it durable failed (fdatasync of "
                        "log segment %016llx): it may not survive a crash",
                        (unsigned long long)l->seg);
-    l->syncs++;
-    if (range_lock(l->lock_fd, F_WRLCK, 1) == 0) {
-        mark_get(l->lock_fd, &mseg, &moff);
-        if (!mark_covers(mseg, moff, l->unsynced_seg, l->unsynced_end)) {
-            unsigned char b[16];
-            put64(b, l->unsynced_seg);
-            put64(b + 8, l->unsynced_end);
-            if (pwrite(l->lock_fd, b, sizeof b, MARK_OFF) != (ssize_t)sizeof b) {
-                /* The mark only speeds others up and tells damage from
-                 * an unsynced tail after a crash; a stale one is safe. */
-            }
-        }
-        range_lock(l->lock_fd, F_UNLCK, 1);
-    }
     return UDR_OK;
 }
 
@@ -382,7 +417,7 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
                 break;                     /* incomplete: torn, or being written */
             if (record_crc(n, buf + off + 8) != crc) {
                 uint64_t mseg, moff;
-                mark_get(l->lock_fd, &mseg, &moff);
+                mark_get(l, &mseg, &moff);
                 if (end < len && !all_zero(buf + end, len - end) &&
                     mark_covers(mseg, moff, l->seg, l->read_off + LOG_RECORD_HEADER_BYTES + n)) {
                     rc = err_set(l->err, UDR_ECORRUPT,
@@ -462,8 +497,8 @@ int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq)
     free(buf);
     if (e == 0 && !l->group_commit) {
         e = l->fault.fn != NULL ? l->fault.fn(l->fault.ctx, FS_OP_FSYNC, what) : 0;
-        if (e == 0 && fdatasync(l->seg_fd) != 0)
-            e = errno;
+        if (e == 0)
+            e = seg_sync(l);
         l->syncs += e == 0;
     }
     if (e) {

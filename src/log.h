@@ -64,6 +64,7 @@ typedef struct udrlog {
     uint64_t unsynced_seg, unsynced_end;
     uint64_t syncs;            /* fdatasyncs this handle made for its appends */
     uint64_t shared_syncs;     /* appends another process's fdatasync covered */
+    unsigned long fsync_delay_us;  /* $UDR_SIMULATE_FSYNC_US: benchmarks of slow disks */
 } udrlog;
 
 /* Called for each record read; returning non-zero stops the read. */

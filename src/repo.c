@@ -99,6 +99,12 @@ void udr_open_report_get(const udr_repo *repo, udr_open_report *out)
     out->stale_tmp_files = repo->tmp_removed;
 }
 
+void udr_sync_stats_get(const udr_repo *repo, udr_sync_stats *out)
+{
+    out->fsyncs = repo->cat_open ? repo->cat.log.syncs : 0;
+    out->shared = repo->cat_open ? repo->cat.log.shared_syncs : 0;
+}
+
 store *repo_store(udr_repo *repo)
 {
     return &repo->store;
