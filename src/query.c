@@ -2418,6 +2418,18 @@ static int stage_tail(query *q, const cat_tablever *tv, size_t tail)
     return rc;
 }
 
+/* Stores a table-version object; its hash to *out. */
+static int put_tablever(query *q, const cat_tablever *tv, udr_hash *out)
+{
+    size_t len;
+    char *text = catv_encode(tv, &len);
+    if (text == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    int rc = store_put(q->store, text, len, out);
+    free(text);
+    return rc;
+}
+
 /* 1 if no chunk appears twice (a delete file names rows by chunk). */
 static int chunks_unique(const cat_chunk *v, size_t n)
 {
@@ -2616,16 +2628,9 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         nkey++;
     tv.key = (char **)use_key;
     tv.nkey = nkey;
-    size_t len;
-    char *text = catv_encode(&tv, &len);
+    rc = put_tablever(q, &tv, out);
     tv.cols = NULL;
     tv.key = NULL;
-    if (text == NULL) {
-        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        goto done;
-    }
-    rc = store_put(q->store, text, len, out);
-    free(text);
     if (rc)
         goto done;
     info->rows = tv.rows;
@@ -2979,14 +2984,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     tv.rows = req->replace != NULL ? old.rows : old.rows - *matched;
     tv.has_parent = 1;
     tv.parent = *base;
-    size_t len;
-    char *text = catv_encode(&tv, &len);
-    if (text == NULL) {
-        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = store_put(q->store, text, len, out);
-    free(text);
+    rc = put_tablever(q, &tv, out);
     if (rc == UDR_OK) {
         *done = 1;
         info->rows = tv.rows;
@@ -3479,10 +3477,7 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
             tv.rows = ours.rows - ndel + nins;
             tv.has_parent = 1;
             tv.parent = *ours_h;
-            size_t len;
-            char *text = catv_encode(&tv, &len);
-            rc = text ? store_put(q->store, text, len, out) : err_set(q->err, UDR_ENOMEM, "out of memory");
-            free(text);
+            rc = put_tablever(q, &tv, out);
             info->rows = tv.rows;
             info->chunks = tv.nchunks;
         }
@@ -3628,11 +3623,7 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         tv.rows = target->rows + x->rows - base->rows;
         tv.has_parent = 1;
         tv.parent = *target_h;
-        size_t len;
-        char *text = catv_encode(&tv, &len);
-        rc = text ? store_put(q->store, text, len, out)
-                  : err_set(q->err, UDR_ENOMEM, "out of memory");
-        free(text);
+        rc = put_tablever(q, &tv, out);
     } else {
         *applies = 0;                  /* the row merge handles it */
     }
