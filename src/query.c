@@ -1942,6 +1942,35 @@ static uint64_t count_of(query *q, const char *table_name)
     return n;
 }
 
+/* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
+static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
+                             udr_write_info *info)
+{
+    char tmp[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
+                (unsigned long long)++q->tmp_seq) != 0)
+        return err_set(q->err, UDR_EINVAL, "repository path too long");
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
+    buf_adds(&b, select_sql);
+    buf_adds(&b, ") ORDER BY 1, 2) TO ");
+    add_literal(&b, tmp);
+    buf_adds(&b, " " CHUNK_FORMAT);
+    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
+    if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
+        uint64_t size = 0;
+        store_size(q->store, &del->hash, &size);
+        del->rows = rows;
+        del->bytes = 0;
+        if (fresh)
+            info->new_bytes += size;
+    }
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
 /* Writes the rows of old that changed as a delete file and leaves only the
  * new and changed rows staged, if the change is small: at most a fifth of
  * the rows, and old's deletes, with these, at most a fifth of its chunks'
@@ -1978,35 +2007,17 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
     if (rc || (nins + ngone) * 5 > *staged_rows || (old_deleted + ngone) * 5 > chunk_rows)
         goto out;
     if (ngone > 0) {
-        char tmp[PATH_MAX];
-        if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
-                    (unsigned long long)++q->tmp_seq) != 0) {
-            rc = err_set(q->err, UDR_EINVAL, "repository path too long");
-            goto out;
-        }
         buf_init(&b);
-        buf_adds(&b, "COPY (SELECT string_split(filename, '/')[-1] AS chunk, file_row_number AS "
+        buf_adds(&b, "SELECT string_split(filename, '/')[-1] AS chunk, file_row_number AS "
                      "\"row\" FROM __udr_old SEMI JOIN __udr_gone USING (");
         add_key_list(&b, key);
-        buf_adds(&b, ") ORDER BY 1, 2) TO ");
-        add_literal(&b, tmp);
-        buf_adds(&b, " " CHUNK_FORMAT);
+        buf_addc(&b, ')');
         if ((sql = buf_take(&b, NULL)) == NULL) {
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
             goto out;
         }
-        rc = exec(q, sql, NULL, "cannot write a delete file");
+        rc = write_delete_file(q, sql, ngone, del, info);
         free(sql);
-        int fresh = 0;
-        if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
-            uint64_t size = 0;
-            store_size(q->store, &del->hash, &size);
-            del->rows = ngone;
-            if (fresh)
-                info->new_bytes += size;   /* not a chunk, but new bytes */
-        }
-        if (rc)
-            unlink(tmp);
     }
     if (rc == UDR_OK && (rc = stage(q, "SELECT * FROM __udr_ins", key, NULL, 0)) == UDR_OK) {
         *staged_rows = nins;
@@ -2026,34 +2037,6 @@ static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
     return 0;
 }
 
-/* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
-static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
-                             udr_write_info *info)
-{
-    char tmp[PATH_MAX];
-    if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
-                (unsigned long long)++q->tmp_seq) != 0)
-        return err_set(q->err, UDR_EINVAL, "repository path too long");
-    buf b;
-    buf_init(&b);
-    buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
-    buf_adds(&b, select_sql);
-    buf_adds(&b, ") ORDER BY 1, 2) TO ");
-    add_literal(&b, tmp);
-    buf_adds(&b, " " CHUNK_FORMAT);
-    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
-    if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
-        uint64_t size = 0;
-        store_size(q->store, &del->hash, &size);
-        del->rows = rows;
-        del->bytes = 0;
-        if (fresh)
-            info->new_bytes += size;
-    }
-    if (rc)
-        unlink(tmp);
-    return rc;
-}
 
 static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)
 {
@@ -3416,30 +3399,8 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
             ndel = rc == UDR_OK ? count_of(q, "__udr_gone") : 0;
         }
         free(where.chunks);
-        if (rc == UDR_OK && ndel > 0) {
-            char tmp[PATH_MAX];
-            if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root,
-                        (long)getpid(), (unsigned long long)++q->tmp_seq) != 0)
-                rc = err_set(q->err, UDR_EINVAL, "repository path too long");
-            buf_init(&b);
-            buf_adds(&b, "COPY __udr_gone TO ");
-            add_literal(&b, tmp);
-            buf_adds(&b, " " CHUNK_FORMAT);
-            sql = buf_take(&b, NULL);
-            if (rc == UDR_OK)
-                rc = sql ? exec(q, sql, NULL, "cannot write a delete file") : UDR_ENOMEM;
-            free(sql);
-            int fresh = 0;
-            if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del.hash, &fresh)) == UDR_OK) {
-                del.rows = ndel;
-                uint64_t size = 0;
-                store_size(q->store, &del.hash, &size);
-                if (fresh)
-                    info->new_bytes += size;
-            }
-            if (rc)
-                unlink(tmp);
-        }
+        if (rc == UDR_OK && ndel > 0)
+            rc = write_delete_file(q, "SELECT chunk, \"row\" FROM __udr_gone", ndel, &del, info);
         /* Theirs' rows go into new chunks, sorted by the key. */
         cuts c = {0};
         schema s = {0};
