@@ -51,9 +51,10 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 # --- sources -----------------------------------------------------------------
 
 LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/tx.c src/dml.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
+           src/feed.c src/changes.c src/feedapi.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
-CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/out.c \
+CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/cmd_feed.c cli/out.c \
            cli/sqlsplit.c
 
 B3_SRC  := blake3.c blake3_dispatch.c blake3_portable.c
@@ -70,8 +71,8 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog tables branches tx repo
-BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx
+TESTS   := hash store log catalog tables branches tx feed repo
+BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)

@@ -569,6 +569,110 @@ void udr_tx_rollback(udr_tx *tx);
  * tables (outside one, udr_query runs each as a transaction of its own). */
 int udr_sql_tx_control(udr_repo *repo, const char *sql, udr_isolation *isolation);
 
+/* ---- changes and subscriptions ---------------------------------------------
+ *
+ * The log orders every commit: its record number (seq) is the commit's place
+ * in the whole repository's history. The change feed of a table is what each
+ * commit of a branch did to it, as rows: inserted, deleted, and for a table
+ * with a primary key, updated (the row before and after). It is computed from
+ * the chunks and delete files in which two versions differ, so a small change
+ * costs a small read whatever the table's size. A commit that changed nothing
+ * a reader could see (compaction) yields no rows.
+ *
+ * A subscription is a named, durable cursor in the log over some tables of
+ * one branch: a consumer polls the commits after its cursor, processes them,
+ * and acknowledges how far it got. Delivery is at least once: what was polled
+ * and not acknowledged is delivered again. Acknowledging inside the
+ * transaction that writes the consumer's results (udr_tx_ack, or SQL
+ * CALL udr_ack('name', seq) between BEGIN and COMMIT) makes it exactly once:
+ * the results and the cursor commit together or not at all.
+ */
+
+/* What one commit did to one table. */
+typedef struct udr_change_batch {
+    uint64_t seq;              /* the commit's record number in the log */
+    int64_t time_us;           /* when it committed */
+    char commit[UDR_HASH_HEX + 1];
+    const char *table;
+    uint64_t from_version;     /* the table's version before (0: it did not exist) */
+    uint64_t version;          /* after (0: the commit dropped the table) */
+    /* The rows: a first column _op ('insert', 'delete', 'update_before',
+     * 'update_after'), then the table's columns (as of version, or of
+     * from_version for a drop). A keyed table's rows come in key order, an
+     * update's before-image just ahead of its after-image. If the columns
+     * changed, every row of from_version is a delete and every row of version
+     * an insert. Owned by the iterator: valid until the next call on it. */
+    udr_result *rows;
+} udr_change_batch;
+
+typedef struct udr_changes udr_changes;
+
+/* The change feed of a table on the handle's branch, commit by commit, from
+ * `from` to `to`, both included. Either is a version number of the table
+ * ("3": the commit that made version 3), a commit (branch, tag, hash or
+ * prefix), or an instant (ISO 8601: the commits at or after it / at or
+ * before it); NULL or "" means the beginning (every row an insert) or the
+ * branch's head now. Free with udr_changes_close. SQL has the same as a table
+ * function: SELECT * FROM udr_changes('users', 2, NULL), with columns _seq,
+ * _version, _time and _op before the table's. */
+int udr_changes_open(udr_repo *repo, const char *table, const char *from, const char *to,
+                     udr_changes **out);
+/* The next batch (*out NULL at the end). The rows of a commit are computed
+ * when it is reached, from the chunks that differ. */
+int udr_changes_next(udr_changes *it, const udr_change_batch **out);
+/* The log record the iterator has read through: once every batch so far is
+ * processed, acknowledging this skips the commits that did not touch the
+ * subscription's tables as well. */
+uint64_t udr_changes_position(const udr_changes *it);
+void udr_changes_close(udr_changes *it);
+
+typedef struct udr_sub_info {
+    char *name;
+    char *branch;              /* the branch it follows */
+    char **tables;             /* the tables it delivers, sorted */
+    size_t ntables;
+    uint64_t cursor;           /* acknowledged through this log record */
+    int64_t created_us;
+    uint64_t pending;          /* commits after the cursor that changed its tables */
+} udr_sub_info;
+
+/* Creates a subscription to tables (each must exist) on branch (NULL: the
+ * handle's branch), recorded in the log. from: NULL or "beginning" (every
+ * commit, so the first poll replays the tables' whole history), "now" (only
+ * commits after this one), or a commit ref (that commit and after).
+ * Names follow the rules of branch names. UDR_EEXIST if the name is taken. */
+int udr_sub_create(udr_repo *repo, const char *name, const char *const *tables, size_t ntables,
+                   const char *branch, const char *from);
+/* Drops a subscription; what it retained is no longer kept for it. */
+int udr_sub_drop(udr_repo *repo, const char *name);
+int udr_sub_list(udr_repo *repo, udr_sub_info **out, size_t *n);
+void udr_sub_info_free(udr_sub_info *v, size_t n);
+
+/* The commits after the subscription's cursor, at most max_commits of them
+ * (0: all there are now), as batches of udr_changes_next. Moves nothing:
+ * acknowledge with udr_sub_ack or udr_tx_ack. If a version it must read is
+ * gone (expired), UDR_ENOTFOUND says which, rather than skip it. */
+int udr_sub_poll(udr_repo *repo, const char *name, size_t max_commits, udr_changes **out);
+
+/* Moves the cursor to seq (at least once). seq may not be behind the cursor,
+ * nor ahead of what this handle's polls of it delivered (or, with no poll in
+ * this handle, of the log): UDR_EINVAL, and the cursor stays. */
+int udr_sub_ack(udr_repo *repo, const char *name, uint64_t seq);
+
+/* The same inside a transaction: the cursor moves when the transaction
+ * commits, with its writes (exactly once). If another consumer moved the
+ * cursor meanwhile, the commit fails with UDR_ECONFLICT and changes nothing. */
+int udr_tx_ack(udr_tx *tx, const char *name, uint64_t seq);
+
+/* Waits until the log has a record after seq (a commit by any process), or
+ * timeout_ms passes (negative: no limit), without using the CPU (inotify).
+ * Returns 1 if there is one, 0 on timeout or when a signal interrupted the
+ * wait (the caller checks its own flags), or an error. */
+int udr_wait(udr_repo *repo, uint64_t seq, int timeout_ms);
+
+/* The number of the log's last record, as this handle has read it now. */
+uint64_t udr_log_position(udr_repo *repo);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

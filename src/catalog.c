@@ -16,11 +16,12 @@
 #include "hash.h"
 #include "util/buf.h"
 
-enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3 };
+enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3, REC_SUB = 4 };
+enum { SUB_CREATE = 1, SUB_DROP = 2, SUB_ACK = 3 };
 
 static const char TV_MAGIC[] = "udr table-version 1";
 static const char COMMIT_MAGIC[] = "udr commit 1";
-static const char CHECKPOINT_MAGIC[] = "udr checkpoint 2";
+static const char CHECKPOINT_MAGIC[] = "udr checkpoint 3";
 
 /* ---- names ------------------------------------------------------------- */
 
@@ -572,6 +573,59 @@ static int find_tag(const catalog *c, const char *name, size_t *at)
     return find_name(c->tags, c->ntags, sizeof *c->tags, offsetof(cat_tag, name), name, at);
 }
 
+static int find_sub(const catalog *c, const char *name, size_t *at)
+{
+    return find_name(c->subs, c->nsubs, sizeof *c->subs, offsetof(cat_sub, name), name, at);
+}
+
+const cat_sub *catalog_sub(const catalog *c, const char *name)
+{
+    size_t at;
+    return find_sub(c, name, &at) ? &c->subs[at] : NULL;
+}
+
+static void free_sub(cat_sub *s)
+{
+    free(s->name);
+    free(s->branch);
+    for (size_t i = 0; i < s->ntables; i++)
+        free(s->tables[i]);
+    free(s->tables);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds a subscription to the index (its name new). */
+static int sub_add(catalog *c, const char *name, const char *branch, char *const *tables,
+                   size_t n, uint64_t cursor, int64_t created_us)
+{
+    size_t at;
+    if (find_sub(c, name, &at))
+        return UDR_ECORRUPT;
+    cat_sub *v = grow_array(c->subs, &c->scap, c->nsubs, sizeof *v);
+    if (v == NULL)
+        return UDR_ENOMEM;
+    c->subs = v;
+    cat_sub s = {strdup(name), strdup(branch), calloc(n + 1, sizeof(char *)), 0, cursor,
+                 created_us};
+    int rc = s.name && s.branch && s.tables ? UDR_OK : UDR_ENOMEM;
+    for (size_t i = 0; rc == UDR_OK && i < n; i++)
+        if ((s.tables[s.ntables++] = strdup(tables[i])) == NULL)
+            rc = UDR_ENOMEM;
+    if (rc) {
+        free_sub(&s);
+        return rc;
+    }
+    qsort(s.tables, s.ntables, sizeof *s.tables, cmp_strp);
+    memmove(&v[at + 1], &v[at], (c->nsubs - at) * sizeof *v);
+    v[at] = s;
+    c->nsubs++;
+    return UDR_OK;
+}
+
 static int find_entry(const cat_branch *b, const char *name, size_t *at)
 {
     return find_name(b->tables, b->ntables, sizeof *b->tables, offsetof(cat_entry, table), name,
@@ -837,6 +891,17 @@ static char *encode_checkpoint(const catalog *c, size_t *len)
         add_hash(&b, &v->commit);
         buf_addc(&b, '\n');
     }
+    for (size_t i = 0; i < c->nsubs; i++) {
+        const cat_sub *sb = &c->subs[i];
+        buf_adds(&b, "sub ");
+        buf_escaped(&b, sb->name);
+        buf_addc(&b, ' ');
+        buf_escaped(&b, sb->branch);
+        buf_printf(&b, " %lld %llu ", (long long)sb->created_us, (unsigned long long)sb->cursor);
+        for (size_t k = 0; k < sb->ntables; k++)
+            buf_printf(&b, "%s%s", k ? "," : "", sb->tables[k]);
+        buf_addc(&b, '\n');
+    }
     if (c->nhist > 0) {
         const cat_point *p = &c->history[c->nhist - 1];
         buf_printf(&b, "commit %llu %lld ", (unsigned long long)p->seq, (long long)p->time_us);
@@ -886,7 +951,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
     line l;
     int r = next_line(&p, end, &l), format = 0;
     if (r == 1 && l.n == 3 && field_is(&l, 0, "udr") && field_is(&l, 1, "checkpoint"))
-        format = field_is(&l, 2, "1") ? 1 : field_is(&l, 2, "2") ? 2 : 0;
+        format = field_is(&l, 2, "1") ? 1 : field_is(&l, 2, "2") ? 2 : field_is(&l, 2, "3") ? 3 : 0;
     if (format == 0)
         rc = UDR_ECORRUPT;
     udr_hash last = {{0}};
@@ -914,14 +979,14 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
             else
                 rc = add_version(c, name, version, &a, (int64_t)t, seq, &b);
             free(name);
-        } else if (format == 2 && field_is(&l, 0, "current") && l.n == 2) {
+        } else if (format >= 2 && field_is(&l, 0, "current") && l.n == 2) {
             char *name = field_str(&l, 1);
             if (name == NULL || strlen(name) > CATALOG_REF_MAX)
                 rc = UDR_ECORRUPT;
             else
                 snprintf(c->current, sizeof c->current, "%s", name);
             free(name);
-        } else if (format == 2 && field_is(&l, 0, "branch") && l.n == 7 &&
+        } else if (format >= 2 && field_is(&l, 0, "branch") && l.n == 7 &&
                    field_u64(&l, 2, &created) == 0 && field_u64(&l, 3, &seq) == 0 &&
                    field_u64(&l, 4, &t) == 0) {
             char *name = field_str(&l, 1), *desc = text_field(&l, 6);
@@ -941,7 +1006,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
             }
             free(name);
             free(desc);
-        } else if (format == 2 && field_is(&l, 0, "tag") && l.n == 5 &&
+        } else if (format >= 2 && field_is(&l, 0, "tag") && l.n == 5 &&
                    field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0) {
             char *name = field_str(&l, 1), *msg = text_field(&l, 4);
             if (name == NULL || msg == NULL || catalog_check_ref_name(name, "tag", NULL) != UDR_OK)
@@ -950,6 +1015,21 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
                 rc = add_tag(c, name, &a, (int64_t)t, msg);
             free(name);
             free(msg);
+        } else if (format >= 3 && field_is(&l, 0, "sub") && l.n == 6 &&
+                   field_u64(&l, 3, &created) == 0 && field_u64(&l, 4, &seq) == 0) {
+            char *name = field_str(&l, 1), *branch = field_str(&l, 2), *list = field_str(&l, 5);
+            char *tables[256];
+            size_t nt = 0;
+            for (char *save = NULL, *tk = list ? strtok_r(list, ",", &save) : NULL;
+                 tk != NULL && nt < sizeof tables / sizeof *tables; tk = strtok_r(NULL, ",", &save))
+                tables[nt++] = tk;
+            if (name == NULL || branch == NULL || list == NULL || nt == 0)
+                rc = UDR_ECORRUPT;
+            else
+                rc = sub_add(c, name, branch, tables, nt, seq, (int64_t)created);
+            free(name);
+            free(branch);
+            free(list);
         } else {
             rc = UDR_ECORRUPT;
         }
@@ -1017,6 +1097,11 @@ static void free_index(catalog *c)
         free(c->tags[i].message);
     }
     free(c->tags);
+    for (size_t i = 0; i < c->nsubs; i++)
+        free_sub(&c->subs[i]);
+    free(c->subs);
+    c->subs = NULL;
+    c->nsubs = c->scap = 0;
     free(c->history);
     c->tables = NULL;
     c->branches = NULL;
@@ -1096,6 +1181,20 @@ static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
         else if ((rc = add_version(c, name, version, &h, time_us, seq, &commit)) == UDR_OK)
             rc = branch_set_entry(c, b, name, version, &h);
         free(name);
+    }
+    /* Acknowledgements that commit with it. */
+    if (rc == UDR_OK && r->pos < r->len) {
+        uint32_t nacks = rd_u32(r);
+        for (uint32_t i = 0; rc == UDR_OK && i < nacks && !r->bad; i++) {
+            char *name = rd_str16(r);
+            uint64_t to = rd_u64(r);
+            size_t at;
+            if (r->bad || name == NULL)
+                rc = malformed(c, seq);
+            else if (find_sub(c, name, &at))
+                c->subs[at].cursor = to;
+            free(name);
+        }
     }
     if (rc == UDR_OK && !rd_done(r))
         rc = malformed(c, seq);
@@ -1200,6 +1299,63 @@ out:
     return rc;
 }
 
+static int apply_sub(catalog *c, uint64_t seq, reader *r)
+{
+    uint8_t kind = rd_u8(r);
+    int64_t time_us = (int64_t)rd_u64(r);
+    char *name = rd_str16(r), *branch = NULL;
+    char **tables = NULL;
+    uint32_t n = 0;
+    uint64_t at_seq = 0;
+    int rc = UDR_OK;
+    if (kind == SUB_CREATE) {
+        branch = rd_str16(r);
+        at_seq = rd_u64(r);
+        n = rd_u32(r);
+        if (!r->bad && n <= r->len && (tables = calloc(n + 1, sizeof *tables)) == NULL)
+            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        for (uint32_t i = 0; tables != NULL && i < n && !r->bad; i++)
+            tables[i] = rd_str16(r);
+    } else if (kind == SUB_ACK) {
+        at_seq = rd_u64(r);
+    }
+    size_t at;
+    if (rc == UDR_OK && (r->bad || !rd_done(r) || name == NULL))
+        rc = malformed(c, seq);
+    else if (rc == UDR_OK && kind == SUB_CREATE) {
+        if (branch == NULL || tables == NULL || n == 0)
+            rc = malformed(c, seq);
+        else if ((rc = sub_add(c, name, branch, tables, n, at_seq, time_us)) == UDR_ENOMEM)
+            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        else if (rc)
+            rc = malformed(c, seq);
+    } else if (rc == UDR_OK && kind == SUB_DROP) {
+        if (!find_sub(c, name, &at))
+            rc = malformed(c, seq);
+        else {
+            free_sub(&c->subs[at]);
+            memmove(&c->subs[at], &c->subs[at + 1], (c->nsubs - at - 1) * sizeof *c->subs);
+            c->nsubs--;
+        }
+    } else if (rc == UDR_OK && kind == SUB_ACK) {
+        if (!find_sub(c, name, &at))
+            rc = malformed(c, seq);
+        else
+            c->subs[at].cursor = at_seq;
+    } else if (rc == UDR_OK) {
+        rc = err_set(c->err, UDR_EFORMAT,
+                     "log record %llu is a subscription change of kind %u, which this udr does "
+                     "not know; upgrade udr",
+                     (unsigned long long)seq, kind);
+    }
+    for (uint32_t i = 0; tables != NULL && i < n; i++)
+        free(tables[i]);
+    free(tables);
+    free(name);
+    free(branch);
+    return rc;
+}
+
 static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len)
 {
     catalog *c = ctx;
@@ -1213,7 +1369,7 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
             return malformed(c, seq);
         /* A reader that holds the history already has this state. */
         return c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 && c->ntags == 0 &&
-                       !c->branches[0].has_head
+                       c->nsubs == 0 && !c->branches[0].has_head
                    ? load_checkpoint(c, &h)
                    : UDR_OK;
     }
@@ -1221,6 +1377,8 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         return apply_commit(c, seq, &r, len);
     if (type == REC_REF)
         return apply_ref(c, seq, &r);
+    if (type == REC_SUB)
+        return apply_sub(c, seq, &r);
     return err_set(c->err, UDR_EFORMAT,
                    "log record %llu has type %u, which this udr does not know; upgrade udr",
                    (unsigned long long)seq, type);
@@ -1394,6 +1552,8 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
         const cat_table *t = catalog_table(c, changes[i].table);
         changes[i].version = t != NULL && t->nv > 0 ? t->v[t->nv - 1].version + 1 : 1;
     }
+    if ((rc = catalog_check_acks(c, o->acks, o->nacks)) != 0)
+        goto out;
     int64_t t_us = record_time(c);
     udr_hash commit;
     if ((rc = make_commit(c, br, o, changes, n, t_us, &commit)) != 0)
@@ -1410,6 +1570,13 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
         buf_str16(&b, changes[i].table);
         buf_u64(&b, changes[i].version);
         buf_add(&b, (changes[i].tv ? changes[i].tv : &zero)->bytes, UDR_HASH_BYTES);
+    }
+    if (o->nacks > 0) {
+        buf_u32(&b, (uint32_t)o->nacks);
+        for (size_t i = 0; i < o->nacks; i++) {
+            buf_str16(&b, o->acks[i].name);
+            buf_u64(&b, o->acks[i].seq);
+        }
     }
     rc = append_record(c, &b);
     if (rc == UDR_OK && commit_out != NULL)
@@ -1442,7 +1609,7 @@ int catalog_sync(catalog *c)
 int catalog_commit(catalog *c, const char *message, const char *author, cat_change *changes,
                    size_t n, udr_hash *commit_out)
 {
-    cat_commit_opts o = {NULL, message, author, NULL, 0, 0, {{0}}, 0};
+    cat_commit_opts o = {NULL, message, author, NULL, 0, 0, {{0}}, 0, NULL, 0};
     return catalog_commit_on(c, &o, changes, n, commit_out);
 }
 
@@ -1494,6 +1661,155 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
 out:
     log_unlock(&c->log);
     return rc == UDR_OK ? log_sync(&c->log) : rc;
+}
+
+/* ---- subscriptions ---------------------------------------------------------- */
+
+static int check_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq)
+{
+    const cat_sub *sb = catalog_sub(c, name);
+    if (sb == NULL)
+        return err_set(c->err, UDR_ENOTFOUND,
+                       "there is no subscription %s (see 'udr subscribe list')", name);
+    if (seq < sb->cursor)
+        return err_set(c->err, UDR_EINVAL,
+                       "subscription %s is acknowledged through %llu already; %llu would move "
+                       "it back (its cursor stays)",
+                       name, (unsigned long long)sb->cursor, (unsigned long long)seq);
+    if (seq > log_last_seq(&c->log))
+        return err_set(c->err, UDR_EINVAL,
+                       "cannot acknowledge %llu for subscription %s: the log ends at %llu, so "
+                       "it cannot have been delivered (its cursor stays at %llu)",
+                       (unsigned long long)seq, name,
+                       (unsigned long long)log_last_seq(&c->log),
+                       (unsigned long long)sb->cursor);
+    if (expect != UINT64_MAX && sb->cursor != expect)
+        return err_set(c->err, UDR_ECONFLICT,
+                       "subscription %s was acknowledged through %llu by another consumer "
+                       "meanwhile (this one read from %llu); nothing was committed: poll "
+                       "again",
+                       name, (unsigned long long)sb->cursor, (unsigned long long)expect);
+    return UDR_OK;
+}
+
+int catalog_check_acks(catalog *c, const cat_ack *acks, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_ack(c, acks[i].name, acks[i].expect, acks[i].seq);
+        if (rc)
+            return rc;
+    }
+    return UDR_OK;
+}
+
+/* Appends a sub record under the lock, after the check (may be NULL). */
+static int sub_record(catalog *c, int kind, const char *name, int (*check)(catalog *, void *),
+                      void *arg, void (*body)(catalog *, buf *, void *))
+{
+    int rc = catalog_check_ref_name(name, "subscription", c->err);
+    if (rc == UDR_OK)
+        rc = log_lock(&c->log);
+    if (rc)
+        return rc;
+    if ((rc = catalog_refresh(c)) == UDR_OK && check != NULL)
+        rc = check(c, arg);
+    if (rc == UDR_OK) {
+        buf b;
+        buf_init(&b);
+        buf_u8(&b, REC_SUB);
+        buf_u8(&b, (uint8_t)kind);
+        buf_u64(&b, (uint64_t)record_time(c));
+        buf_str16(&b, name);
+        if (body != NULL)
+            body(c, &b, arg);
+        rc = append_record(c, &b);
+    }
+    log_unlock(&c->log);
+    return rc == UDR_OK ? log_sync(&c->log) : rc;
+}
+
+typedef struct sub_args {
+    const char *name, *branch;
+    const char *const *tables;
+    size_t ntables;
+    uint64_t expect, seq;
+} sub_args;
+
+static int check_create(catalog *c, void *arg)
+{
+    sub_args *a = arg;
+    if (catalog_sub(c, a->name) != NULL)
+        return err_set(c->err, UDR_EEXIST, "subscription %s exists already", a->name);
+    if (catalog_branch(c, a->branch) == NULL)
+        return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
+                       a->branch);
+    if (a->ntables == 0 || a->ntables > 256)
+        return err_set(c->err, UDR_EINVAL, "a subscription names 1 to 256 tables, not %zu",
+                       a->ntables);
+    for (size_t i = 0; i < a->ntables; i++) {
+        int rc = catalog_check_name(a->tables[i], c->err);
+        if (rc)
+            return rc;
+        if (catalog_table(c, a->tables[i]) == NULL)
+            return err_set(c->err, UDR_ENOTFOUND, "there is no table %s (see 'udr tables')",
+                           a->tables[i]);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(a->tables[k], a->tables[i]) == 0)
+                return err_set(c->err, UDR_EINVAL, "table %s is named twice", a->tables[i]);
+    }
+    if (a->seq == UINT64_MAX)
+        a->seq = log_last_seq(&c->log);
+    return UDR_OK;
+}
+
+static void body_create(catalog *c, buf *b, void *arg)
+{
+    (void)c;
+    sub_args *a = arg;
+    buf_str16(b, a->branch);
+    buf_u64(b, a->seq);
+    buf_u32(b, (uint32_t)a->ntables);
+    for (size_t i = 0; i < a->ntables; i++)
+        buf_str16(b, a->tables[i]);
+}
+
+int catalog_sub_create(catalog *c, const char *name, const char *branch,
+                       const char *const *tables, size_t ntables, uint64_t cursor)
+{
+    sub_args a = {name, branch, tables, ntables, 0, cursor};
+    return sub_record(c, SUB_CREATE, name, check_create, &a, body_create);
+}
+
+static int check_drop(catalog *c, void *arg)
+{
+    const char *name = arg;
+    if (catalog_sub(c, name) == NULL)
+        return err_set(c->err, UDR_ENOTFOUND,
+                       "there is no subscription %s (see 'udr subscribe list')", name);
+    return UDR_OK;
+}
+
+int catalog_sub_drop(catalog *c, const char *name)
+{
+    return sub_record(c, SUB_DROP, name, check_drop, (void *)name, NULL);
+}
+
+static int check_ack_args(catalog *c, void *arg)
+{
+    sub_args *a = arg;
+    return check_ack(c, a->name, a->expect, a->seq);
+}
+
+static void body_ack(catalog *c, buf *b, void *arg)
+{
+    (void)c;
+    buf_u64(b, ((sub_args *)arg)->seq);
+}
+
+int catalog_sub_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq)
+{
+    sub_args a = {name, NULL, NULL, 0, expect, seq};
+    return sub_record(c, SUB_ACK, name, check_ack_args, &a, body_ack);
 }
 
 /* ---- resolving ----------------------------------------------------------- */

@@ -47,6 +47,17 @@
  *   kind 4  tag delete
  *   kind 5  checkout: the repository's current branch is now name
  *
+ * Subscriptions (see feed.h) are named cursors in the log, sub records:
+ *
+ *   u8 4 | u8 kind | u64 time_us | str16 name | ...
+ *
+ *   kind 1  create: str16 branch | u64 cursor | u32 n | n x str16 table
+ *   kind 2  drop
+ *   kind 3  acknowledge: u64 seq (the cursor's new place)
+ *
+ * and a commit record may end with acknowledgements that commit with it
+ * (exactly-once consumers): u32 n | n x (str16 subscription | u64 seq).
+ *
  * Opening replays the records into the index: every version of every table
  * (number, hash, time, record number), every commit in log order, and for
  * each branch its head, the head's tables and the heads it had. main exists
@@ -64,7 +75,11 @@
  *                         each table's latest version (hash 0...0: dropped)
  *   commit <seq> <time> <hex>                      the last commit
  *
- * (Format 1 had only the table lines and main's last commit.) Opening reads
+ *    sub <name> <branch> <created> <cursor> <table,table,...>
+                                                   each subscription (format 3)
+
+(Format 1 had only the table lines and main's last commit; format 2 no
+subscriptions.) Opening reads
  * only the newest segment, starting from its checkpoint: the index then holds
  * each table's latest version and each branch's head only (complete = 0).
  * Whatever needs older versions (a version number, a table's log, fsck)
@@ -200,6 +215,15 @@ typedef struct cat_tag {
     char *message;
 } cat_tag;
 
+typedef struct cat_sub {
+    char *name;
+    char *branch;                    /* the branch it follows */
+    char **tables;                   /* sorted */
+    size_t ntables;
+    uint64_t cursor;                 /* acknowledged through this log record */
+    int64_t created_us;
+} cat_sub;
+
 typedef struct catalog {
     store *store;
     udrlog log;
@@ -212,6 +236,8 @@ typedef struct catalog {
     size_t ntags, tgcap;
     cat_point *history;              /* every commit, in log order */
     size_t nhist, histcap;
+    cat_sub *subs;                   /* subscriptions, sorted by name */
+    size_t nsubs, scap;
     char current[CATALOG_REF_MAX + 1];   /* the repository's current branch */
     char work[CATALOG_REF_MAX + 1];  /* this handle's branch; "" follows current */
     int complete;                    /* 0: loaded from a checkpoint, history partial */
@@ -239,6 +265,14 @@ typedef struct cat_change {
                                         out: the version number */
 } cat_change;
 
+/* A subscription's cursor moved by a commit (exactly-once consumers): the
+ * commit fails with UDR_ECONFLICT unless the cursor is still at expect. */
+typedef struct cat_ack {
+    const char *name;
+    uint64_t expect;
+    uint64_t seq;
+} cat_ack;
+
 typedef struct cat_commit_opts {
     const char *branch;              /* NULL: the working branch */
     const char *message, *author;
@@ -249,6 +283,8 @@ typedef struct cat_commit_opts {
     int locked;                      /* the caller holds the log's lock (catalog_lock)
                                         and makes the commit durable (catalog_sync)
                                         after catalog_unlock */
+    const cat_ack *acks;             /* cursors that move with the commit */
+    size_t nacks;
 } cat_commit_opts;
 
 /* The writers' lock on the log, for a caller that must decide and commit
@@ -324,6 +360,23 @@ const cat_version *catalog_version(const catalog *c, const char *table, uint64_t
 /* Reads and decodes an object of the store (verified). */
 int catalog_read_tablever(catalog *c, const udr_hash *h, cat_tablever *tv);
 int catalog_read_commit(catalog *c, const udr_hash *h, cat_commit *cm);
+
+/* ---- subscriptions ------------------------------------------------------ */
+
+const cat_sub *catalog_sub(const catalog *c, const char *name);
+
+/* Records a new subscription (under the lock, after reading what others
+ * did): UDR_EEXIST for a name in use, UDR_ENOTFOUND for a branch or table
+ * that is not there. cursor UINT64_MAX: the log's last record then. */
+int catalog_sub_create(catalog *c, const char *name, const char *branch,
+                       const char *const *tables, size_t ntables, uint64_t cursor);
+int catalog_sub_drop(catalog *c, const char *name);
+
+/* Moves a cursor to seq: UDR_EINVAL if seq is behind it or past the log's
+ * last record; UDR_ECONFLICT if expect (UINT64_MAX: any) is not where it is
+ * now. Checks the acks of a commit the same way (lock held). */
+int catalog_sub_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq);
+int catalog_check_acks(catalog *c, const cat_ack *acks, size_t n);
 
 /* Parses an ISO 8601 instant into microseconds since 1970; -1 if malformed. */
 int catalog_parse_time(const char *s, int64_t *us);

@@ -3,6 +3,7 @@
  * read.
  */
 #include "query.h"
+#include "query_int.h"
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -47,6 +48,9 @@ void query_close(query *q)
     q->ndelcache = 0;
     q->nranges = q->ranges_cap = 0;
     if (q->open) {
+        if (q->con2_open)
+            duckdb_disconnect(&q->con2);
+        q->con2_open = 0;
         duckdb_disconnect(&q->con);
         duckdb_close(&q->db);
         char dir[PATH_MAX * 2];
@@ -370,6 +374,19 @@ static int db_error(query *q, const char *what, const char *msg)
     static const char scan[] = "Binder Error: Error in replacement scan: ";
     if (msg != NULL && strncmp(msg, scan, sizeof scan - 1) == 0)
         msg += sizeof scan - 1;
+    /* Our SQL functions' messages (QUERY_MSG_MARK) stand on their own:
+     * without DuckDB's prefix, and with their status code. */
+    const char *own = msg ? strstr(msg, QUERY_MSG_MARK) : NULL;
+    if (own != NULL) {
+        own += strlen(QUERY_MSG_MARK);
+        int code = UDR_EINVAL;
+        if (own[0] == '-' && own[1] >= '0' && own[1] <= '9')
+            code = -(int)strtol(own + 1, (char **)&own, 10);
+        own += *own == ' ';
+        const char *end = strstr(own, "\n\nLINE ");
+        int len = end ? (int)(end - own) : (int)strlen(own);
+        return err_set(q->err, code, "%s%s%.*s", what, what[0] ? ": " : "", len, own);
+    }
     return err_set(q->err, UDR_EINVAL, "%s%s%s", what, what[0] ? ": " : "",
                    msg ? msg : "unknown DuckDB error");
 }
@@ -403,7 +420,9 @@ static int ensure_open(query *q)
      * reader; 64 MB lets them run (measured: a 10M-row CSV streams in 3.7 s
      * instead of 5.0, Parquet in 0.75 s instead of 1.15). */
     int rc = exec(q, "SET streaming_buffer_size = '64MB'; SET parquet_metadata_cache = true", NULL, "cannot configure DuckDB");
-    return rc ? rc : register_part_function(q);
+    if (rc == UDR_OK)
+        rc = register_part_function(q);
+    return rc ? rc : changes_register(q);
 }
 
 /* Runs one internal statement; its result to *out if non-NULL. */
@@ -613,11 +632,6 @@ static char *scalar(query *q, const char *sql, const char *what)
 }
 
 /* ---- writing tables --------------------------------------------------------- */
-
-typedef struct schema {
-    cat_column *cols;
-    size_t n;
-} schema;
 
 static void schema_free(schema *s)
 {
@@ -3665,4 +3679,38 @@ int query_report_take(query *q, duckdb_result *out, uint64_t *rows)
     exec(q, "DROP TABLE IF EXISTS __udr_merge_report; DROP TABLE IF EXISTS __udr_conflicts",
          NULL, "");
     return rc;
+}
+
+/* ---- for the layer's other files (query_int.h) ------------------------------ */
+
+int qi_open(query *q)
+{
+    return ensure_open(q);
+}
+
+int qi_exec(query *q, const char *sql, duckdb_result *out, const char *what)
+{
+    return exec(q, sql, out, what);
+}
+
+void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
+{
+    add_scan(b, q, tv, positions);
+}
+
+int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
+                       const schema *cols)
+{
+    return add_only_chunks(b, q, a, other, cols);
+}
+
+int qi_missing_object(const query *q, const char *table, uint64_t version,
+                      const cat_tablever *tv, char *msg, size_t size)
+{
+    return missing_object(q, table, version, tv, msg, size);
+}
+
+void qi_add_key_list(buf *b, const char *const *key)
+{
+    add_key_list(b, key);
 }

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "feed.h"
 #include "duckdb.h"
 #include "store.h"
 #include "udr.h"
@@ -93,6 +94,12 @@ typedef struct query {
     duckdb_database db;
     duckdb_connection con;
     int open;
+    duckdb_connection con2;           /* for SQL functions that run queries while
+                                         con binds a statement (changes.c) */
+    int con2_open;
+    /* CALL udr_ack(name, seq): set by the layer above (feedapi.c). */
+    int (*ack)(void *ctx, const char *name, uint64_t seq);
+    void *ack_ctx;
     query_chunking chunking;
     const udr_pin *pins;              /* versions pinned for the running query */
     size_t npins;
@@ -108,6 +115,17 @@ typedef struct query {
     udr_hash *delcache;               /* delete files held in __udr_delrows */
     size_t ndelcache;
 } query;
+
+/* The rows that turn a table's version step->from into step->to (either
+ * absent: no rows there), computed from the chunks and delete files in which
+ * they differ: a first column _op ('insert', 'delete', 'update_before',
+ * 'update_after'), then the table's columns. With a key (the same on both
+ * sides) rows pair by key and come in key order; without one, rows are
+ * compared whole, as multisets. Other columns on the two sides: every old
+ * row is a delete and every new row an insert. A missing object is
+ * UDR_ENOTFOUND naming the table, version and object. */
+int query_changes(query *q, const char *table, const feed_step *step,
+                  duckdb_result *out);
 
 /* Prepares the binding; DuckDB itself starts on first use. */
 void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err);

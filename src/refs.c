@@ -619,7 +619,7 @@ int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
         if (opts->message == NULL)
             snprintf(msg, sizeof msg, "merge %s into %s", source, target);
         cat_commit_opts co_opts = {target, opts->message ? opts->message : msg,
-                                   repo_author(opts->author), &theirs, 1, 1, ours, 0};
+                                   repo_author(opts->author), &theirs, 1, 1, ours, 0, NULL, 0};
         udr_hash commit;
         rc = catalog_commit_on(c, &co_opts, ch, nch, &commit);
         if (rc == UDR_OK)
@@ -683,7 +683,7 @@ int udr_revert(udr_repo *repo, const char *commit_ref, const char *message, char
         short_hex(&h, hex);
         snprintf(msg, sizeof msg, "revert %s: %.400s", hex, cm.message ? cm.message : "");
         cat_commit_opts o = {NULL, message ? message : msg, repo_author(NULL), NULL, 1, has, head,
-                             0};
+                             0, NULL, 0};
         udr_hash out;
         rc = catalog_commit_on(c, &o, ch, nd, &out);
         if (rc == UDR_OK && new_commit != NULL)

@@ -17,6 +17,7 @@
 
 #include "hash.h"
 #include "log.h"
+#include "feedapi.h"
 #include "txapi.h"
 #include "util/buf.h"
 #include "util/csv.h"
@@ -115,6 +116,7 @@ void udr_close(udr_repo *repo)
     if (repo == NULL)
         return;
     txapi_abandon(repo);
+    feedapi_close(repo);
     query_close(&repo->q);
     if (repo->cat_open)
         catalog_close(&repo->cat);
@@ -205,6 +207,8 @@ int udr_open(const char *path, udr_repo **out)
     if (rc != UDR_OK)
         return rc;
     query_init(&r->q, &r->cat, &r->store, r->path, &r->err);
+    r->q.ack = feedapi_ack_hook;
+    r->q.ack_ctx = r;
     r->usable = 1;
     err_clear(&r->err);
     return UDR_OK;

@@ -34,6 +34,7 @@ struct udr_repo {
     int usable;                /* 1 once opened successfully */
     int tmp_removed;           /* stale temporary files removed at open */
     struct udr_tx *tx;         /* the open transaction, if any */
+    struct feed_state *feed;   /* polls and waits of this handle (feedapi.c) */
 };
 
 /* For the other files of the public API: */

@@ -3,6 +3,8 @@
  */
 #include "txapi.h"
 
+#include "feedapi.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,8 @@ struct udr_tx {
     char first_error[ERR_MSG_BYTES];
     int *rerun;                        /* a statement of udr_query on its own: set
                                           when it should run again rather than merge */
+    cat_ack *acks;                     /* subscriptions' cursors to move with it */
+    size_t nacks;
 };
 
 static int view_lookup(void *ctx, const char *table, cat_entry *out, int *found)
@@ -440,6 +444,9 @@ int txapi_query(udr_repo *repo, const char *sql, udr_result **out, int *handled)
 
 static void tx_end(udr_tx *tx)
 {
+    for (size_t i = 0; i < tx->nacks; i++)
+        free((char *)tx->acks[i].name);
+    free(tx->acks);
     tx->repo->q.view = NULL;
     tx->repo->tx = NULL;
     tx_free(&tx->t);
@@ -532,7 +539,7 @@ static int attempt(udr_tx *tx, const char *message, int locked, udr_hash *commit
     }
     if (rc == UDR_OK) {
         cat_commit_opts o = {tx->t.branch, message, repo_author(tx->author), NULL, 1, has_head,
-                             head, locked};
+                             head, locked, tx->acks, tx->nacks};
         rc = catalog_commit_on(&repo->cat, &o, ch, tx->t.nw, commit);
         if (rc == UDR_ECONFLICT)
             *retry = 1;
@@ -554,8 +561,13 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex)
     }
     tx->repo->q.view = NULL;
     if (tx->t.nw == 0) {
+        /* Nothing written: the acknowledgements alone (each still checked
+         * against the cursor this transaction's poll started from). */
+        for (size_t i = 0; rc == UDR_OK && i < tx->nacks; i++)
+            rc = catalog_sub_ack(&tx->repo->cat, tx->acks[i].name, tx->acks[i].expect,
+                                 tx->acks[i].seq);
         tx_end(tx);
-        return UDR_OK;
+        return rc;
     }
     char msg[256];
     if (message == NULL) {
@@ -581,6 +593,37 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex)
         hash_to_hex(&commit, commit_hex);
     tx_end(tx);
     return rc;
+}
+
+int txapi_ack(udr_tx *tx, const char *name, uint64_t seq)
+{
+    uint64_t expect;
+    int rc = feedapi_check_ack(tx->repo, name, seq, &expect);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < tx->nacks; i++)
+        if (strcmp(tx->acks[i].name, name) == 0) {
+            tx->acks[i].seq = seq;     /* the last one counts; expect stays */
+            return UDR_OK;
+        }
+    cat_ack *v = realloc(tx->acks, (tx->nacks + 1) * sizeof *v);
+    if (v == NULL)
+        return err_set(&tx->repo->err, UDR_ENOMEM, "out of memory");
+    tx->acks = v;
+    if ((v[tx->nacks].name = strdup(name)) == NULL)
+        return err_set(&tx->repo->err, UDR_ENOMEM, "out of memory");
+    v[tx->nacks].expect = expect;
+    v[tx->nacks].seq = seq;
+    tx->nacks++;
+    return UDR_OK;
+}
+
+int udr_tx_ack(udr_tx *tx, const char *name, uint64_t seq)
+{
+    int rc = enter(tx);
+    if (rc)
+        return rc;
+    return leave(tx, txapi_ack(tx, name, seq));
 }
 
 int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,

@@ -14,6 +14,8 @@
 #ifndef UDR_TXAPI_H
 #define UDR_TXAPI_H
 
+#include <stdint.h>
+
 #include "udr.h"
 
 /* A write outside any transaction: a transaction of its own. */
@@ -23,6 +25,10 @@ int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
 /* udr_query's statements that UDR runs itself (writes to UDR tables, as a
  * transaction of their own; BEGIN and the like, refused): *handled 1 then. */
 int txapi_query(udr_repo *repo, const char *sql, udr_result **out, int *handled);
+
+/* Records an acknowledgement to commit with the transaction (no checks of
+ * its state: CALL udr_ack runs inside a statement of the transaction). */
+int txapi_ack(udr_tx *tx, const char *name, uint64_t seq);
 
 /* Rolls back a transaction left open when its handle closes. */
 void txapi_abandon(udr_repo *repo);

@@ -1,0 +1,40 @@
+/*
+ * query_int — what the query layer's files share among themselves (query.c
+ * and changes.c); nothing above the layer includes it.
+ */
+#ifndef UDR_QUERY_INT_H
+#define UDR_QUERY_INT_H
+
+#include "query.h"
+#include "util/buf.h"
+
+typedef struct schema {
+    cat_column *cols;
+    size_t n;
+} schema;
+
+/* How an SQL function of ours starts an error message for DuckDB:
+ * "[udr] -3 there is no table x": db_error takes the code and the text. */
+#define QUERY_MSG_MARK "[udr] "
+void qi_function_error(const query *q, char *out, size_t size);
+
+/* Starts DuckDB if need be. */
+int qi_open(query *q);
+/* Runs one internal statement on q->con; its result to *out if non-NULL. */
+int qi_exec(query *q, const char *sql, duckdb_result *out, const char *what);
+/* The live rows of a table version as a SELECT (positions: with filename
+ * and file_row_number). */
+void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions);
+/* (SELECT cols FROM the rows a has and other may not have as they are),
+ * reading only where they differ (see query_diff). */
+int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
+                       const schema *cols);
+/* 1 (and a message) if a chunk or delete file of tv is not in the store. */
+int qi_missing_object(const query *q, const char *table, uint64_t version,
+                      const cat_tablever *tv, char *msg, size_t size);
+void qi_add_key_list(buf *b, const char *const *key);
+
+/* changes.c: the SQL functions udr_changes() and udr_ack(). */
+int changes_register(query *q);
+
+#endif
