@@ -41,6 +41,13 @@ static const char USAGE[] =
     "  revert COMMIT              a new commit undoing one\n"
     "  reset REF [--force]        move the current branch\n"
     "\n"
+    "Change feed\n"
+    "  changes TABLE [--from REF] [--to REF]   what each commit did to TABLE, as rows\n"
+    "  subscribe create NAME --tables T,...    a durable cursor over tables' changes\n"
+    "  subscribe poll NAME [--ack] [--follow]  the changes after its cursor\n"
+    "  subscribe ack NAME SEQ                  move its cursor past what was processed\n"
+    "  subscribe list | drop NAME              the subscriptions; drop one\n"
+    "\n"
     "Objects (plumbing)\n"
     "  object put FILE|-...       store files or stdin, print their hashes\n"
     "  object get HASH [-o FILE]  write an object to stdout or FILE, verified\n"
@@ -85,6 +92,8 @@ static const struct {
     {"merge", cmd_merge},
     {"revert", cmd_revert},
     {"reset", cmd_reset},
+    {"changes", cmd_changes},
+    {"subscribe", cmd_subscribe},
     {"version", cmd_version},
 };
 

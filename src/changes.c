@@ -170,7 +170,7 @@ int query_changes(query *q, const char *table, const feed_step *step, duckdb_res
     char *sql = buf_take(&s, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    rc = qi_exec(q, sql, out, "cannot compute the changes");
+    rc = qi_exec_shown(q, sql, out, "cannot compute the changes");
     free(sql);
     return rc;
 }

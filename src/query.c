@@ -3223,7 +3223,7 @@ int query_diff(query *q, const char *table, const char *from, const char *to,
         goto done;
     }
     duckdb_result r;
-    rc = exec(q, sql, &r, "cannot compute the diff");
+    rc = qi_exec_shown(q, sql, &r, "cannot compute the diff");
     free(sql);
     if (rc)
         goto done;
@@ -3713,4 +3713,19 @@ int qi_missing_object(const query *q, const char *table, uint64_t version,
 void qi_add_key_list(buf *b, const char *const *key)
 {
     add_key_list(b, key);
+}
+
+int qi_exec_shown(query *q, const char *sql, duckdb_result *out, const char *what)
+{
+    duckdb_prepared_statement ps;
+    if (duckdb_prepare(q->con, sql, &ps) != DuckDBSuccess) {
+        int rc = db_error(q, what, duckdb_prepare_error(ps));
+        duckdb_destroy_prepare(&ps);
+        return rc;
+    }
+    char *wrapped = nested_as_text(q, sql, ps);
+    duckdb_destroy_prepare(&ps);
+    int rc = exec(q, wrapped ? wrapped : sql, out, what);
+    free(wrapped);
+    return rc;
 }

@@ -22,6 +22,9 @@ void qi_function_error(const query *q, char *out, size_t size);
 int qi_open(query *q);
 /* Runs one internal statement on q->con; its result to *out if non-NULL. */
 int qi_exec(query *q, const char *sql, duckdb_result *out, const char *what);
+/* The same for a SELECT whose result a user reads: list, struct, map and
+ * array columns come as text (the C API reads them only through vectors). */
+int qi_exec_shown(query *q, const char *sql, duckdb_result *out, const char *what);
 /* The live rows of a table version as a SELECT (positions: with filename
  * and file_row_number). */
 void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions);
