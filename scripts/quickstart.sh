@@ -73,6 +73,25 @@ SELECT name, score FROM users WHERE id = 2;
 COMMIT;"
 show "$udr" log -n 1 --format table
 
+step "The changelog: every commit's rows, as a feed (and in SQL: udr_changes)"
+show "$udr" changes users --from 4 --format table
+
+step "A subscriber catches up on history, then sees a live change"
+show "$udr" subscribe create dashboard --tables users,audit
+show "$udr" subscribe poll dashboard --max 2 --ack
+show "$udr" subscribe list --format table
+"$udr" subscribe poll dashboard --ack >/dev/null       # the rest of history
+"$udr" subscribe poll dashboard --follow --ack > follow.out 2>&1 &
+follower=$!
+sleep 1
+show "$udr" sql "UPDATE users SET score = 100 WHERE id = 3"
+i=0
+while [ $i -lt 50 ] && ! grep -q update_after follow.out; do sleep 0.1; i=$((i + 1)); done
+kill -TERM "$follower"
+wait "$follower" || true
+echo "(a follower, waiting on the log with no CPU, printed:)"
+cat follow.out
+
 step "Small changes store only their rows; compact folds them back"
 show "$udr" sql "DELETE FROM users WHERE id = 1"
 show "$udr" show users
