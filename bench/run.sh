@@ -11,7 +11,7 @@
 #
 #   tables bench_tables: import and four queries against DuckDB on the same
 #         Parquet files, time travel, opening with 10,000 versions
-#   branches, tx: bench_branches, bench_tx (see their heads)
+#   branches, tx, feed: bench_branches, bench_tx, bench_feed (see their heads)
 #
 # Each figure is the best of RUNS runs; `sync` runs before each so one run
 # does not pay for another's write-back. BENCH_MB sets the file size
@@ -127,6 +127,14 @@ mkdir -p "$data/tx"
 tval() { awk -v k="$1" '$1 == k { print $2 }' "$data/tx.txt"; }
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
 rm -rf "$data/tx"
+
+echo "bench: change feed (${FEED_ROWS:=10000000} rows; ${FEED_COMMITS:=1000} commits followed; takes a few minutes)"
+rm -rf "$data/feed"
+mkdir -p "$data/feed"
+"$build/bench/bench_feed" "$data/feed" "$FEED_ROWS" "$FEED_COMMITS" "$build/udr" > "$data/feed.txt"
+fval() { awk -v k="$1" '$1 == k { print $2 }' "$data/feed.txt"; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
+rm -rf "$data/feed"
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
@@ -261,5 +269,87 @@ out="$top/bench/RESULTS.md"
     for q in scan filter groupby; do
         echo "| $q | **$(tval compact_before_${q}_ratio)** ($(ms "$(tval compact_before_${q}_s)")) | **$(tval compact_after_${q}_ratio)** ($(ms "$(tval compact_after_${q}_s)")) |"
     done
+    echo
+    echo "## Change feed and subscriptions"
+    echo
+    echo "The feed of one commit: a $(fval feed_rows)-row keyed table ($(fval feed_table_chunks) chunks, $(mb "$(fval feed_table_bytes)"),"
+    echo "$(mb "$(fval feed_chunk_bytes)") a chunk); 40 UPDATEs of 100 rows, each committed alone (\`udr_query\`),"
+    echo "alternately at 100 consecutive keys and at 100 random ones. After each, the feed of"
+    echo "that commit through the C API (\`udr_changes_open(t, V, V)\`, \`udr_changes_next\` to"
+    echo "the end), checked to be 100 update_before and 100 update_after rows. Bytes read:"
+    echo "the process's read() bytes (rchar) during it."
+    echo
+    echo "| update of 100 rows | first | median | p90 | max | bytes read (median) | goal |"
+    echo "|---|---|---|---|---|---|---|"
+    for k in range scattered; do
+        case $k in range) what="consecutive keys" ;; *) what="random keys" ;; esac
+        echo "| 100 $what | $(fval feed_${k}_first_ms) ms | **$(fval feed_${k}_median_ms) ms** | $(fval feed_${k}_p90_ms) ms | $(fval feed_${k}_max_ms) ms | $(mb "$(fval feed_${k}_read_bytes)") | < 50 ms |"
+    done
+    echo
+    echo "100 consecutive keys lie in one or two chunks; 100 random ones in about"
+    echo "$(awk -v c="$(fval feed_table_chunks)" 'BEGIN { printf "%.0f", c * (1 - (1 - 1 / c) ^ 100) }') of the $(fval feed_table_chunks), and the feed reads each chunk an update touched"
+    echo "whole, for the rows as they were. About every eighth small change folds the"
+    echo "table's delete files into one ($(fval feed_range_folds) and $(fval feed_scattered_folds) of the 20 here); the feed of that"
+    echo "commit reads every chunk that any delete file names (the old ones and the"
+    echo "new): median $(fval feed_range_fold_median_ms) ms and $(fval feed_scattered_fold_median_ms) ms."
+    echo
+    echo "References, in the same state after each feed: the same feed in SQL"
+    echo "(\`SELECT count(*) FROM udr_changes('t', 'V', 'V')\`), \`SELECT count(*) FROM t\`"
+    echo "(which DuckDB answers from the Parquet footers and the delete files), and a"
+    echo "scan that reads columns (\`SELECT sum(v), count(*), max(name) FROM t\`). Ratios:"
+    echo "the feed's median over theirs."
+    echo
+    echo "| update of 100 rows | feed in SQL | count(*) | scan | feed / count(*) | feed / scan |"
+    echo "|---|---|---|---|---|---|"
+    for k in range scattered; do
+        case $k in range) what="consecutive keys" ;; *) what="random keys" ;; esac
+        echo "| 100 $what | $(fval feed_${k}_sql_median_ms) ms | $(fval feed_${k}_count_median_ms) ms | $(fval feed_${k}_scan_median_ms) ms ($(mb "$(fval feed_${k}_scan_read_bytes)") read) | $(fval feed_${k}_ratio_count) | **$(fval feed_${k}_ratio_scan)** |"
+    done
+    echo
+    echo "Following: a follower process and a producer process on a small repository."
+    echo "The producer commits $(fval follow_commits) single-row INSERTs one by one, 0-5 ms apart"
+    echo "($(fval follow_commits_s) s in all, $(fval follow_commits_per_s) commits/s). The C follower loops \`udr_sub_poll\`,"
+    echo "reads the rows, \`udr_sub_ack\`, \`udr_wait\`; the CLI's is \`udr subscribe poll NAME"
+    echo "--follow --ack --format json\` (and without --ack), its lines read as they come."
+    echo "A row's latency: when the follower read it, less the commit's time in the log;"
+    echo "then less when the producer's \`udr_query\` returned (negative if the follower"
+    echo "saw it first), and less when the INSERT began (the commit's own work included)."
+    echo
+    echo "| follower | seen | median | p99 | max | from the return: median, p99 | from the start: median, p99 | goal |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for k in follow follow_cli follow_cli_noack; do
+        case $k in
+        follow) what="C API" ;;
+        follow_cli) what="\`udr subscribe poll --follow --ack\`" ;;
+        *) what="\`udr subscribe poll --follow\` (no --ack)" ;;
+        esac
+        [ -n "$(fval ${k}_seen)" ] || continue
+        echo "| $what | $(fval ${k}_seen) of $(fval ${k}_commits) | **$(fval ${k}_median_ms) ms** | **$(fval ${k}_p99_ms) ms** | $(fval ${k}_max_ms) ms | $(fval ${k}_from_return_median_ms), $(fval ${k}_from_return_p99_ms) ms | $(fval ${k}_from_send_median_ms), $(fval ${k}_from_send_p99_ms) ms | < 50 ms |"
+    done
+    echo
+    echo "Without --ack the cursor never moves: every poll starts again from it and"
+    echo "computes the rows of every commit since (printing only the new ones), so a"
+    echo "poll costs more with each commit; that run is $(fval follow_cli_noack_commits) commits long."
+    echo
+    echo "Idle: the follower's CPU time (all its threads) and context switches per"
+    echo "second over 2 s of waiting before the commits, and 2 s after them (from 0.3 s"
+    echo "after the last row arrived); the goal is no CPU while idle."
+    echo
+    echo "| follower | CPU before | CPU after | switches/s before, after | ends on SIGTERM |"
+    echo "|---|---|---|---|---|"
+    for k in follow follow_cli follow_cli_noack; do
+        case $k in
+        follow) what="C API" ;;
+        follow_cli) what="\`udr subscribe poll --follow --ack\`" ;;
+        *) what="\`udr subscribe poll --follow\` (no --ack)" ;;
+        esac
+        [ -n "$(fval ${k}_seen)" ] || continue
+        echo "| $what | **$(fval ${k}_idle_before_cpu_ms_per_s) ms/s** | $(fval ${k}_idle_after_cpu_ms_per_s) ms/s | $(fval ${k}_idle_before_switches_per_s), $(fval ${k}_idle_after_switches_per_s) | $(fval ${k}_exit_on_sigterm) |"
+    done
+    echo
+    echo "\`udr_wait\` without a timeout sleeps in poll() on an inotify watch of log/ and"
+    echo "wakes only when the log grows. After the commits, one of DuckDB's worker"
+    echo "threads wakes once or twice (its idle timeout, to release memory) and sleeps"
+    echo "again. The CLI waits with a 1 s timeout, to look for a stop signal."
 } > "$out"
 cat "$out"

@@ -622,7 +622,10 @@ int udr_changes_open(udr_repo *repo, const char *table, const char *from, const 
 int udr_changes_next(udr_changes *it, const udr_change_batch **out);
 /* The log record the iterator has read through: once every batch so far is
  * processed, acknowledging this skips the commits that did not touch the
- * subscription's tables as well. */
+ * subscription's tables as well. Before the first batch it is where the
+ * walk starts (a poll's: the subscription's cursor); after the last, the
+ * log's end when the poll began (or the last commit delivered, when
+ * max_commits stopped it). */
 uint64_t udr_changes_position(const udr_changes *it);
 void udr_changes_close(udr_changes *it);
 
