@@ -10,11 +10,10 @@
  * polls again whenever the log grows (udr_wait: inotify, no CPU in between),
  * until SIGINT or SIGTERM, which end it cleanly with exit 0.
  *
- * Without --ack the cursor stays where it was, so every poll of a follow
- * delivers again what the ones before did; the loop remembers the log
- * position it printed through and skips what lies at or before it, so each
- * commit is printed once per run (a new run starts from the cursor again:
- * at least once).
+ * Without --ack the cursor stays where it was: the loop remembers the log
+ * position it printed through and polls after it (udr_sub_poll_after), so
+ * each commit is printed once per run (a new run starts from the cursor
+ * again: at least once).
  */
 #include <errno.h>
 #include <signal.h>
@@ -601,11 +600,10 @@ static int flush_output(void)
  * to the position everything printed is complete through. */
 static int poll_once(udr_repo *repo, const poll_opts *o, uint64_t *shown)
 {
-    /* Without --ack a follow's polls all start at the same cursor: the
-     * library's limit would give the same commits each time. */
-    size_t lib_max = o->follow && !o->ack ? 0 : o->max_commits;
+    /* Each poll starts after what this run printed (without --ack the
+     * cursor stays where it was). */
     udr_changes *it;
-    if (udr_sub_poll(repo, o->name, lib_max, &it) != UDR_OK)
+    if (udr_sub_poll_after(repo, o->name, *shown, o->max_commits, &it) != UDR_OK)
         return out_repo_error(repo);
     uint64_t start = udr_changes_position(it);  /* nothing read yet: the cursor */
     uint64_t last_seq = 0, stop_at = 0;

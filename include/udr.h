@@ -657,9 +657,17 @@ void udr_sub_info_free(udr_sub_info *v, size_t n);
  * gone (expired), UDR_ENOTFOUND says which, rather than skip it. */
 int udr_sub_poll(udr_repo *repo, const char *name, size_t max_commits, udr_changes **out);
 
-/* Moves the cursor to seq (at least once). seq may not be behind the cursor,
- * nor ahead of what this handle's polls of it delivered (or, with no poll in
- * this handle, of the log): UDR_EINVAL, and the cursor stays. */
+/* The same from log position after, when it is ahead of the cursor: for a
+ * reader that keeps its own place without acknowledging (a follow that
+ * only watches), so that each poll reads only what is new. */
+int udr_sub_poll_after(udr_repo *repo, const char *name, uint64_t after, size_t max_commits,
+                       udr_changes **out);
+
+/* Moves the cursor to seq (at least once). seq may not be behind the
+ * cursor, nor ahead of what this handle's polls of it delivered (or, with no
+ * poll in this handle, of the log): UDR_EINVAL, and the cursor stays. An
+ * acknowledgement is itself a log record (so it wakes udr_wait):
+ * acknowledge only when the cursor moves. */
 int udr_sub_ack(udr_repo *repo, const char *name, uint64_t seq);
 
 /* The same inside a transaction: the cursor moves when the transaction

@@ -320,6 +320,12 @@ int udr_sub_list(udr_repo *repo, udr_sub_info **out, size_t *n)
 
 int udr_sub_poll(udr_repo *repo, const char *name, size_t max_commits, udr_changes **out)
 {
+    return udr_sub_poll_after(repo, name, 0, max_commits, out);
+}
+
+int udr_sub_poll_after(udr_repo *repo, const char *name, uint64_t after, size_t max_commits,
+                       udr_changes **out)
+{
     *out = NULL;
     int rc = repo_begin(repo);
     const cat_sub *sb = NULL;
@@ -341,8 +347,9 @@ int udr_sub_poll(udr_repo *repo, const char *name, size_t max_commits, udr_chang
     s->start = sb->cursor;
     if (s->delivered < sb->cursor)
         s->delivered = sb->cursor;
-    return new_iterator(repo, sb->branch, (const char *const *)sb->tables, sb->ntables,
-                        sb->cursor, UINT64_MAX, max_commits, name, out);
+    uint64_t from = after > sb->cursor ? after : sb->cursor;
+    return new_iterator(repo, sb->branch, (const char *const *)sb->tables, sb->ntables, from,
+                        UINT64_MAX, max_commits, name, out);
 }
 
 int feedapi_check_ack(udr_repo *repo, const char *name, uint64_t seq, uint64_t *expect)

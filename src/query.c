@@ -3698,12 +3698,6 @@ void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
     add_scan(b, q, tv, positions);
 }
 
-int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
-                       const schema *cols)
-{
-    return add_only_chunks(b, q, a, other, cols);
-}
-
 int qi_missing_object(const query *q, const char *table, uint64_t version,
                       const cat_tablever *tv, char *msg, size_t size)
 {
