@@ -9,10 +9,10 @@
  *       acknowledges for a subscription: inside a transaction, with it.
  *
  * The rows of one step come from the two table versions' differing parts
- * only (qi_add_only_chunks): chunks one side lacks, and rows of shared
- * chunks that a delete file on one side only names. So the feed of a
+ * only (qi_add_only_chunks): chunks one side lacks, and the rows of shared
+ * chunks that one side deletes and the other does not. So the feed of a
  * 100-row update of a large table reads one new chunk, one delete file and
- * the chunks that file touches.
+ * the chunks holding the rows it deletes.
  *
  * udr_changes() must know its columns when DuckDB binds it, which means
  * computing the feed then. Binding happens inside a statement of the main
@@ -25,8 +25,6 @@
 #include <string.h>
 
 #include "feed.h"
-#include "hash.h"
-#include "store.h"
 #include "query_int.h"
 
 /* ---- one step's rows -------------------------------------------------------- */
@@ -83,156 +81,6 @@ static int read_side(query *q, const char *table, int has, const udr_hash *h, ui
     return UDR_OK;
 }
 
-/* ---- where two versions differ ------------------------------------------------
-
-   Rows two versions may not share as they are: the chunks one side lacks
-   (read whole, less that side's deletes), and rows of chunks both share that
-   one side deletes and the other does not. Those rows are found by comparing
-   the (chunk, row) sets of the delete files only one side has, so a fold
-   (eight delete files rewritten as one) costs the rows it newly deletes,
-   not the rows it folds; only the chunks holding them are read. */
-
-typedef struct pos {
-    int side;                        /* 1: live in the old version only; 0: in the new only */
-    udr_hash chunk;
-    int64_t row;
-} pos;
-
-typedef struct diffs {
-    pos *v;
-    size_t n;
-} diffs;
-
-static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
-{
-    for (size_t i = 0; i < n; i++)
-        if (hash_equal(&v[i].hash, h))
-            return 1;
-    return 0;
-}
-
-static void add_path(buf *b, const query *q, const udr_hash *h)
-{
-    char rel[128];
-    store_object_relpath(h, rel, sizeof rel);
-    buf_printf(b, "'%s/%s'", q->root, rel);
-}
-
-/* read_parquet([the delete files of x that y lacks]) as (chunk, row), or
- * an empty relation. */
-static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
-                             const cat_tablever *y, int common)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < x->ndeletes; i++) {
-        if (has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash) != common)
-            continue;
-        buf_adds(b, n++ ? ", " : "(SELECT chunk, \"row\" FROM read_parquet([");
-        add_path(b, q, &x->deletes[i].hash);
-    }
-    buf_adds(b, n ? "]))" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
-}
-
-/* The rows of chunks both versions have that one deletes and the other
- * does not: side 1 (live in a, deleted in b), side 0 (the other way). */
-static int read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
-{
-    memset(d, 0, sizeof *d);
-    int any = 0;
-    for (size_t i = 0; i < a->ndeletes && !any; i++)
-        any = !has_chunk(b->deletes, b->ndeletes, &a->deletes[i].hash);
-    for (size_t i = 0; i < b->ndeletes && !any; i++)
-        any = !has_chunk(a->deletes, a->ndeletes, &b->deletes[i].hash);
-    if (!any)
-        return UDR_OK;               /* the same delete files: no such row */
-    buf s;
-    buf_init(&s);
-    buf_adds(&s, "WITH x AS (SELECT * FROM ");
-    add_only_deletes(&s, q, b, a, 0);
-    buf_adds(&s, "), y AS (SELECT * FROM ");
-    add_only_deletes(&s, q, a, b, 0);
-    buf_adds(&s, "), c AS (SELECT * FROM ");
-    add_only_deletes(&s, q, a, b, 1);
-    buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x EXCEPT SELECT * FROM y EXCEPT SELECT * "
-                 "FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y EXCEPT SELECT * FROM x "
-                 "EXCEPT SELECT * FROM c)");
-    char *sql = buf_take(&s, NULL);
-    if (sql == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    duckdb_result r;
-    int rc = qi_exec(q, sql, &r, "cannot read delete files");
-    free(sql);
-    if (rc)
-        return rc;
-    idx_t n = duckdb_row_count(&r);
-    d->v = calloc(n + 1, sizeof *d->v);
-    for (idx_t i = 0; d->v != NULL && i < n; i++) {
-        char *hex = duckdb_value_varchar(&r, 1, i);
-        pos p = {duckdb_value_int32(&r, 0, i) != 0, {{0}}, duckdb_value_int64(&r, 2, i)};
-        /* Only chunks both have: the others are read whole. */
-        if (hex != NULL && udr_hash_from_hex(hex, &p.chunk) == UDR_OK &&
-            has_chunk(a->chunks, a->nchunks, &p.chunk) &&
-            has_chunk(b->chunks, b->nchunks, &p.chunk))
-            d->v[d->n++] = p;
-        duckdb_free(hex);
-    }
-    duckdb_destroy_result(&r);
-    return d->v ? UDR_OK : err_set(q->err, UDR_ENOMEM, "out of memory");
-}
-
-/* SELECT x's columns FROM the rows x may have and y not: x's own chunks
- * (less x's deletes), and the rows of shared chunks on this side of d. */
-static void add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
-                     const diffs *d, int side)
-{
-    cat_tablever own = *x;
-    cat_chunk *chunks = calloc(x->nchunks + 1, sizeof *chunks);
-    own.chunks = chunks;
-    own.nchunks = 0;
-    for (size_t i = 0; chunks != NULL && i < x->nchunks; i++)
-        if (!has_chunk(y->chunks, y->nchunks, &x->chunks[i].hash))
-            chunks[own.nchunks++] = x->chunks[i];
-    size_t parts = 0;
-    if (own.nchunks > 0) {
-        qi_add_scan(s, q, &own, 0);
-        parts++;
-    }
-    /* The shared chunks' rows, chunk by chunk, by position. */
-    for (size_t i = 0; i < d->n; i++) {
-        if (d->v[i].side != side)
-            continue;
-        int first = 1;
-        for (size_t k = 0; k < i; k++)
-            first &= !(d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk));
-        if (!first)
-            continue;
-        cat_tablever one = *x;
-        cat_chunk ch = {d->v[i].chunk, 0, 0, 0, 0, 0};
-        one.chunks = &ch;
-        one.nchunks = 1;
-        one.ndeletes = 0;
-        buf_adds(s, parts++ ? " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM ("
-                            : "SELECT * EXCLUDE (filename, file_row_number) FROM (");
-        qi_add_scan(s, q, &one, 1);
-        buf_adds(s, ") WHERE file_row_number IN (");
-        size_t nrows = 0;
-        for (size_t k = i; k < d->n; k++)
-            if (d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk))
-                buf_printf(s, "%s%lld", nrows++ ? ", " : "", (long long)d->v[k].row);
-        buf_adds(s, ")");
-    }
-    if (parts == 0) {
-        /* Nothing: an empty relation of x's shape. */
-        cat_tablever any = *x;
-        any.nchunks = x->nchunks > 0 ? 1 : 0;
-        any.ndeletes = 0;
-        buf_adds(s, "SELECT * FROM (");
-        qi_add_scan(s, q, &any, 0);
-        buf_adds(s, ") LIMIT 0");
-    }
-    free(chunks);
-}
-
 /* The step's rows as a SELECT into s; *key (if non-NULL) receives a copy of
  * the key the rows are ordered by (NULL without one). */
 static int step_sql(query *q, const char *table, const feed_step *st, buf *s, char ***key)
@@ -255,15 +103,13 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         add_all(s, q, "insert", &b);
         goto done;
     }
-    diffs d;
-    if ((rc = read_diffs(q, &a, &b, &d)) != 0)
+    schema cols = {b.cols, b.ncols};
+    buf_adds(s, "WITH a AS MATERIALIZED ");
+    if ((rc = qi_add_only_chunks(s, q, &a, &b, &cols)) != 0)
         goto done;
-    buf_adds(s, "WITH a AS MATERIALIZED (");
-    add_side(s, q, &a, &b, &d, 1);
-    buf_adds(s, "), b AS MATERIALIZED (");
-    add_side(s, q, &b, &a, &d, 0);
-    buf_adds(s, ")");
-    free(d.v);
+    buf_adds(s, ", b AS MATERIALIZED ");
+    if ((rc = qi_add_only_chunks(s, q, &b, &a, &cols)) != 0)
+        goto done;
     if (!same_key(&a, &b)) {
         buf_adds(s, " SELECT 'insert' AS _op, * FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)"
                     " UNION ALL SELECT 'delete', * FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)");

@@ -3065,75 +3065,166 @@ static int differing_view(query *q, const cat_tablever *a, const cat_tablever *o
     return rc;
 }
 
-static void add_delete_files(buf *b, const query *q, const cat_tablever *tv)
+/* ---- where two versions differ ------------------------------------------------
+
+   Rows two versions may not share as they are: the chunks one side lacks
+   (read whole, less that side's deletes), and rows of chunks both share that
+   one side deletes and the other does not. Those rows are found by comparing
+   the (chunk, row) sets of the delete files only one side has, so a fold
+   (eight delete files rewritten as one) costs the rows it newly deletes,
+   not the rows it folds; only the chunks holding them are read. */
+
+typedef struct pos {
+    int side;                        /* 1: live in the old version only; 0: in the new only */
+    udr_hash chunk;
+    int64_t row;
+} pos;
+
+typedef struct diffs {
+    pos *v;
+    size_t n;
+} diffs;
+
+static void add_path(buf *b, const query *q, const udr_hash *h)
 {
-    if (tv->ndeletes == 0) {
-        buf_adds(b, "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
-        return;
+    char path[PATH_MAX * 2];
+    object_path(q, h, path, sizeof path);
+    add_literal(b, path);
+}
+
+/* read_parquet([the delete files of x that y lacks]) as (chunk, row), or
+ * an empty relation. */
+static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
+                             const cat_tablever *y, int common)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < x->ndeletes; i++) {
+        if (has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash) != common)
+            continue;
+        buf_adds(b, n++ ? ", " : "(SELECT chunk, \"row\" FROM read_parquet([");
+        add_path(b, q, &x->deletes[i].hash);
     }
-    buf_adds(b, "(SELECT chunk, \"row\" FROM read_parquet(");
-    add_path_list(b, q, tv->deletes, tv->ndeletes);
-    buf_adds(b, "))");
+    buf_adds(b, n ? "]))" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
+}
+
+/* The rows of chunks both versions have that one deletes and the other
+ * does not: side 1 (live in a, deleted in b), side 0 (the other way). */
+static int read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
+{
+    memset(d, 0, sizeof *d);
+    int any = 0;
+    for (size_t i = 0; i < a->ndeletes && !any; i++)
+        any = !has_chunk(b->deletes, b->ndeletes, &a->deletes[i].hash);
+    for (size_t i = 0; i < b->ndeletes && !any; i++)
+        any = !has_chunk(a->deletes, a->ndeletes, &b->deletes[i].hash);
+    if (!any)
+        return UDR_OK;               /* the same delete files: no such row */
+    buf s;
+    buf_init(&s);
+    buf_adds(&s, "WITH x AS (SELECT * FROM ");
+    add_only_deletes(&s, q, b, a, 0);
+    buf_adds(&s, "), y AS (SELECT * FROM ");
+    add_only_deletes(&s, q, a, b, 0);
+    buf_adds(&s, "), c AS (SELECT * FROM ");
+    add_only_deletes(&s, q, a, b, 1);
+    buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x EXCEPT SELECT * FROM y EXCEPT SELECT * "
+                 "FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y EXCEPT SELECT * FROM x "
+                 "EXCEPT SELECT * FROM c)");
+    char *sql = buf_take(&s, NULL);
+    if (sql == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    duckdb_result r;
+    int rc = exec(q, sql, &r, "cannot read delete files");
+    free(sql);
+    if (rc)
+        return rc;
+    idx_t n = duckdb_row_count(&r);
+    d->v = calloc(n + 1, sizeof *d->v);
+    for (idx_t i = 0; d->v != NULL && i < n; i++) {
+        char *hex = duckdb_value_varchar(&r, 1, i);
+        pos p = {duckdb_value_int32(&r, 0, i) != 0, {{0}}, duckdb_value_int64(&r, 2, i)};
+        /* Only chunks both have: the others are read whole. */
+        if (hex != NULL && udr_hash_from_hex(hex, &p.chunk) == UDR_OK &&
+            has_chunk(a->chunks, a->nchunks, &p.chunk) &&
+            has_chunk(b->chunks, b->nchunks, &p.chunk))
+            d->v[d->n++] = p;
+        duckdb_free(hex);
+    }
+    duckdb_destroy_result(&r);
+    return d->v ? UDR_OK : err_set(q->err, UDR_ENOMEM, "out of memory");
+}
+
+/* SELECT x's columns FROM the rows x may have and y not: x's own chunks
+ * (less x's deletes), and the rows of shared chunks on this side of d. */
+static void add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
+                     const diffs *d, int side)
+{
+    cat_tablever own = *x;
+    cat_chunk *chunks = calloc(x->nchunks + 1, sizeof *chunks);
+    own.chunks = chunks;
+    own.nchunks = 0;
+    for (size_t i = 0; chunks != NULL && i < x->nchunks; i++)
+        if (!has_chunk(y->chunks, y->nchunks, &x->chunks[i].hash))
+            chunks[own.nchunks++] = x->chunks[i];
+    size_t parts = 0;
+    if (own.nchunks > 0) {
+        add_scan(s, q, &own, 0);
+        parts++;
+    }
+    /* The shared chunks' rows, chunk by chunk, by position. */
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i].side != side)
+            continue;
+        int first = 1;
+        for (size_t k = 0; k < i; k++)
+            first &= !(d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk));
+        if (!first)
+            continue;
+        cat_tablever one = *x;
+        cat_chunk ch = {d->v[i].chunk, 0, 0, 0, 0, 0};
+        one.chunks = &ch;
+        one.nchunks = 1;
+        one.ndeletes = 0;
+        buf_adds(s, parts++ ? " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM ("
+                            : "SELECT * EXCLUDE (filename, file_row_number) FROM (");
+        add_scan(s, q, &one, 1);
+        buf_adds(s, ") WHERE file_row_number IN (");
+        size_t nrows = 0;
+        for (size_t k = i; k < d->n; k++)
+            if (d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk))
+                buf_printf(s, "%s%lld", nrows++ ? ", " : "", (long long)d->v[k].row);
+        buf_adds(s, ")");
+    }
+    if (parts == 0) {
+        /* Nothing: an empty relation of x's shape. */
+        cat_tablever any = *x;
+        any.nchunks = x->nchunks > 0 ? 1 : 0;
+        any.ndeletes = 0;
+        buf_adds(s, "SELECT * FROM (");
+        add_scan(s, q, &any, 0);
+        buf_adds(s, ") LIMIT 0");
+    }
+    free(chunks);
 }
 
 /* (SELECT cols FROM the rows a has and other may not have as they are):
  * what a diff of a against other reads. Chunks other lacks are read whole
  * (less a's deleted rows); from a chunk both share, only the rows other
- * deleted and a did not (the chunk is the same file on both sides, so
+ * deletes and a does not (the chunk is the same file on both sides, so
  * nothing else in it can differ). */
 static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
                            const schema *cols)
 {
-    cat_tablever view;
-    int rc = differing_view(q, a, other, &view);
-    if (rc) {
-        free(view.chunks);
+    diffs d;
+    int rc = read_diffs(q, a, other, &d);
+    if (rc)
         return rc;
-    }
-    cat_tablever own = view, shared = view;
-    own.chunks = calloc(view.nchunks + 1, sizeof *own.chunks);
-    shared.chunks = calloc(view.nchunks + 1, sizeof *shared.chunks);
-    own.nchunks = shared.nchunks = 0;
-    if (own.chunks == NULL || shared.chunks == NULL) {
-        free(own.chunks);
-        free(shared.chunks);
-        free(view.chunks);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < view.nchunks; i++) {
-        if (has_chunk(other->chunks, other->nchunks, &view.chunks[i].hash))
-            shared.chunks[shared.nchunks++] = view.chunks[i];
-        else
-            own.chunks[own.nchunks++] = view.chunks[i];
-    }
-    int none = own.nchunks == 0;
-    if (none && a->nchunks > 0) {
-        /* Nothing of a's own: an empty relation of the right shape. */
-        own.chunks[0] = a->chunks[0];
-        own.nchunks = 1;
-    }
-    buf_adds(b, "((SELECT ");
+    buf_adds(b, "(SELECT ");
     add_column_list(b, cols);
     buf_adds(b, " FROM (");
-    add_scan(b, q, &own, 0);
-    buf_adds(b, none ? ") LIMIT 0)" : "))");
-    if (shared.nchunks > 0) {
-        buf_adds(b, " UNION ALL (SELECT ");
-        add_column_list(b, cols);
-        buf_adds(b, " FROM (SELECT *, string_split(filename, '/')[-1] AS __chunk, "
-                    "file_row_number AS __row FROM read_parquet(");
-        add_path_list(b, q, shared.chunks, shared.nchunks);
-        buf_adds(b, ", filename = true, file_row_number = true)) SEMI JOIN (SELECT chunk AS "
-                    "__chunk, \"row\" AS __row FROM ");
-        add_delete_files(b, q, other);
-        buf_adds(b, " EXCEPT SELECT chunk, \"row\" FROM ");
-        add_delete_files(b, q, a);
-        buf_adds(b, ") USING (__chunk, __row))");
-    }
-    buf_addc(b, ')');
-    free(own.chunks);
-    free(shared.chunks);
-    free(view.chunks);
+    add_side(b, q, a, other, &d, 1);
+    buf_adds(b, "))");
+    free(d.v);
     return UDR_OK;
 }
 
@@ -3702,6 +3793,12 @@ int qi_missing_object(const query *q, const char *table, uint64_t version,
                       const cat_tablever *tv, char *msg, size_t size)
 {
     return missing_object(q, table, version, tv, msg, size);
+}
+
+int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
+                       const schema *cols)
+{
+    return add_only_chunks(b, q, a, other, cols);
 }
 
 void qi_add_key_list(buf *b, const char *const *key)
