@@ -288,10 +288,10 @@ out="$top/bench/RESULTS.md"
     echo
     echo "100 consecutive keys lie in one or two chunks; 100 random ones in about"
     echo "$(awk -v c="$(fval feed_table_chunks)" 'BEGIN { printf "%.0f", c * (1 - (1 - 1 / c) ^ 100) }') of the $(fval feed_table_chunks), and the feed reads each chunk an update touched"
-    echo "whole, for the rows as they were. About every eighth small change folds the"
-    echo "table's delete files into one ($(fval feed_range_folds) and $(fval feed_scattered_folds) of the 20 here); the feed of that"
-    echo "commit reads every chunk that any delete file names (the old ones and the"
-    echo "new): median $(fval feed_range_fold_median_ms) ms and $(fval feed_scattered_fold_median_ms) ms."
+    echo "(at those rows) for the rows as they were. About every eighth small change folds"
+    echo "the table's delete files into one ($(fval feed_range_folds) and $(fval feed_scattered_folds) of the 20 here); the feed compares"
+    echo "the (chunk, row) sets of the delete files only one side has, so that commit"
+    echo "costs only the rows it newly deletes: median $(fval feed_range_fold_median_ms) ms and $(fval feed_scattered_fold_median_ms) ms."
     echo
     echo "References, in the same state after each feed: the same feed in SQL"
     echo "(\`SELECT count(*) FROM udr_changes('t', 'V', 'V')\`), \`SELECT count(*) FROM t\`"
@@ -328,9 +328,8 @@ out="$top/bench/RESULTS.md"
         echo "| $what | $(fval ${k}_seen) of $(fval ${k}_commits) | **$(fval ${k}_median_ms) ms** | **$(fval ${k}_p99_ms) ms** | $(fval ${k}_max_ms) ms | $(fval ${k}_from_return_median_ms), $(fval ${k}_from_return_p99_ms) ms | $(fval ${k}_from_send_median_ms), $(fval ${k}_from_send_p99_ms) ms | < 50 ms |"
     done
     echo
-    echo "Without --ack the cursor never moves: every poll starts again from it and"
-    echo "computes the rows of every commit since (printing only the new ones), so a"
-    echo "poll costs more with each commit; that run is $(fval follow_cli_noack_commits) commits long."
+    echo "Without --ack the cursor never moves; the follower keeps its own place and"
+    echo "polls after it (\`udr_sub_poll_after\`), so each poll reads only the new commits."
     echo
     echo "Idle: the follower's CPU time (all its threads) and context switches per"
     echo "second over 2 s of waiting before the commits, and 2 s after them (from 0.3 s"
