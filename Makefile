@@ -50,7 +50,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/branch.c src/tx.c src/dml.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/branch.c src/tx.c src/dml.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
            src/feed.c src/changes.c src/feedapi.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c

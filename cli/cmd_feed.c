@@ -16,6 +16,7 @@
  * again: at least once).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,26 +501,57 @@ typedef struct poll_opts {
     out_format fmt;            /* FMT_TABLE or FMT_JSON */
 } poll_opts;
 
-/* The signal that asks a follow to end (0: none yet). Set by the handler;
- * read after each batch and each wait. */
+/* The signal that asks a follow to end (0: none yet); read after each batch
+ * and each wait.
+ *
+ * DuckDB's threads could take a process-directed SIGINT or SIGTERM and
+ * leave the main thread asleep in udr_wait. So both are blocked from the
+ * start (threads made later inherit that), and one thread of ours takes
+ * them with sigwait: it sets the flag, then pokes the main thread with
+ * SIGUSR1 (a handler that does nothing, without SA_RESTART, so the wait
+ * returns) every 100 ms until the process ends: a poke that lands just
+ * before the wait blocks is followed by another. No timer runs while
+ * nothing happens. */
 static volatile sig_atomic_t stop_signal;
+static pthread_t main_thread;
 
-static void on_stop(int sig)
+static void on_poke(int sig)
 {
-    stop_signal = sig;
+    (void)sig;
 }
 
-/* SIGINT and SIGTERM set stop_signal; without SA_RESTART, so that a wait
- * they interrupt returns at once. */
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    int sig = 0;
+    if (sigwait(set, &sig) != 0)
+        return NULL;
+    stop_signal = sig;
+    for (;;) {
+        pthread_kill(main_thread, SIGUSR1);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
 static int catch_stop_signals(void)
 {
+    static sigset_t set;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
+    sa.sa_handler = on_poke;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;
-    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    main_thread = pthread_self();
+    pthread_t th;
+    if (sigaction(SIGUSR1, &sa, NULL) != 0 || pthread_sigmask(SIG_BLOCK, &set, NULL) != 0 ||
+        pthread_create(&th, NULL, signal_thread, &set) != 0)
         return out_error("cannot catch SIGINT and SIGTERM: %s", strerror(errno));
+    pthread_detach(th);
     return EXIT_OK;
 }
 
@@ -695,10 +727,9 @@ static int sub_poll(cli *c, int argc, char **argv)
     uint64_t shown = 0;
     int status;
     while ((status = poll_once(repo, &o, &shown)) == EXIT_OK && o.follow && !stop_signal) {
-        /* A signal that lands just before the wait blocks would not cut it
-         * short: wake every second to look at the flag. */
+        /* 0: a poke from the signal thread (or nothing new): look again. */
         int w = 0;
-        while (!stop_signal && (w = udr_wait(repo, shown, 1000)) == 0) {
+        while (!stop_signal && (w = udr_wait(repo, shown, -1)) == 0) {
         }
         if (w < 0 && !stop_signal) {
             status = out_repo_error(repo);

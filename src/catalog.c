@@ -13,11 +13,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "catalog_int.h"
 #include "hash.h"
 #include "util/buf.h"
 
-enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3, REC_SUB = 4 };
-enum { SUB_CREATE = 1, SUB_DROP = 2, SUB_ACK = 3 };
 
 static const char TV_MAGIC[] = "udr table-version 1";
 static const char COMMIT_MAGIC[] = "udr commit 1";
@@ -253,7 +252,7 @@ void catv_free(cat_tablever *tv)
 }
 
 /* Appends one element to a growable array. */
-static void *grow_array(void *arr, size_t *cap, size_t n, size_t elem)
+void *cat_grow(void *arr, size_t *cap, size_t n, size_t elem)
 {
     if (n < *cap)
         return arr;
@@ -292,7 +291,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
         } else if (field_is(&l, 0, "column") && l.n == 3 && stage >= 2 && stage <= 3) {
             if (tv->ncols >= CATALOG_MAX_COLUMNS)
                 goto bad;
-            cat_column *c = grow_array(tv->cols, &ccap, tv->ncols, sizeof *c);
+            cat_column *c = cat_grow(tv->cols, &ccap, tv->ncols, sizeof *c);
             if (c == NULL)
                 goto oom;
             tv->cols = c;
@@ -303,7 +302,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
                 goto bad;
             stage = 3;
         } else if (field_is(&l, 0, "key") && l.n == 2 && stage >= 3 && stage <= 4) {
-            char **k = grow_array(tv->key, &kcap, tv->nkey, sizeof *k);
+            char **k = cat_grow(tv->key, &kcap, tv->nkey, sizeof *k);
             if (k == NULL)
                 goto oom;
             tv->key = k;
@@ -312,7 +311,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
                 goto bad;
             stage = 4;
         } else if (field_is(&l, 0, "chunk") && (l.n == 4 || l.n == 6) && stage >= 3) {
-            cat_chunk *ch = grow_array(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
+            cat_chunk *ch = cat_grow(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
             if (ch == NULL)
                 goto oom;
             tv->chunks = ch;
@@ -329,7 +328,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             sum_rows += c->rows;
             stage = 5;
         } else if (field_is(&l, 0, "delete") && l.n == 3 && stage >= 5) {
-            cat_chunk *d = grow_array(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
+            cat_chunk *d = cat_grow(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
             if (d == NULL)
                 goto oom;
             tv->deletes = d;
@@ -440,7 +439,7 @@ int catc_decode(const void *data, size_t len, cat_commit *c, udr_err *err)
                 goto bad;
             stage = 3;
         } else if (field_is(&l, 0, "table") && l.n == 4 && stage == 3) {
-            cat_entry *t = grow_array(c->tables, &tcap, c->ntables, sizeof *t);
+            cat_entry *t = cat_grow(c->tables, &tcap, c->ntables, sizeof *t);
             if (t == NULL)
                 goto oom;
             c->tables = t;
@@ -535,7 +534,7 @@ int catalog_parse_time(const char *s, int64_t *us)
 /* Binary search of a name in an array sorted by it: elements of size bytes
  * whose name (a char *) sits at offset off. 1 and *at = its index if found;
  * 0 and *at = where it would go otherwise. */
-static int find_name(const void *base, size_t n, size_t size, size_t off, const char *name,
+int cat_find_name(const void *base, size_t n, size_t size, size_t off, const char *name,
                      size_t *at)
 {
     size_t lo = 0, hi = n;
@@ -558,77 +557,24 @@ static int find_name(const void *base, size_t n, size_t size, size_t off, const 
 
 static int find_table(const catalog *c, const char *name, size_t *at)
 {
-    return find_name(c->tables, c->ntables, sizeof *c->tables, offsetof(cat_table, name), name,
+    return cat_find_name(c->tables, c->ntables, sizeof *c->tables, offsetof(cat_table, name), name,
                      at);
 }
 
 static int find_branch(const catalog *c, const char *name, size_t *at)
 {
-    return find_name(c->branches, c->nbranches, sizeof *c->branches,
+    return cat_find_name(c->branches, c->nbranches, sizeof *c->branches,
                      offsetof(cat_branch, name), name, at);
 }
 
 static int find_tag(const catalog *c, const char *name, size_t *at)
 {
-    return find_name(c->tags, c->ntags, sizeof *c->tags, offsetof(cat_tag, name), name, at);
-}
-
-static int find_sub(const catalog *c, const char *name, size_t *at)
-{
-    return find_name(c->subs, c->nsubs, sizeof *c->subs, offsetof(cat_sub, name), name, at);
-}
-
-const cat_sub *catalog_sub(const catalog *c, const char *name)
-{
-    size_t at;
-    return find_sub(c, name, &at) ? &c->subs[at] : NULL;
-}
-
-static void free_sub(cat_sub *s)
-{
-    free(s->name);
-    free(s->branch);
-    for (size_t i = 0; i < s->ntables; i++)
-        free(s->tables[i]);
-    free(s->tables);
-}
-
-static int cmp_strp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Adds a subscription to the index (its name new). */
-static int sub_add(catalog *c, const char *name, const char *branch, char *const *tables,
-                   size_t n, uint64_t cursor, int64_t created_us)
-{
-    size_t at;
-    if (find_sub(c, name, &at))
-        return UDR_ECORRUPT;
-    cat_sub *v = grow_array(c->subs, &c->scap, c->nsubs, sizeof *v);
-    if (v == NULL)
-        return UDR_ENOMEM;
-    c->subs = v;
-    cat_sub s = {strdup(name), strdup(branch), calloc(n + 1, sizeof(char *)), 0, cursor,
-                 created_us};
-    int rc = s.name && s.branch && s.tables ? UDR_OK : UDR_ENOMEM;
-    for (size_t i = 0; rc == UDR_OK && i < n; i++)
-        if ((s.tables[s.ntables++] = strdup(tables[i])) == NULL)
-            rc = UDR_ENOMEM;
-    if (rc) {
-        free_sub(&s);
-        return rc;
-    }
-    qsort(s.tables, s.ntables, sizeof *s.tables, cmp_strp);
-    memmove(&v[at + 1], &v[at], (c->nsubs - at) * sizeof *v);
-    v[at] = s;
-    c->nsubs++;
-    return UDR_OK;
+    return cat_find_name(c->tags, c->ntags, sizeof *c->tags, offsetof(cat_tag, name), name, at);
 }
 
 static int find_entry(const cat_branch *b, const char *name, size_t *at)
 {
-    return find_name(b->tables, b->ntables, sizeof *b->tables, offsetof(cat_entry, table), name,
+    return cat_find_name(b->tables, b->ntables, sizeof *b->tables, offsetof(cat_entry, table), name,
                      at);
 }
 
@@ -718,7 +664,7 @@ static cat_branch *branch_get(catalog *c, const char *name, int make, int64_t ti
         return &c->branches[at];
     if (!make)
         return NULL;
-    cat_branch *b = grow_array(c->branches, &c->bcap, c->nbranches, sizeof *b);
+    cat_branch *b = cat_grow(c->branches, &c->bcap, c->nbranches, sizeof *b);
     if (b == NULL)
         return NULL;
     c->branches = b;
@@ -750,7 +696,7 @@ static int branch_set_entry(catalog *c, cat_branch *b, const char *name, uint64_
         return UDR_OK;
     }
     if (!present) {
-        cat_entry *e = grow_array(b->tables, &b->tcap, b->ntables, sizeof *e);
+        cat_entry *e = cat_grow(b->tables, &b->tcap, b->ntables, sizeof *e);
         if (e == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         b->tables = e;
@@ -787,7 +733,7 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
     b->has_head = commit != NULL;
     if (commit != NULL) {
         b->head = *commit;
-        cat_point *p = grow_array(b->points, &b->pcap, b->npoints, sizeof *p);
+        cat_point *p = cat_grow(b->points, &b->pcap, b->npoints, sizeof *p);
         if (p == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         b->points = p;
@@ -805,7 +751,7 @@ static int add_version(catalog *c, const char *name, uint64_t version, const udr
     int dropped = hash_equal(h, &zero);
     size_t at;
     if (!find_table(c, name, &at)) {
-        cat_table *t = grow_array(c->tables, &c->tcap, c->ntables, sizeof *t);
+        cat_table *t = cat_grow(c->tables, &c->tcap, c->ntables, sizeof *t);
         if (t == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         c->tables = t;
@@ -828,7 +774,7 @@ static int add_version(catalog *c, const char *name, uint64_t version, const udr
                        (unsigned long long)seq, name, (unsigned long long)version,
                        (unsigned long long)t->v[t->nv - 1].version);
     }
-    cat_version *v = grow_array(t->v, &t->cap, t->nv, sizeof *v);
+    cat_version *v = cat_grow(t->v, &t->cap, t->nv, sizeof *v);
     if (v == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
     t->v = v;
@@ -926,7 +872,7 @@ static int add_tag(catalog *c, const char *name, const udr_hash *commit, int64_t
         t->time_us = time_us;
         return UDR_OK;
     }
-    cat_tag *t = grow_array(c->tags, &c->tgcap, c->ntags, sizeof *t);
+    cat_tag *t = cat_grow(c->tags, &c->tgcap, c->ntags, sizeof *t);
     if (t == NULL)
         return UDR_ENOMEM;
     c->tags = t;
@@ -961,7 +907,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
         udr_hash a, b;
         if (field_is(&l, 0, "commit") && l.n == 4 && field_u64(&l, 1, &seq) == 0 &&
             field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0 && c->nhist == 0) {
-            cat_point *hp = grow_array(c->history, &c->histcap, c->nhist, sizeof *hp);
+            cat_point *hp = cat_grow(c->history, &c->histcap, c->nhist, sizeof *hp);
             if (hp == NULL)
                 rc = UDR_ENOMEM;
             else {
@@ -1026,7 +972,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
             if (name == NULL || branch == NULL || list == NULL || nt == 0)
                 rc = UDR_ECORRUPT;
             else
-                rc = sub_add(c, name, branch, tables, nt, seq, (int64_t)created);
+                rc = catsub_add(c, name, branch, tables, nt, seq, (int64_t)created);
             free(name);
             free(branch);
             free(list);
@@ -1097,11 +1043,7 @@ static void free_index(catalog *c)
         free(c->tags[i].message);
     }
     free(c->tags);
-    for (size_t i = 0; i < c->nsubs; i++)
-        free_sub(&c->subs[i]);
-    free(c->subs);
-    c->subs = NULL;
-    c->nsubs = c->scap = 0;
+    catsub_free_all(c);
     free(c->history);
     c->tables = NULL;
     c->branches = NULL;
@@ -1151,7 +1093,7 @@ int catalog_complete(catalog *c)
     return UDR_OK;
 }
 
-static int malformed(catalog *c, uint64_t seq)
+int cat_malformed(catalog *c, uint64_t seq)
 {
     return err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed", (unsigned long long)seq);
 }
@@ -1166,7 +1108,7 @@ static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
     int rc = UDR_OK;
     cat_branch *b = NULL;
     if (r->bad || branch == NULL || n > len)
-        rc = malformed(c, seq);
+        rc = cat_malformed(c, seq);
     else if ((b = branch_get(c, branch, 0, 0)) == NULL)
         rc = err_set(c->err, UDR_ECORRUPT, "log record %llu commits to branch %s, which is not there",
                      (unsigned long long)seq, branch);
@@ -1177,30 +1119,19 @@ static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
         udr_hash h;
         rd_bytes(r, h.bytes, UDR_HASH_BYTES);
         if (r->bad || name == NULL || catalog_check_name(name, NULL) != UDR_OK)
-            rc = malformed(c, seq);
+            rc = cat_malformed(c, seq);
         else if ((rc = add_version(c, name, version, &h, time_us, seq, &commit)) == UDR_OK)
             rc = branch_set_entry(c, b, name, version, &h);
         free(name);
     }
     /* Acknowledgements that commit with it. */
-    if (rc == UDR_OK && r->pos < r->len) {
-        uint32_t nacks = rd_u32(r);
-        for (uint32_t i = 0; rc == UDR_OK && i < nacks && !r->bad; i++) {
-            char *name = rd_str16(r);
-            uint64_t to = rd_u64(r);
-            size_t at;
-            if (r->bad || name == NULL)
-                rc = malformed(c, seq);
-            else if (find_sub(c, name, &at))
-                c->subs[at].cursor = to;
-            free(name);
-        }
-    }
+    if (rc == UDR_OK && r->pos < r->len)
+        rc = catsub_apply_acks(c, seq, r);
     if (rc == UDR_OK && !rd_done(r))
-        rc = malformed(c, seq);
+        rc = cat_malformed(c, seq);
     if (rc == UDR_OK) {
-        cat_point *h = grow_array(c->history, &c->histcap, c->nhist, sizeof *h);
-        cat_point *p = grow_array(b->points, &b->pcap, b->npoints, sizeof *p);
+        cat_point *h = cat_grow(c->history, &c->histcap, c->nhist, sizeof *h);
+        cat_point *p = cat_grow(b->points, &b->pcap, b->npoints, sizeof *p);
         if (h != NULL)
             c->history = h;
         if (p != NULL)
@@ -1229,7 +1160,7 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
     const char *what = kind == CAT_REF_TAG || kind == CAT_REF_TAG_DELETE ? "tag" : "branch";
     if (r->bad || !rd_done(r) || name == NULL || text == NULL || has > 1 ||
         catalog_check_ref_name(name, what, NULL) != UDR_OK) {
-        rc = malformed(c, seq);
+        rc = cat_malformed(c, seq);
         goto out;
     }
     size_t at;
@@ -1250,7 +1181,7 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
     }
     case CAT_REF_BRANCH_DELETE:
         if (strcmp(name, "main") == 0 || !find_branch(c, name, &at)) {
-            rc = malformed(c, seq);
+            rc = cat_malformed(c, seq);
             break;
         }
         free_branch(&c->branches[at]);
@@ -1264,7 +1195,7 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
         break;
     case CAT_REF_TAG:
         if (!has) {
-            rc = malformed(c, seq);
+            rc = cat_malformed(c, seq);
             break;
         }
         if (add_tag(c, name, &commit, time_us, text) != UDR_OK)
@@ -1272,7 +1203,7 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
         break;
     case CAT_REF_TAG_DELETE:
         if (!find_tag(c, name, &at)) {
-            rc = malformed(c, seq);
+            rc = cat_malformed(c, seq);
             break;
         }
         free(c->tags[at].name);
@@ -1282,7 +1213,7 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
         break;
     case CAT_REF_CHECKOUT:
         if (!find_branch(c, name, &at)) {
-            rc = malformed(c, seq);
+            rc = cat_malformed(c, seq);
             break;
         }
         snprintf(c->current, sizeof c->current, "%s", name);
@@ -1299,63 +1230,6 @@ out:
     return rc;
 }
 
-static int apply_sub(catalog *c, uint64_t seq, reader *r)
-{
-    uint8_t kind = rd_u8(r);
-    int64_t time_us = (int64_t)rd_u64(r);
-    char *name = rd_str16(r), *branch = NULL;
-    char **tables = NULL;
-    uint32_t n = 0;
-    uint64_t at_seq = 0;
-    int rc = UDR_OK;
-    if (kind == SUB_CREATE) {
-        branch = rd_str16(r);
-        at_seq = rd_u64(r);
-        n = rd_u32(r);
-        if (!r->bad && n <= r->len && (tables = calloc(n + 1, sizeof *tables)) == NULL)
-            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
-        for (uint32_t i = 0; tables != NULL && i < n && !r->bad; i++)
-            tables[i] = rd_str16(r);
-    } else if (kind == SUB_ACK) {
-        at_seq = rd_u64(r);
-    }
-    size_t at;
-    if (rc == UDR_OK && (r->bad || !rd_done(r) || name == NULL))
-        rc = malformed(c, seq);
-    else if (rc == UDR_OK && kind == SUB_CREATE) {
-        if (branch == NULL || tables == NULL || n == 0)
-            rc = malformed(c, seq);
-        else if ((rc = sub_add(c, name, branch, tables, n, at_seq, time_us)) == UDR_ENOMEM)
-            rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
-        else if (rc)
-            rc = malformed(c, seq);
-    } else if (rc == UDR_OK && kind == SUB_DROP) {
-        if (!find_sub(c, name, &at))
-            rc = malformed(c, seq);
-        else {
-            free_sub(&c->subs[at]);
-            memmove(&c->subs[at], &c->subs[at + 1], (c->nsubs - at - 1) * sizeof *c->subs);
-            c->nsubs--;
-        }
-    } else if (rc == UDR_OK && kind == SUB_ACK) {
-        if (!find_sub(c, name, &at))
-            rc = malformed(c, seq);
-        else
-            c->subs[at].cursor = at_seq;
-    } else if (rc == UDR_OK) {
-        rc = err_set(c->err, UDR_EFORMAT,
-                     "log record %llu is a subscription change of kind %u, which this udr does "
-                     "not know; upgrade udr",
-                     (unsigned long long)seq, kind);
-    }
-    for (uint32_t i = 0; tables != NULL && i < n; i++)
-        free(tables[i]);
-    free(tables);
-    free(name);
-    free(branch);
-    return rc;
-}
-
 static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len)
 {
     catalog *c = ctx;
@@ -1366,7 +1240,7 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         udr_hash h;
         rd_bytes(&r, h.bytes, UDR_HASH_BYTES);
         if (!rd_done(&r))
-            return malformed(c, seq);
+            return cat_malformed(c, seq);
         /* A reader that holds the history already has this state. */
         return c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 && c->ntags == 0 &&
                        c->nsubs == 0 && !c->branches[0].has_head
@@ -1378,7 +1252,7 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
     if (type == REC_REF)
         return apply_ref(c, seq, &r);
     if (type == REC_SUB)
-        return apply_sub(c, seq, &r);
+        return catsub_apply(c, seq, &r);
     return err_set(c->err, UDR_EFORMAT,
                    "log record %llu has type %u, which this udr does not know; upgrade udr",
                    (unsigned long long)seq, type);
@@ -1464,7 +1338,7 @@ static int make_commit(catalog *c, const cat_branch *br, const cat_commit_opts *
 
 /* The next record time: now, but after every record before (times in the
  * log strictly increase, so "as of" lookups are unambiguous). */
-static int64_t record_time(const catalog *c)
+int64_t cat_record_time(const catalog *c)
 {
     int64_t t_us = now_us();
     if (c->nhist > 0 && t_us <= c->history[c->nhist - 1].time_us)
@@ -1483,7 +1357,7 @@ static int head_is(const cat_branch *b, int expect_has, const udr_hash *expect)
 }
 
 /* Appends a record (lock held) and applies it to the index. */
-static int append_record(catalog *c, buf *b)
+int cat_append_record(catalog *c, buf *b)
 {
     size_t len;
     char *rec = buf_take(b, &len);
@@ -1554,7 +1428,7 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
     }
     if ((rc = catalog_check_acks(c, o->acks, o->nacks)) != 0)
         goto out;
-    int64_t t_us = record_time(c);
+    int64_t t_us = cat_record_time(c);
     udr_hash commit;
     if ((rc = make_commit(c, br, o, changes, n, t_us, &commit)) != 0)
         goto out;
@@ -1578,7 +1452,7 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
             buf_u64(&b, o->acks[i].seq);
         }
     }
-    rc = append_record(c, &b);
+    rc = cat_append_record(c, &b);
     if (rc == UDR_OK && commit_out != NULL)
         *commit_out = commit;
 out:
@@ -1651,165 +1525,16 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
     buf_init(&b);
     buf_u8(&b, REC_REF);
     buf_u8(&b, (uint8_t)r->kind);
-    buf_u64(&b, (uint64_t)record_time(c));
+    buf_u64(&b, (uint64_t)cat_record_time(c));
     buf_str16(&b, r->name);
     buf_u8(&b, r->commit != NULL);
     if (r->commit != NULL)
         buf_add(&b, r->commit->bytes, UDR_HASH_BYTES);
     buf_str16(&b, r->text ? r->text : "");
-    rc = append_record(c, &b);
+    rc = cat_append_record(c, &b);
 out:
     log_unlock(&c->log);
     return rc == UDR_OK ? log_sync(&c->log) : rc;
-}
-
-/* ---- subscriptions ---------------------------------------------------------- */
-
-static int check_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq)
-{
-    const cat_sub *sb = catalog_sub(c, name);
-    if (sb == NULL)
-        return err_set(c->err, UDR_ENOTFOUND,
-                       "there is no subscription %s (see 'udr subscribe list')", name);
-    if (seq < sb->cursor)
-        return err_set(c->err, UDR_EINVAL,
-                       "subscription %s is acknowledged through %llu already; %llu would move "
-                       "it back (its cursor stays)",
-                       name, (unsigned long long)sb->cursor, (unsigned long long)seq);
-    if (seq > log_last_seq(&c->log))
-        return err_set(c->err, UDR_EINVAL,
-                       "cannot acknowledge %llu for subscription %s: the log ends at %llu, so "
-                       "it cannot have been delivered (its cursor stays at %llu)",
-                       (unsigned long long)seq, name,
-                       (unsigned long long)log_last_seq(&c->log),
-                       (unsigned long long)sb->cursor);
-    if (expect != UINT64_MAX && sb->cursor != expect)
-        return err_set(c->err, UDR_ECONFLICT,
-                       "subscription %s was acknowledged through %llu by another consumer "
-                       "meanwhile (this one read from %llu); nothing was committed: poll "
-                       "again",
-                       name, (unsigned long long)sb->cursor, (unsigned long long)expect);
-    return UDR_OK;
-}
-
-int catalog_check_acks(catalog *c, const cat_ack *acks, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int rc = check_ack(c, acks[i].name, acks[i].expect, acks[i].seq);
-        if (rc)
-            return rc;
-    }
-    return UDR_OK;
-}
-
-/* Appends a sub record under the lock, after the check (may be NULL). */
-static int sub_record(catalog *c, int kind, const char *name, int (*check)(catalog *, void *),
-                      void *arg, void (*body)(catalog *, buf *, void *))
-{
-    int rc = catalog_check_ref_name(name, "subscription", c->err);
-    if (rc == UDR_OK)
-        rc = log_lock(&c->log);
-    if (rc)
-        return rc;
-    if ((rc = catalog_refresh(c)) == UDR_OK && check != NULL)
-        rc = check(c, arg);
-    if (rc == UDR_OK) {
-        buf b;
-        buf_init(&b);
-        buf_u8(&b, REC_SUB);
-        buf_u8(&b, (uint8_t)kind);
-        buf_u64(&b, (uint64_t)record_time(c));
-        buf_str16(&b, name);
-        if (body != NULL)
-            body(c, &b, arg);
-        rc = append_record(c, &b);
-    }
-    log_unlock(&c->log);
-    return rc == UDR_OK ? log_sync(&c->log) : rc;
-}
-
-typedef struct sub_args {
-    const char *name, *branch;
-    const char *const *tables;
-    size_t ntables;
-    uint64_t expect, seq;
-} sub_args;
-
-static int check_create(catalog *c, void *arg)
-{
-    sub_args *a = arg;
-    if (catalog_sub(c, a->name) != NULL)
-        return err_set(c->err, UDR_EEXIST, "subscription %s exists already", a->name);
-    if (catalog_branch(c, a->branch) == NULL)
-        return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
-                       a->branch);
-    if (a->ntables == 0 || a->ntables > 256)
-        return err_set(c->err, UDR_EINVAL, "a subscription names 1 to 256 tables, not %zu",
-                       a->ntables);
-    for (size_t i = 0; i < a->ntables; i++) {
-        int rc = catalog_check_name(a->tables[i], c->err);
-        if (rc)
-            return rc;
-        if (catalog_table(c, a->tables[i]) == NULL)
-            return err_set(c->err, UDR_ENOTFOUND, "there is no table %s (see 'udr tables')",
-                           a->tables[i]);
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(a->tables[k], a->tables[i]) == 0)
-                return err_set(c->err, UDR_EINVAL, "table %s is named twice", a->tables[i]);
-    }
-    if (a->seq == UINT64_MAX)
-        a->seq = log_last_seq(&c->log);
-    return UDR_OK;
-}
-
-static void body_create(catalog *c, buf *b, void *arg)
-{
-    (void)c;
-    sub_args *a = arg;
-    buf_str16(b, a->branch);
-    buf_u64(b, a->seq);
-    buf_u32(b, (uint32_t)a->ntables);
-    for (size_t i = 0; i < a->ntables; i++)
-        buf_str16(b, a->tables[i]);
-}
-
-int catalog_sub_create(catalog *c, const char *name, const char *branch,
-                       const char *const *tables, size_t ntables, uint64_t cursor)
-{
-    sub_args a = {name, branch, tables, ntables, 0, cursor};
-    return sub_record(c, SUB_CREATE, name, check_create, &a, body_create);
-}
-
-static int check_drop(catalog *c, void *arg)
-{
-    const char *name = arg;
-    if (catalog_sub(c, name) == NULL)
-        return err_set(c->err, UDR_ENOTFOUND,
-                       "there is no subscription %s (see 'udr subscribe list')", name);
-    return UDR_OK;
-}
-
-int catalog_sub_drop(catalog *c, const char *name)
-{
-    return sub_record(c, SUB_DROP, name, check_drop, (void *)name, NULL);
-}
-
-static int check_ack_args(catalog *c, void *arg)
-{
-    sub_args *a = arg;
-    return check_ack(c, a->name, a->expect, a->seq);
-}
-
-static void body_ack(catalog *c, buf *b, void *arg)
-{
-    (void)c;
-    buf_u64(b, ((sub_args *)arg)->seq);
-}
-
-int catalog_sub_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq)
-{
-    sub_args a = {name, NULL, NULL, 0, expect, seq};
-    return sub_record(c, SUB_ACK, name, check_ack_args, &a, body_ack);
 }
 
 /* ---- resolving ----------------------------------------------------------- */
