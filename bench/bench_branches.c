@@ -17,34 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#define BENCH_NAME "bench_branches"
+#include "bench_util.h"
 #include "udr.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, udr_repo *r)
-{
-    fprintf(stderr, "bench_branches: %s: %s\n", what, r ? udr_errmsg(r) : "");
-    exit(1);
-}
-
-/* Bytes this process has read through system calls so far. */
-static unsigned long long rchar(void)
-{
-    FILE *f = fopen("/proc/self/io", "r");
-    unsigned long long v = 0;
-    char line[128];
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "rchar: %llu", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
-}
 
 static int count_object(void *ctx, const udr_hash *h, uint64_t size)
 {
@@ -60,12 +35,6 @@ static unsigned long long objects(udr_repo *r)
     if (udr_object_foreach(r, count_object, &n) != UDR_OK)
         die("objects", r);
     return n;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* 15 branch creations: best and median seconds, and new objects. */

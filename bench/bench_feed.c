@@ -56,16 +56,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "bench_feed"
+#include "bench_util.h"
 #include "udr.h"
 
 enum { UPDATES = 40, UPDATE_ROWS = 100, IDLE_MS = 2000 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Wall-clock microseconds: comparable across processes, and with the
  * commit times the log records. */
@@ -74,18 +69,6 @@ static long long real_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-static void die(const char *what, udr_repo *r)
-{
-    fprintf(stderr, "bench_feed: %s: %s\n", what, r ? udr_errmsg(r) : "");
-    exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* The value at fraction p (0..1) of n sorted values. */
@@ -100,20 +83,6 @@ static void sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
-}
-
-/* Bytes this process has read through system calls so far. */
-static unsigned long long rchar(void)
-{
-    FILE *f = fopen("/proc/self/io", "r");
-    unsigned long long v = 0;
-    char line[128];
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "rchar: %llu", &v) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return v;
 }
 
 static long long int_of(udr_repo *r, const char *sql)
@@ -404,7 +373,8 @@ static void usage_of(pid_t pid, unsigned long long *cpu_ns, unsigned long long *
 static void idle_usage(pid_t pid, double *cpu_ms_per_s, double *switches_per_s)
 {
     unsigned long long c0, s0, c1, s1;
-    sleep_ms(300);                       /* let it settle into its wait */
+    sleep_ms(2000);                      /* let it settle: DuckDB's worker threads go
+                                            idle about a second after a query */
     usage_of(pid, &c0, &s0);
     double t0 = now_s();
     sleep_ms(IDLE_MS);

@@ -29,26 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "bench_tx"
+#include "bench_util.h"
 #include "udr.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what, udr_repo *r)
-{
-    fprintf(stderr, "bench_tx: %s: %s\n", what, r ? udr_errmsg(r) : "");
-    exit(1);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Bytes of the files under dir (recursively). */
 static unsigned long long du(const char *dir)

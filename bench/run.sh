@@ -332,8 +332,9 @@ out="$top/bench/RESULTS.md"
     echo "polls after it (\`udr_sub_poll_after\`), so each poll reads only the new commits."
     echo
     echo "Idle: the follower's CPU time (all its threads) and context switches per"
-    echo "second over 2 s of waiting before the commits, and 2 s after them (from 0.3 s"
-    echo "after the last row arrived); the goal is no CPU while idle."
+    echo "second over 2 s of waiting before the commits, and 2 s after them, each from"
+    echo "2 s after the follower's last work (DuckDB's worker threads wake once about a"
+    echo "second after a query, then sleep); the goal is no CPU while idle."
     echo
     echo "| follower | CPU before | CPU after | switches/s before, after | ends on SIGTERM |"
     echo "|---|---|---|---|---|"
@@ -348,8 +349,7 @@ out="$top/bench/RESULTS.md"
     done
     echo
     echo "\`udr_wait\` without a timeout sleeps in poll() on an inotify watch of log/ and"
-    echo "wakes only when the log grows. After the commits, one of DuckDB's worker"
-    echo "threads wakes once or twice (its idle timeout, to release memory) and sleeps"
-    echo "again. The CLI waits with a 1 s timeout, to look for a stop signal."
+    echo "wakes only when the log grows. The CLI waits the same way; a thread of its own"
+    echo "takes SIGINT and SIGTERM and pokes the wait, so no timer runs while idle."
 } > "$out"
 cat "$out"

@@ -111,6 +111,9 @@ void out_grid(const char *const *header, size_t ncols, const int *numeric, char 
  * 0 if argv[*i] is something else, -1 after a usage error. */
 int out_take_format(int argc, char **argv, int *i, out_format *f, const char *verb);
 
+/* v as a JSON string, quoted and escaped. */
+void out_json_string(FILE *to, const char *v);
+
 /* "2026-11-25 16:23:15" (UTC) for microseconds since 1970. */
 const char *out_time(int64_t us, char *buf, int size);
 

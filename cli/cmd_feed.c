@@ -150,26 +150,6 @@ static char **split_names(const char *s, size_t *n)
 
 /* ---- JSON ----------------------------------------------------------------- */
 
-static void json_string(FILE *to, const char *v)
-{
-    fputc('"', to);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(to, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", to);
-        else if (*p == '\t')
-            fputs("\\t", to);
-        else if (*p == '\r')
-            fputs("\\r", to);
-        else if (*p < 0x20 || *p == 0x7f)
-            fprintf(to, "\\u%04x", *p);
-        else
-            fputc(*p, to);
-    }
-    fputc('"', to);
-}
-
 /* 1 if s is a number as JSON writes one (DuckDB prints inf and nan too). */
 static int json_number(const char *s)
 {
@@ -225,7 +205,7 @@ static void json_cell(FILE *to, const udr_result *r, uint64_t row, size_t col)
     if (bare_type(type) && (json_number(v) || (strcmp(type, "BOOLEAN") == 0 && is_bool)))
         fputs(v, to);
     else
-        json_string(to, v);
+        out_json_string(to, v);
     udr_free(v);
 }
 
@@ -592,7 +572,7 @@ static void print_batch_json(const udr_change_batch *b)
     for (uint64_t r = 0; r < udr_result_rows(b->rows); r++) {
         printf("{\"seq\":%llu,\"time\":\"%s\",\"commit\":\"%s\",\"table\":",
                (unsigned long long)b->seq, t, b->commit);
-        json_string(stdout, b->table);
+        out_json_string(stdout, b->table);
         if (b->version == 0)
             fputs(",\"version\":null", stdout);
         else
@@ -610,7 +590,7 @@ static void print_batch_json(const udr_change_batch *b)
             if (!first)
                 fputc(',', stdout);
             first = 0;
-            json_string(stdout, udr_result_column_name(b->rows, c));
+            out_json_string(stdout, udr_result_column_name(b->rows, c));
             fputc(':', stdout);
             json_cell(stdout, b->rows, r, c);
         }

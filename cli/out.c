@@ -224,7 +224,7 @@ static void csv_cell(FILE *to, const char *v)
     fputc('"', to);
 }
 
-static void json_string(FILE *to, const char *v)
+void out_json_string(FILE *to, const char *v)
 {
     fputc('"', to);
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
@@ -236,7 +236,7 @@ static void json_string(FILE *to, const char *v)
             fputs("\\t", to);
         else if (*p == '\r')
             fputs("\\r", to);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7f)
             fprintf(to, "\\u%04x", *p);
         else
             fputc(*p, to);
@@ -279,7 +279,7 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
             for (size_t c = 0; c < ncols; c++) {
                 if (c)
                     fputs(", ", to);
-                json_string(to, header[c]);
+                out_json_string(to, header[c]);
                 fputs(": ", to);
                 char *v = get(ctx, r, c);
                 if (v == NULL)
@@ -287,7 +287,7 @@ static void print_cells(const char *const *header, size_t ncols, const int *nume
                 else if (numeric[c] != 0)      /* numbers and booleans as they are */
                     fputs(v, to);
                 else
-                    json_string(to, v);
+                    out_json_string(to, v);
                 free(v);
             }
             fputs("}", to);

@@ -365,6 +365,13 @@ int feedapi_check_ack(udr_repo *repo, const char *name, uint64_t seq, uint64_t *
                        "subscription %s is acknowledged through %llu already; %llu would move "
                        "it back (its cursor stays)",
                        name, (unsigned long long)sb->cursor, (unsigned long long)seq);
+    if (seq > log_last_seq(&repo->cat.log))
+        return err_set(&repo->err, UDR_EINVAL,
+                       "cannot acknowledge %llu for subscription %s: the log ends at %llu, so "
+                       "it cannot have been delivered (its cursor stays at %llu)",
+                       (unsigned long long)seq, name,
+                       (unsigned long long)log_last_seq(&repo->cat.log),
+                       (unsigned long long)sb->cursor);
     if (s != NULL && seq > s->delivered)
         return err_set(&repo->err, UDR_EINVAL,
                        "cannot acknowledge %llu for subscription %s: its polls delivered "

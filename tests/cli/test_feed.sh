@@ -361,6 +361,34 @@ test_bad_input() {
     expect_rc 2
 }
 
+test_sql_ack_in_a_transaction() {
+    setup
+    "$UDR" -q sql "CREATE TABLE out AS SELECT 0 AS n" >/dev/null
+    "$UDR" -q subscribe create s --tables users
+    "$UDR" -q sql "INSERT INTO users VALUES (3, 'c', 30)" >/dev/null
+    end=$("$UDR" subscribe poll s --format json | tail -n 1 | sed -E 's/.*"seq":([0-9]+).*/\1/')
+    # rolled back: neither the write nor the cursor
+    run "$UDR" sql "BEGIN; INSERT INTO out VALUES (1); CALL udr_ack('s', $end); ROLLBACK;"
+    expect_rc 0
+    check [ "$(cursor_of s)" = 0 ]
+    # committed: both, in one commit
+    run "$UDR" sql --format csv "BEGIN; INSERT INTO out VALUES (2); CALL udr_ack('s', $end); COMMIT;"
+    expect_rc 0
+    expect_out "acknowledged
+$end"
+    check [ "$(cursor_of s)" = "$end" ]
+    run "$UDR" sql --format csv "SELECT string_agg(n::VARCHAR, ',' ORDER BY n) AS ns FROM out"
+    expect_out "0,2"
+    # an acknowledgement past the log's end fails the transaction: nothing moves
+    run "$UDR" sql "BEGIN; INSERT INTO out VALUES (3); CALL udr_ack('s', 999999); COMMIT;"
+    expect_rc 1
+    expect_err "cannot have been delivered"
+    check [ "$(cursor_of s)" = "$end" ]
+    run "$UDR" sql --format csv "SELECT count(*) AS c FROM out"
+    expect_out "c
+2"
+}
+
 test_nested_values_as_text() {
     "$UDR" init -q >/dev/null
     "$UDR" -q sql "CREATE TABLE w AS SELECT 1 AS id, [1,2] AS l, {'a': 1} AS st" >/dev/null
