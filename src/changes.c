@@ -418,10 +418,9 @@ static void ack_scan(duckdb_function_info info, duckdb_data_chunk out)
     duckdb_data_chunk_set_size(out, 1);
 }
 
-static int register_function(query *q, const char *name, const duckdb_type *params, size_t n,
-                             duckdb_table_function_bind_t bind,
-                             duckdb_table_function_init_t init,
-                             duckdb_table_function_t scan)
+int qi_register_table_function(query *q, const char *name, const duckdb_type *params,
+                               size_t n, duckdb_table_function_bind_t bind,
+                               duckdb_table_function_init_t init, duckdb_table_function_t scan)
 {
     duckdb_table_function f = duckdb_create_table_function();
     duckdb_table_function_set_name(f, name);
@@ -444,8 +443,9 @@ int changes_register(query *q)
     static const duckdb_type changes_params[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_ANY,
                                                  DUCKDB_TYPE_ANY};
     static const duckdb_type ack_params[] = {DUCKDB_TYPE_VARCHAR, DUCKDB_TYPE_BIGINT};
-    int rc = register_function(q, "udr_changes", changes_params, 3, changes_bind, changes_init,
-                               changes_scan);
-    return rc ? rc : register_function(q, "udr_ack", ack_params, 2, ack_bind, changes_init,
-                                       ack_scan);
+    int rc = qi_register_table_function(q, "udr_changes", changes_params, 3, changes_bind,
+                                        changes_init, changes_scan);
+    return rc ? rc
+              : qi_register_table_function(q, "udr_ack", ack_params, 2, ack_bind, changes_init,
+                                           ack_scan);
 }

@@ -1315,18 +1315,9 @@ static void part_scan(duckdb_function_info info, duckdb_data_chunk out)
 
 static int register_part_function(query *q)
 {
-    duckdb_table_function f = duckdb_create_table_function();
-    duckdb_table_function_set_name(f, "__udr_part");
-    duckdb_logical_type t = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
-    duckdb_table_function_add_parameter(f, t);
-    duckdb_destroy_logical_type(&t);
-    duckdb_table_function_set_extra_info(f, q, NULL);
-    duckdb_table_function_set_bind(f, part_bind);
-    duckdb_table_function_set_init(f, part_init);
-    duckdb_table_function_set_function(f, part_scan);
-    int ok = duckdb_register_table_function(q->con, f) == DuckDBSuccess;
-    duckdb_destroy_table_function(&f);
-    return ok ? UDR_OK : err_set(q->err, UDR_ERROR, "cannot register __udr_part");
+    static const duckdb_type params[] = {DUCKDB_TYPE_BIGINT};
+    return qi_register_table_function(q, "__udr_part", params, 1, part_bind, part_init,
+                                      part_scan);
 }
 
 /* ---- the streamed path -------------------------------------------------------

@@ -41,5 +41,9 @@ void qi_add_key_list(buf *b, const char *const *key);
 
 /* changes.c: the SQL functions udr_changes() and udr_ack(). */
 int changes_register(query *q);
+/* Registers a table function on q->con (extra info: q). */
+int qi_register_table_function(query *q, const char *name, const duckdb_type *params,
+                               size_t n, duckdb_table_function_bind_t bind,
+                               duckdb_table_function_init_t init, duckdb_table_function_t scan);
 
 #endif
