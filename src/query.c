@@ -3162,30 +3162,36 @@ static void add_side(buf *s, const query *q, const cat_tablever *x, const cat_ta
         add_scan(s, q, &own, 0);
         parts++;
     }
-    /* The shared chunks' rows, chunk by chunk, by position. */
-    for (size_t i = 0; i < d->n; i++) {
+    /* The shared chunks' rows, by position: one scan of the chunks that
+     * hold them (in parallel), joined with the positions. */
+    cat_tablever touched = *x;
+    cat_chunk *tc = calloc(d->n + 1, sizeof *tc);
+    touched.chunks = tc;
+    touched.nchunks = 0;
+    touched.ndeletes = 0;
+    buf places;
+    buf_init(&places);
+    for (size_t i = 0; tc != NULL && i < d->n; i++) {
         if (d->v[i].side != side)
             continue;
-        int first = 1;
-        for (size_t k = 0; k < i; k++)
-            first &= !(d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk));
-        if (!first)
-            continue;
-        cat_tablever one = *x;
-        cat_chunk ch = {d->v[i].chunk, 0, 0, 0, 0, 0};
-        one.chunks = &ch;
-        one.nchunks = 1;
-        one.ndeletes = 0;
+        if (!has_chunk(tc, touched.nchunks, &d->v[i].chunk))
+            tc[touched.nchunks++] = (cat_chunk){d->v[i].chunk, 0, 0, 0, 0, 0};
+        char path[PATH_MAX * 2];
+        object_path(q, &d->v[i].chunk, path, sizeof path);
+        buf_adds(&places, places.len ? ", (" : "(");
+        add_literal(&places, path);
+        buf_printf(&places, ", %lld)", (long long)d->v[i].row);
+    }
+    if (touched.nchunks > 0) {
         buf_adds(s, parts++ ? " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM ("
                             : "SELECT * EXCLUDE (filename, file_row_number) FROM (");
-        add_scan(s, q, &one, 1);
-        buf_adds(s, ") WHERE file_row_number IN (");
-        size_t nrows = 0;
-        for (size_t k = i; k < d->n; k++)
-            if (d->v[k].side == side && hash_equal(&d->v[k].chunk, &d->v[i].chunk))
-                buf_printf(s, "%s%lld", nrows++ ? ", " : "", (long long)d->v[k].row);
-        buf_adds(s, ")");
+        add_scan(s, q, &touched, 1);
+        buf_adds(s, ") SEMI JOIN (VALUES ");
+        buf_add(s, places.data, places.len);
+        buf_adds(s, ") AS __udr_p(f, r) ON filename = __udr_p.f AND file_row_number = __udr_p.r");
     }
+    buf_free(&places);
+    free(tc);
     if (parts == 0) {
         /* Nothing: an empty relation of x's shape. */
         cat_tablever any = *x;
