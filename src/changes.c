@@ -55,6 +55,22 @@ static int same_key(const cat_tablever *a, const cat_tablever *b)
     return 1;
 }
 
+/* 1 if a column's values are lists, structs, maps, arrays or unions (which
+ * the C API reads as text only through a rewritten query). */
+static int has_nested(const cat_tablever *tv)
+{
+    static const char *const kinds[] = {"STRUCT", "MAP", "UNION"};
+    for (size_t i = 0; i < tv->ncols; i++) {
+        const char *t = tv->cols[i].type;
+        if (strchr(t, '[') != NULL)
+            return 1;
+        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
+            if (strncmp(t, kinds[k], strlen(kinds[k])) == 0)
+                return 1;
+    }
+    return 0;
+}
+
 static void add_all(buf *s, const query *q, const char *op, const cat_tablever *tv)
 {
     buf_adds(s, "SELECT ");
@@ -83,7 +99,8 @@ static int read_side(query *q, const char *table, int has, const udr_hash *h, ui
 
 /* The step's rows as a SELECT into s; *key (if non-NULL) receives a copy of
  * the key the rows are ordered by (NULL without one). */
-static int step_sql(query *q, const char *table, const feed_step *st, buf *s, char ***key)
+static int step_sql(query *q, const char *table, const feed_step *st, buf *s, char ***key,
+                    int *nested)
 {
     cat_tablever a = {0}, b = {0};
     if (key != NULL)
@@ -93,6 +110,8 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         rc = read_side(q, table, st->has_to, &st->to, st->to_version, &b);
     if (rc)
         goto done;
+    if (nested != NULL)
+        *nested = has_nested(&a) || has_nested(&b);
     if (!st->has_from || !st->has_to) {
         add_all(s, q, st->has_to ? "insert" : "delete", st->has_to ? &b : &a);
         goto done;
@@ -103,13 +122,15 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         add_all(s, q, "insert", &b);
         goto done;
     }
-    schema cols = {b.cols, b.ncols};
-    buf_adds(s, "WITH a AS MATERIALIZED ");
-    if ((rc = qi_add_only_chunks(s, q, &a, &b, &cols)) != 0)
+    diffs d;
+    if ((rc = qi_read_diffs(q, &a, &b, &d)) != 0)
         goto done;
-    buf_adds(s, ", b AS MATERIALIZED ");
-    if ((rc = qi_add_only_chunks(s, q, &b, &a, &cols)) != 0)
-        goto done;
+    buf_adds(s, "WITH a AS MATERIALIZED (");
+    qi_add_side(s, q, &a, &b, &d, 1);
+    buf_adds(s, "), b AS MATERIALIZED (");
+    qi_add_side(s, q, &b, &a, &d, 0);
+    buf_adds(s, ")");
+    free(d.v);
     if (!same_key(&a, &b)) {
         buf_adds(s, " SELECT 'insert' AS _op, * FROM (SELECT * FROM b EXCEPT ALL SELECT * FROM a)"
                     " UNION ALL SELECT 'delete', * FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)");
@@ -163,14 +184,16 @@ int query_changes(query *q, const char *table, const feed_step *step, duckdb_res
         return rc;
     buf s;
     buf_init(&s);
-    if ((rc = step_sql(q, table, step, &s, NULL)) != 0) {
+    int nested = 0;
+    if ((rc = step_sql(q, table, step, &s, NULL, &nested)) != 0) {
         buf_free(&s);
         return rc;
     }
     char *sql = buf_take(&s, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    rc = qi_exec_shown(q, sql, out, "cannot compute the changes");
+    rc = nested ? qi_exec_shown(q, sql, out, "cannot compute the changes")
+                : qi_exec(q, sql, out, "cannot compute the changes");
     free(sql);
     return rc;
 }
@@ -234,7 +257,7 @@ static int feed_sql(query *q, const char *table, const char *from, const char *t
                       "make_timestamp(%lld::BIGINT) AS _time, * FROM (",
                    n++ ? " UNION ALL BY NAME " : "", (unsigned long long)st.seq,
                    (unsigned long long)st.to_version, (long long)st.time_us);
-        if ((rc = step_sql(q, table, &st, s, &key)) != 0)
+        if ((rc = step_sql(q, table, &st, s, &key, NULL)) != 0)
             break;
         buf_adds(s, ")");
         /* One key throughout: rows of a commit in key order. */

@@ -3065,16 +3065,6 @@ static int differing_view(query *q, const cat_tablever *a, const cat_tablever *o
    (eight delete files rewritten as one) costs the rows it newly deletes,
    not the rows it folds; only the chunks holding them are read. */
 
-typedef struct pos {
-    int side;                        /* 1: live in the old version only; 0: in the new only */
-    udr_hash chunk;
-    int64_t row;
-} pos;
-
-typedef struct diffs {
-    pos *v;
-    size_t n;
-} diffs;
 
 static void add_path(buf *b, const query *q, const udr_hash *h)
 {
@@ -3100,7 +3090,7 @@ static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
 
 /* The rows of chunks both versions have that one deletes and the other
  * does not: side 1 (live in a, deleted in b), side 0 (the other way). */
-static int read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
+int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
 {
     memset(d, 0, sizeof *d);
     int any = 0;
@@ -3147,7 +3137,7 @@ static int read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, di
 
 /* SELECT x's columns FROM the rows x may have and y not: x's own chunks
  * (less x's deletes), and the rows of shared chunks on this side of d. */
-static void add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
+void qi_add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
                      const diffs *d, int side)
 {
     cat_tablever own = *x;
@@ -3213,13 +3203,13 @@ static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_ta
                            const schema *cols)
 {
     diffs d;
-    int rc = read_diffs(q, a, other, &d);
+    int rc = qi_read_diffs(q, a, other, &d);
     if (rc)
         return rc;
     buf_adds(b, "(SELECT ");
     add_column_list(b, cols);
     buf_adds(b, " FROM (");
-    add_side(b, q, a, other, &d, 1);
+    qi_add_side(b, q, a, other, &d, 1);
     buf_adds(b, "))");
     free(d.v);
     return UDR_OK;

@@ -34,6 +34,25 @@ void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions);
  * (chunk, row) sets of the delete files only one side has. */
 int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
                        const schema *cols);
+/* Rows of chunks both a and b have that one deletes and the other does not
+ * (qi_read_diffs compares the delete files only one side has): side 1, live
+ * in a only; side 0, live in b only. Free v. */
+typedef struct pos {
+    int side;                        /* 1: live in the old version only; 0: in the new only */
+    udr_hash chunk;
+    int64_t row;
+} pos;
+
+typedef struct diffs {
+    pos *v;
+    size_t n;
+} diffs;
+int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d);
+/* SELECT x's columns FROM the rows x may have and y not: x's own chunks
+ * (less x's deletes), and the rows of shared chunks on this side of d. */
+void qi_add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
+                 const diffs *d, int side);
+
 /* 1 (and a message) if a chunk or delete file of tv is not in the store. */
 int qi_missing_object(const query *q, const char *table, uint64_t version,
                       const cat_tablever *tv, char *msg, size_t size);
