@@ -3111,12 +3111,8 @@ int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs 
     buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x EXCEPT SELECT * FROM y EXCEPT SELECT * "
                  "FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y EXCEPT SELECT * FROM x "
                  "EXCEPT SELECT * FROM c)");
-    char *sql = buf_take(&s, NULL);
-    if (sql == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
     duckdb_result r;
-    int rc = exec(q, sql, &r, "cannot read delete files");
-    free(sql);
+    int rc = exec_result(q, &s, &r, "cannot read delete files");
     if (rc)
         return rc;
     idx_t n = duckdb_row_count(&r);
