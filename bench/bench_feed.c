@@ -85,16 +85,6 @@ static void sleep_ms(int ms)
     }
 }
 
-static long long int_of(udr_repo *r, const char *sql)
-{
-    udr_result *res;
-    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK)
-        die(sql, r);
-    long long v = udr_result_int64(res, 0, 0);
-    udr_result_free(res);
-    return v;
-}
-
 static void run(udr_repo *r, const char *sql)
 {
     udr_result *res;
@@ -684,20 +674,28 @@ static int stop_follower(pid_t pid, reader *rd, arrival *a, long commits)
     return 0;
 }
 
-static int bench_follow(const char *path, long commits)
+/* fork() with a pipe from the child (pfd[1], its read end closed there) to
+ * the parent (pfd[0]). */
+static pid_t fork_piped(int pfd[2])
 {
-    make_follow_repo(path, "lat", "lat");
-    int pfd[2];
     if (pipe(pfd) != 0)
         die("pipe", NULL);
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
         die("fork", NULL);
-    if (pid == 0) {
+    if (pid == 0)
         close(pfd[0]);
+    return pid;
+}
+
+static int bench_follow(const char *path, long commits)
+{
+    make_follow_repo(path, "lat", "lat");
+    int pfd[2];
+    pid_t pid = fork_piped(pfd);
+    if (pid == 0)
         follower(path, pfd[1]);
-    }
     close(pfd[1]);
     reader rd;
     memset(&rd, 0, sizeof rd);
@@ -819,14 +817,8 @@ static int cli_has_subscribe(const char *udr)
 static pid_t spawn_cli(const char *udr, const char *path, const char *table, int ack, int *fd)
 {
     int pfd[2];
-    if (pipe(pfd) != 0)
-        die("pipe", NULL);
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0)
-        die("fork", NULL);
+    pid_t pid = fork_piped(pfd);
     if (pid == 0) {
-        close(pfd[0]);
         dup2(pfd[1], 1);
         close(pfd[1]);
         const char *argv[] = {udr,      "--repo",   path,     "subscribe", "poll", table,

@@ -71,16 +71,6 @@ static void run(udr_repo *r, const char *sql)
     udr_result_free(res);
 }
 
-static long long int_of(udr_repo *r, const char *sql)
-{
-    udr_result *res;
-    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK)
-        die(sql, r);
-    long long v = udr_result_int64(res, 0, 0);
-    udr_result_free(res);
-    return v;
-}
-
 static const char TABLE_SQL[] =
     "SELECT range AS id, (hash(range) %% 1000)::INTEGER AS v, md5(range::VARCHAR) AS name, "
     "(hash(range * 7) %% 100000) / 100.0 AS score, DATE '2026-01-01' + (range %% 365)::INTEGER "

@@ -26,6 +26,17 @@ static inline void die(const char *what, udr_repo *r)
     exit(1);
 }
 
+/* The first value of a query, as an integer; ends the benchmark on error. */
+static inline long long int_of(udr_repo *r, const char *sql)
+{
+    udr_result *res;
+    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK)
+        die(sql, r);
+    long long v = udr_result_int64(res, 0, 0);
+    udr_result_free(res);
+    return v;
+}
+
 /* For qsort of doubles, ascending. */
 static inline int cmp_double(const void *a, const void *b)
 {

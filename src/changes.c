@@ -9,7 +9,7 @@
  *       acknowledges for a subscription: inside a transaction, with it.
  *
  * The rows of one step come from the two table versions' differing parts
- * only (qi_add_only_chunks): chunks one side lacks, and the rows of shared
+ * only (qi_read_diffs, qi_add_side): chunks one side lacks, and the rows of shared
  * chunks that one side deletes and the other does not. So the feed of a
  * 100-row update of a large table reads one new chunk, one delete file and
  * the chunks holding the rows it deletes.

@@ -3778,12 +3778,6 @@ int qi_missing_object(const query *q, const char *table, uint64_t version,
     return missing_object(q, table, version, tv, msg, size);
 }
 
-int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
-                       const schema *cols)
-{
-    return add_only_chunks(b, q, a, other, cols);
-}
-
 void qi_add_key_list(buf *b, const char *const *key)
 {
     add_key_list(b, key);

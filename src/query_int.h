@@ -28,12 +28,6 @@ int qi_exec_shown(query *q, const char *sql, duckdb_result *out, const char *wha
 /* The live rows of a table version as a SELECT (positions: with filename
  * and file_row_number). */
 void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions);
-/* (SELECT cols FROM the rows a has and other may not have as they are):
- * a's chunks that other lacks (less a's deletes), and the rows of shared
- * chunks that other deletes and a does not, found by comparing the
- * (chunk, row) sets of the delete files only one side has. */
-int qi_add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
-                       const schema *cols);
 /* Rows of chunks both a and b have that one deletes and the other does not
  * (qi_read_diffs compares the delete files only one side has): side 1, live
  * in a only; side 0, live in b only. Free v. */
