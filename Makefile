@@ -5,6 +5,7 @@
 #   make test [T=store]  build and run every test (or one), normal and ASan+UBSan
 #   make asan            build everything with AddressSanitizer + UBSan in build/asan
 #   make bench           run the benchmarks, write bench/RESULTS.md
+#   make python          the Python module in build/python (PYTHONPATH=build/python)
 #   make install PREFIX=DIR   header, libraries (DuckDB's beside them), udr.pc, udr
 #   make clean
 #
@@ -50,8 +51,8 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/branch.c src/tx.c src/dml.c src/query.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
-           src/feed.c src/changes.c src/feedapi.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/branch.c src/tx.c src/dml.c src/query.c src/frame.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
+           src/feed.c src/changes.c src/feedapi.c src/chunkapi.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/cmd_feed.c cli/out.c \
@@ -80,9 +81,9 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TESTS:%=$(BUILD)/tests/test_%)
 BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
 
-.PHONY: all quickstart test test-one asan bench install clean
+.PHONY: all quickstart test test-one asan bench install clean python
 all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) \
-     $(BUILD)/tests/peak_rss
+     $(BUILD)/tests/peak_rss python
 
 # Keep the objects of test and bench programs (make would delete them as
 # intermediate files, and rebuild them every time).
@@ -129,6 +130,29 @@ $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# --- the Python module --------------------------------------------------------
+#
+# The extension _udr (python/*.c, libudr linked in) and a copy of the pure
+# Python packages, in $(BUILD)/python: PYTHONPATH=$(BUILD)/python. Built for
+# Debian's /usr/bin/python3 and its NumPy; see docs/python.md.
+
+PYTHON  ?= /usr/bin/python3
+PY_INC   = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+PY_NP    = $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())')
+PY_EXT   = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+PY_SRC  := python/_udr.c python/pyresult.c
+PY_PKG  := $(wildcard python/udr/*.py python/udr/*.pyi python/udr/py.typed python/udr_query/*.py)
+
+python: $(BUILD)/python/.stamp
+
+$(BUILD)/python/.stamp: $(PY_SRC) python/pyudr.h $(PY_PKG) $(BUILD)/libudr.a
+	@mkdir -p $(BUILD)/python/udr $(BUILD)/python/udr_query
+	$(CC) -shared $(filter-out -MMD -MP,$(CFLAGS_UDR)) -isystem $(PY_INC) -isystem $(PY_NP) $(LDSAN) \
+	    -o $(BUILD)/python/_udr$(PY_EXT) $(PY_SRC) $(BUILD)/libudr.a $(LIBS) $(RPATH_TREE)
+	cp $(filter python/udr/%,$(PY_PKG)) $(BUILD)/python/udr/
+	cp $(filter python/udr_query/%,$(PY_PKG)) $(BUILD)/python/udr_query/
+	@touch $@
 
 # --- running -----------------------------------------------------------------
 

@@ -282,6 +282,35 @@ int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info);
 int udr_table_import(udr_repo *repo, const char *table, const char *path, const char *format,
                      int append, const udr_write_opts *opts, udr_write_info *info);
 
+/* Makes version `version` of a table out of objects already in the store
+ * (udr_object_put), in the order given, committed on the handle's branch:
+ * the Python module's PyCatalog.commit(PyTableVersion(table, version,
+ * [hashes])). No row is read or written.
+ *
+ * version must be the table's next number (1 for a new table; versions are
+ * numbered per table across all branches): UDR_EINVAL otherwise, naming the
+ * number expected. Each object must exist: UDR_ENOTFOUND naming it.
+ *
+ * If every object is a Parquet file and all have the same columns (names
+ * and types, in order), the version is an ordinary table of their rows,
+ * without a key: each object a chunk (its rows from its footer, its bytes
+ * its size). Parquet objects with other columns than the first one's are
+ * UDR_EINVAL naming both objects. Otherwise (any object that is not
+ * Parquet, or n == 0) it is a raw version: it keeps the objects, in order,
+ * as chunks of 0 rows, but has no columns and no rows. Reading rows from a
+ * raw version (a query of it, an append, UPDATE, DELETE, INSERT, a diff) is
+ * UDR_EINVAL saying so; udr_table_write over it starts the table afresh;
+ * the change feed sees it as holding no rows; udr_table_list, _show and
+ * _log list it with its objects as chunks.
+ *
+ * opts and info may be NULL (as udr_table_write's); opts->key must be NULL
+ * (UDR_EINVAL), opts->message defaults to "commit chunks to TABLE". info
+ * receives the version, rows, chunks and bytes (new_chunks and new_bytes
+ * are 0: the objects were stored already). Not inside a transaction. */
+int udr_table_commit_chunks(udr_repo *repo, const char *table, uint64_t version,
+                            const udr_hash *objects, size_t n,
+                            const udr_write_opts *opts, udr_write_info *info);
+
 /* Removes a table from the current branch; its versions stay readable. */
 int udr_table_drop(udr_repo *repo, const char *table, const char *message);
 
@@ -378,6 +407,71 @@ double udr_result_double(const udr_result *r, uint64_t row, size_t col);
  * SQL NULL. Free with udr_free. */
 char *udr_result_text(const udr_result *r, uint64_t row, size_t col);
 void udr_result_free(udr_result *r);
+
+/* ---- columns as C arrays --------------------------------------------------
+ *
+ * For bindings that move whole columns (the Python module's DataFrames): a
+ * result's column copied out as one array, and arrays of the caller's read
+ * by SQL as a table (udr_frame_register), without a call per value.
+ */
+
+typedef enum udr_ctype {
+    UDR_CTYPE_OTHER = 0,      /* no C array form: read it with udr_result_text */
+    UDR_CTYPE_BOOL,           /* bool (1 byte) */
+    UDR_CTYPE_INT8, UDR_CTYPE_INT16, UDR_CTYPE_INT32, UDR_CTYPE_INT64,
+    UDR_CTYPE_UINT8, UDR_CTYPE_UINT16, UDR_CTYPE_UINT32, UDR_CTYPE_UINT64,
+    UDR_CTYPE_FLOAT, UDR_CTYPE_DOUBLE,   /* DECIMAL results come as DOUBLE */
+    UDR_CTYPE_DATE,           /* int32_t: days since 1970-01-01 */
+    UDR_CTYPE_TIMESTAMP,      /* int64_t: microseconds since 1970, no time zone */
+    UDR_CTYPE_TIMESTAMP_NS,   /* int64_t: nanoseconds since 1970, no time zone */
+    UDR_CTYPE_TIMESTAMP_TZ,   /* int64_t: microseconds since 1970 UTC */
+    UDR_CTYPE_TEXT,           /* udr_bytes of UTF-8 (VARCHAR) */
+    UDR_CTYPE_BLOB,           /* udr_bytes (BLOB) */
+} udr_ctype;
+
+/* A text or blob value: data NULL for a SQL NULL. */
+typedef struct udr_bytes {
+    const char *data;
+    size_t len;
+} udr_bytes;
+
+/* Bytes of one value of the type in an array; 0 for UDR_CTYPE_OTHER. */
+size_t udr_ctype_width(udr_ctype t);
+
+/* A result column's C form (UDR_CTYPE_OTHER for any other type). */
+udr_ctype udr_result_column_ctype(const udr_result *r, size_t col);
+
+/* Copies a whole column into values (udr_result_rows values of the ctype's
+ * width) and, if nulls is non-NULL, sets nulls[i] to 1 where row i is NULL
+ * (0 elsewhere; a NULL's value is unspecified). Text and blob values point
+ * into the result (valid until udr_result_free). UDR_EINVAL for an OTHER
+ * column. Not thread-safe with other reads of the same result. */
+int udr_result_copy(const udr_result *r, size_t col, void *values, uint8_t *nulls);
+
+/* A TEXT or BLOB value in place (valid until udr_result_free) and its
+ * length; NULL for a SQL NULL or another type. */
+const char *udr_result_bytes(const udr_result *r, uint64_t row, size_t col, size_t *len);
+
+/* One column of the caller's: nrows values of type in values (udr_bytes
+ * for TEXT and BLOB); nulls NULL for none, else nulls[i] = 1 makes row i
+ * NULL. Floats are kept as they are (NaN is a value, not a NULL). */
+typedef struct udr_column {
+    const char *name;
+    udr_ctype type;           /* any but UDR_CTYPE_OTHER */
+    const void *values;
+    const uint8_t *nulls;
+} udr_column;
+
+/* Makes the caller's arrays readable by SQL on this handle as the table
+ * function udr_frame('name'): SELECT * FROM udr_frame('df') in udr_query,
+ * udr_table_write, udr_tx_write ... The arrays are read, not copied: they
+ * must stay unchanged until udr_frame_unregister. Names follow the table
+ * rules; UDR_EEXIST if registered already, UDR_EINVAL for a bad column
+ * (no name, a name twice, UDR_CTYPE_OTHER). */
+int udr_frame_register(udr_repo *repo, const char *name, const udr_column *cols, size_t ncols,
+                       uint64_t nrows);
+/* Forgets a frame; UDR_ENOTFOUND if there is none of that name. */
+int udr_frame_unregister(udr_repo *repo, const char *name);
 
 /* ---- branches, tags, history ------------------------------------------- */
 

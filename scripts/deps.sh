@@ -3,7 +3,8 @@
 # everything is present, so a second `make` does no network work.
 #
 #   Debian packages: the BLAKE3 C sources (librust-blake3-dev), the b3sum test
-#                    oracle, and the tools the tests drive.
+#                    oracle, the tools the tests drive, and Debian's Python
+#                    with NumPy, pandas and pytest for the Python module.
 #   DuckDB 1.4.4:    duckdb.h and libduckdb.so, packed from the npm registry
 #                    into deps/duckdb/ (never committed).
 set -eu
@@ -17,7 +18,7 @@ case "$(uname -m)" in
     aarch64|arm64) NODE_ARCH=arm64 ;;
     *) echo "deps: no DuckDB build for $(uname -m)" >&2; exit 1 ;;
 esac
-PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev"
+PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev python3-dev python3-numpy python3-pandas python3-pytest"
 
 missing=""
 for p in $PACKAGES; do

@@ -4,6 +4,7 @@
  */
 #include "query.h"
 #include "query_int.h"
+#include "frame.h"
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -47,6 +48,7 @@ void query_close(query *q)
     q->delcache = NULL;
     q->ndelcache = 0;
     q->nranges = q->ranges_cap = 0;
+    frame_free_all(q);
     if (q->open) {
         if (q->con2_open)
             duckdb_disconnect(&q->con2);
@@ -264,6 +266,17 @@ static int missing_object(const query *q, const char *table, uint64_t version,
     return 0;
 }
 
+/* The number of table's version with content h, newest first; 0 if the
+ * index does not hold it (loaded from a checkpoint, or not committed). */
+static uint64_t version_of(const query *q, const char *table, const udr_hash *h)
+{
+    const cat_table *t = catalog_table(q->cat, table);
+    for (size_t i = t != NULL ? t->nv : 0; i > 0; i--)
+        if (!t->v[i - 1].dropped && hash_equal(&t->v[i - 1].hash, h))
+            return t->v[i - 1].version;
+    return 0;
+}
+
 static void replace_scan(duckdb_replacement_scan_info info, const char *name, void *data)
 {
     query *q = data;
@@ -338,6 +351,11 @@ resolved:;
         cached = cache_put(q, &v.hash, &fresh);
     }
     const cat_tablever tv = *cached;
+    if (catv_is_raw(&tv)) {
+        catv_raw_error(q->err, table, v.version, "it has no columns to query");
+        duckdb_replacement_scan_set_error(info, q->err->msg);
+        return;
+    }
     if (needs_cast(&tv) || tv.ndeletes > 0) {
         /* Deleted rows to leave out, or types Parquet cannot hold stored as
          * text to cast back: a query rather than a plain read_parquet. */
@@ -422,7 +440,9 @@ static int ensure_open(query *q)
     int rc = exec(q, "SET streaming_buffer_size = '64MB'; SET parquet_metadata_cache = true", NULL, "cannot configure DuckDB");
     if (rc == UDR_OK)
         rc = register_part_function(q);
-    return rc ? rc : changes_register(q);
+    if (rc == UDR_OK)
+        rc = changes_register(q);
+    return rc ? rc : frame_register_function(q);
 }
 
 /* Runs one internal statement; its result to *out if non-NULL. */
@@ -2470,6 +2490,16 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
     int have_old = base != NULL;
     if (have_old && (rc = catalog_read_tablever(q->cat, base, &old)) != 0)
         return rc;
+    /* A raw version has no rows to keep: a write starts the table afresh
+     * (its parent still the raw version); an append has no columns to take. */
+    if (have_old && catv_is_raw(&old)) {
+        catv_free(&old);
+        if (append)
+            return catv_raw_error(q->err, table, version_of(q, table, base),
+                                  "it has no columns to append to; write the table whole "
+                                  "instead");
+        have_old = 0;
+    }
     /* A table keeps its key unless a write names another one; an append
      * must not name another. */
     const char *const *use_key = key;
@@ -2606,8 +2636,8 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         tv.rows = old.rows + appended;        /* the folded rows only moved */
     else
         tv.rows = (keep_old ? old.rows - newdel.rows : 0) + rows;
-    tv.has_parent = have_old;
-    if (have_old)
+    tv.has_parent = base != NULL;
+    if (base != NULL)
         tv.parent = *base;
     tv.cols = s.cols;
     tv.ncols = s.n;
@@ -2804,8 +2834,13 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     int fold_tail = 0, fold_deletes = 0;
     if (rc == UDR_OK)
         rc = catalog_read_tablever(q->cat, base, &old);
-    if (rc)
+    if (rc == UDR_OK && catv_is_raw(&old))
+        rc = catv_raw_error(q->err, table, version_of(q, table, base),
+                            "it has no rows to update or delete");
+    if (rc) {
+        catv_free(&old);
         return rc;
+    }
     /* Assigning a key column may make keys collide; a chunk listed twice
      * makes positions ambiguous: the whole-table path handles both. */
     for (size_t i = 0; req->replace != NULL && req->columns[i] != NULL; i++)
@@ -3227,6 +3262,13 @@ int query_diff(query *q, const char *table, const char *from, const char *to,
         (rc = catalog_read_tablever(q->cat, &va.hash, &a)) != 0 ||
         (rc = catalog_read_tablever(q->cat, &vb.hash, &b)) != 0) {
         catv_free(&a);
+        return rc;
+    }
+    if (catv_is_raw(&a) || catv_is_raw(&b)) {
+        rc = catv_raw_error(q->err, table, catv_is_raw(&a) ? va.version : vb.version,
+                            "it has no rows to compare");
+        catv_free(&a);
+        catv_free(&b);
         return rc;
     }
     /* Compare on the columns both versions have; the key: the one given,

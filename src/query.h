@@ -76,6 +76,7 @@ typedef struct query_range {
 } query_range;
 
 typedef struct query_pool query_pool;  /* chunk writers at work (query.c) */
+typedef struct query_frame query_frame;  /* the caller's arrays (frame.c) */
 
 /* A transaction's view of the tables: while set, plain table names resolve
  * through lookup (hash; version 0 for a write not committed yet), and
@@ -114,6 +115,8 @@ typedef struct query {
     uint64_t small_changes;           /* query_change calls so far */
     udr_hash *delcache;               /* delete files held in __udr_delrows */
     size_t ndelcache;
+    query_frame **frames;             /* udr_frame('name') tables (frame.c) */
+    size_t nframes;
 } query;
 
 /* The rows that turn a table's version step->from into step->to (either

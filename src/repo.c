@@ -18,6 +18,7 @@
 #include "hash.h"
 #include "log.h"
 #include "feedapi.h"
+#include "frame.h"
 #include "txapi.h"
 #include "util/buf.h"
 #include "util/csv.h"
@@ -716,6 +717,116 @@ char *udr_result_text(const udr_result *r, uint64_t row, size_t col)
     return copy;
 }
 
+/* The C form of a DuckDB type, for udr_result_copy and udr_frame_register. */
+static udr_ctype ctype_of(duckdb_type id)
+{
+    switch (id) {
+    case DUCKDB_TYPE_BOOLEAN: return UDR_CTYPE_BOOL;
+    case DUCKDB_TYPE_TINYINT: return UDR_CTYPE_INT8;
+    case DUCKDB_TYPE_SMALLINT: return UDR_CTYPE_INT16;
+    case DUCKDB_TYPE_INTEGER: return UDR_CTYPE_INT32;
+    case DUCKDB_TYPE_BIGINT: return UDR_CTYPE_INT64;
+    case DUCKDB_TYPE_UTINYINT: return UDR_CTYPE_UINT8;
+    case DUCKDB_TYPE_USMALLINT: return UDR_CTYPE_UINT16;
+    case DUCKDB_TYPE_UINTEGER: return UDR_CTYPE_UINT32;
+    case DUCKDB_TYPE_UBIGINT: return UDR_CTYPE_UINT64;
+    case DUCKDB_TYPE_FLOAT: return UDR_CTYPE_FLOAT;
+    case DUCKDB_TYPE_DOUBLE: return UDR_CTYPE_DOUBLE;
+    case DUCKDB_TYPE_DECIMAL: return UDR_CTYPE_DOUBLE;
+    case DUCKDB_TYPE_DATE: return UDR_CTYPE_DATE;
+    case DUCKDB_TYPE_TIMESTAMP: return UDR_CTYPE_TIMESTAMP;
+    case DUCKDB_TYPE_TIMESTAMP_NS: return UDR_CTYPE_TIMESTAMP_NS;
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return UDR_CTYPE_TIMESTAMP_TZ;
+    case DUCKDB_TYPE_VARCHAR: return UDR_CTYPE_TEXT;
+    case DUCKDB_TYPE_BLOB: return UDR_CTYPE_BLOB;
+    default: return UDR_CTYPE_OTHER;
+    }
+}
+
+size_t udr_ctype_width(udr_ctype t)
+{
+    switch (t) {
+    case UDR_CTYPE_BOOL: case UDR_CTYPE_INT8: case UDR_CTYPE_UINT8: return 1;
+    case UDR_CTYPE_INT16: case UDR_CTYPE_UINT16: return 2;
+    case UDR_CTYPE_INT32: case UDR_CTYPE_UINT32: case UDR_CTYPE_FLOAT:
+    case UDR_CTYPE_DATE: return 4;
+    case UDR_CTYPE_INT64: case UDR_CTYPE_UINT64: case UDR_CTYPE_DOUBLE:
+    case UDR_CTYPE_TIMESTAMP: case UDR_CTYPE_TIMESTAMP_NS:
+    case UDR_CTYPE_TIMESTAMP_TZ: return 8;
+    case UDR_CTYPE_TEXT: case UDR_CTYPE_BLOB: return sizeof(udr_bytes);
+    default: return 0;
+    }
+}
+
+udr_ctype udr_result_column_ctype(const udr_result *r, size_t col)
+{
+    if (col >= r->ncols)
+        return UDR_CTYPE_OTHER;
+    return ctype_of(duckdb_column_type((duckdb_result *)&r->r, col));
+}
+
+/* The result's own column arrays (DuckDB makes them once, for all columns,
+   on the first value read): a copy is one memcpy per column. */
+int udr_result_copy(const udr_result *r, size_t col, void *values, uint8_t *nulls)
+{
+    duckdb_result *dr = (duckdb_result *)&r->r;
+    udr_ctype t = udr_result_column_ctype(r, col);
+    size_t width = udr_ctype_width(t);
+    if (col >= r->ncols || width == 0)
+        return UDR_EINVAL;
+    if (r->nrows == 0)
+        return UDR_OK;
+    if (t == UDR_CTYPE_TEXT || t == UDR_CTYPE_BLOB) {
+        udr_bytes *v = values;
+        for (uint64_t i = 0; i < r->nrows; i++) {
+            size_t len = 0;
+            v[i].data = udr_result_bytes(r, i, col, &len);
+            v[i].len = len;
+            if (nulls != NULL)
+                nulls[i] = v[i].data == NULL;
+        }
+        return UDR_OK;
+    }
+    if (duckdb_column_type(dr, col) == DUCKDB_TYPE_DECIMAL) {
+        double *v = values;
+        for (uint64_t i = 0; i < r->nrows; i++)
+            v[i] = duckdb_value_double(dr, col, i);
+    } else {
+        const void *data = duckdb_column_data(dr, col);
+        if (data == NULL)
+            return UDR_ENOMEM;
+        memcpy(values, data, (size_t)r->nrows * width);
+    }
+    if (nulls != NULL) {
+        const bool *mask = duckdb_nullmask_data(dr, col);
+        for (uint64_t i = 0; i < r->nrows; i++)
+            nulls[i] = mask != NULL && mask[i];
+    }
+    return UDR_OK;
+}
+
+const char *udr_result_bytes(const udr_result *r, uint64_t row, size_t col, size_t *len)
+{
+    duckdb_result *dr = (duckdb_result *)&r->r;
+    *len = 0;
+    if (col >= r->ncols || row >= r->nrows)
+        return NULL;
+    duckdb_type id = duckdb_column_type(dr, col);
+    if (id != DUCKDB_TYPE_VARCHAR && id != DUCKDB_TYPE_BLOB)
+        return NULL;
+    const bool *mask = duckdb_nullmask_data(dr, col);
+    if (mask == NULL || mask[row])
+        return NULL;
+    if (id == DUCKDB_TYPE_BLOB) {
+        const duckdb_blob *b = (const duckdb_blob *)duckdb_column_data(dr, col) + row;
+        *len = (size_t)b->size;
+        return b->data != NULL ? b->data : "";
+    }
+    const char *s = ((char *const *)duckdb_column_data(dr, col))[row];
+    *len = s != NULL ? strlen(s) : 0;
+    return s;
+}
+
 void udr_result_free(udr_result *r)
 {
     if (r == NULL)
@@ -725,6 +836,27 @@ void udr_result_free(udr_result *r)
         free(r->types[i]);
     free(r->types);
     free(r);
+}
+
+int udr_frame_register(udr_repo *repo, const char *name, const udr_column *cols, size_t ncols,
+                       uint64_t nrows)
+{
+    int rc = repo_begin(repo);
+    if (rc == UDR_OK && name == NULL)
+        rc = err_set(&repo->err, UDR_EINVAL, "a frame needs a name");
+    if (rc == UDR_OK && ncols > 0 && cols == NULL)
+        rc = err_set(&repo->err, UDR_EINVAL, "frame %s: no column list", name ? name : "");
+    for (size_t i = 0; rc == UDR_OK && i < ncols; i++)
+        if (cols[i].values == NULL && nrows > 0)
+            rc = err_set(&repo->err, UDR_EINVAL, "frame %s: column %s has no values",
+                         name ? name : "", cols[i].name ? cols[i].name : "?");
+    return rc ? rc : frame_add(&repo->q, name, cols, ncols, nrows);
+}
+
+int udr_frame_unregister(udr_repo *repo, const char *name)
+{
+    int rc = repo_begin(repo);
+    return rc ? rc : frame_remove(&repo->q, name ? name : "");
 }
 
 /* ---- inspecting tables ---------------------------------------------------- */
