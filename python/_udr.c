@@ -401,6 +401,48 @@ static PyObject *repo_import(RepoObject *self, PyObject *args, PyObject *kw)
     return write_info(&info);
 }
 
+static PyObject *repo_commit_chunks(RepoObject *self, PyObject *args)
+{
+    REPO_OPEN(self);
+    const char *table, *message = NULL;
+    unsigned long long version;
+    PyObject *hashes;
+    if (!PyArg_ParseTuple(args, "sKO|z", &table, &version, &hashes, &message))
+        return NULL;
+    if (PyUnicode_Check(hashes)) {
+        PyErr_SetString(PyExc_TypeError, "chunk hashes must be a list of str, not a str");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(hashes, "chunk hashes must be a list of str");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    udr_hash *h = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof *h);
+    if (h == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (parse_hash(PySequence_Fast_GET_ITEM(seq, i), &h[i]) < 0) {
+            PyMem_Free(h);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    Py_DECREF(seq);
+    udr_write_opts opts = {NULL, message, NULL};
+    udr_write_info info;
+    memset(&info, 0, sizeof info);
+    int rc;
+    char msg[PYUDR_MSG];
+    PYUDR_LOCKED(self->lock, self->h, rc,
+                 udr_table_commit_chunks(self->h, table, version, h, (size_t)n, &opts, &info),
+                 msg);
+    PyMem_Free(h);
+    if (rc < 0)
+        return pyudr_raise(rc, msg);
+    return write_info(&info);
+}
+
 static PyObject *repo_drop(RepoObject *self, PyObject *args)
 {
     REPO_OPEN(self);
@@ -850,8 +892,7 @@ static PyObject *repo_merge(RepoObject *self, PyObject *args, PyObject *kw)
     char msg[PYUDR_MSG];
     PYUDR_LOCKED(self->lock, self->h, rc, udr_merge(self->h, source, &o, &info), msg);
     PyObject *conflicts = pyudr_result_new(info.conflict_rows, (PyObject *)self);
-    info.conflict_rows = NULL;
-    udr_merge_info_clear(&info);
+    info.conflict_rows = NULL;   /* the Result owns it now */
     if (conflicts == NULL)
         return NULL;
     if (rc < 0) {
@@ -864,12 +905,14 @@ static PyObject *repo_merge(RepoObject *self, PyObject *args, PyObject *kw)
         Py_DECREF(conflicts);
         return NULL;
     }
-    return Py_BuildValue("{s:O,s:O,s:s,s:s,s:n,s:n,s:K,s:N}", "up_to_date",
+    PyObject *out = Py_BuildValue("{s:O,s:O,s:s,s:s,s:n,s:n,s:K,s:N}", "up_to_date",
                          info.up_to_date ? Py_True : Py_False, "fast_forward",
                          info.fast_forward ? Py_True : Py_False, "commit", info.commit, "base",
                          info.base, "tables_taken", (Py_ssize_t)info.tables_taken,
                          "tables_merged", (Py_ssize_t)info.tables_merged, "conflicts",
                          (unsigned long long)info.conflicts, "conflict_rows", conflicts);
+    udr_merge_info_clear(&info);
+    return out;
 }
 
 /* the change feed and subscriptions */
@@ -1081,6 +1124,8 @@ static PyMethodDef repo_methods[] = {
       "from SQL (str) or a frame [(name, kind, values, nulls), ...]."),
     M("import_file", repo_import, METH_VARARGS | METH_KEYWORDS,
       "import_file(table, path, format=None, append=False) -> dict."),
+    M("commit_chunks", repo_commit_chunks, METH_VARARGS,
+      "commit_chunks(table, version, hashes, message=None) -> dict: a version of stored objects."),
     M("drop", repo_drop, METH_VARARGS, "drop(table, message=None)."),
     M("compact", repo_compact, METH_VARARGS, "compact(table) -> dict."),
     M("tables", repo_tables, METH_NOARGS, "tables() -> list of dict: the branch's tables."),

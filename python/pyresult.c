@@ -169,11 +169,43 @@ static PyObject *objects_of(const udr_result *r, size_t col, udr_ctype t)
     return a;
 }
 
+static int is_huge(const udr_result *r, size_t col)
+{
+    const char *t = udr_result_column_type(r, col);
+    return strcmp(t, "HUGEINT") == 0 || strcmp(t, "UHUGEINT") == 0;
+}
+
+/* HUGEINT (what sum() of integers gives): int64 when every value fits,
+ * else float64; NULLs make it float64 with NaN. */
+static PyObject *huge_array(const udr_result *r, size_t col)
+{
+    npy_intp n = (npy_intp)udr_result_rows(r);
+    int fits = 1;
+    for (npy_intp i = 0; i < n && fits; i++) {
+        double d = udr_result_double(r, (uint64_t)i, col);
+        fits = !udr_result_is_null(r, (uint64_t)i, col) && d > -9.2e18 && d < 9.2e18;
+    }
+    PyObject *a = new_array(n, fits ? NPY_INT64 : NPY_FLOAT64);
+    if (a == NULL)
+        return NULL;
+    void *v = PyArray_DATA((PyArrayObject *)a);
+    for (npy_intp i = 0; i < n; i++) {
+        if (fits)
+            ((int64_t *)v)[i] = udr_result_int64(r, (uint64_t)i, col);
+        else
+            ((double *)v)[i] = udr_result_is_null(r, (uint64_t)i, col)
+                                   ? NAN : udr_result_double(r, (uint64_t)i, col);
+    }
+    return a;
+}
+
 /* One column as a NumPy array, by the rules of docs/python.md. */
 static PyObject *column_array(const udr_result *r, size_t col)
 {
     udr_ctype t = udr_result_column_ctype(r, col);
     npy_intp n = (npy_intp)udr_result_rows(r);
+    if (t == UDR_CTYPE_OTHER && is_huge(r, col))
+        return huge_array(r, col);
     if (t == UDR_CTYPE_OTHER || t == UDR_CTYPE_TEXT || t == UDR_CTYPE_BLOB)
         return objects_of(r, col, t);
     uint8_t *nulls = PyMem_Malloc(n > 0 ? (size_t)n : 1);
@@ -315,7 +347,10 @@ static PyObject *value_of(const udr_result *r, uint64_t row, size_t col, udr_cty
     }
     PyObject *x;
     char *s = udr_result_text(r, row, col);
-    x = s != NULL ? PyUnicode_FromString(s) : (Py_INCREF(Py_None), Py_None);
+    if (s != NULL && (t == UDR_CTYPE_UINT64 || is_huge(r, col)))
+        x = PyLong_FromString(s, NULL, 10);
+    else
+        x = s != NULL ? PyUnicode_FromString(s) : (Py_INCREF(Py_None), Py_None);
     udr_free(s);
     return x;
 }

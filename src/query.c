@@ -490,16 +490,31 @@ static void hint_unknown_table(query *q)
         strcat(q->err->msg, "\n(the UDR tables are listed by 'udr tables')");
 }
 
+/* Whether DuckDB's C API reads values of a type one by one (duckdb_value_*
+ * and duckdb_column_data). Others (lists, structs, maps, arrays, unions,
+ * UUID, TIMESTAMP_NS, TIME WITH TIME ZONE, BIT, ENUM ...) it reads only
+ * through vectors: a result holding one cannot be read value by value at
+ * all (every column comes back empty). */
 static int is_nested(duckdb_type t)
 {
-    return t == DUCKDB_TYPE_LIST || t == DUCKDB_TYPE_STRUCT || t == DUCKDB_TYPE_MAP ||
-           t == DUCKDB_TYPE_ARRAY || t == DUCKDB_TYPE_UNION;
+    switch (t) {
+    case DUCKDB_TYPE_BOOLEAN: case DUCKDB_TYPE_TINYINT: case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER: case DUCKDB_TYPE_BIGINT: case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT: case DUCKDB_TYPE_UINTEGER: case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_FLOAT: case DUCKDB_TYPE_DOUBLE: case DUCKDB_TYPE_DATE:
+    case DUCKDB_TYPE_TIME: case DUCKDB_TYPE_TIMESTAMP: case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS: case DUCKDB_TYPE_TIMESTAMP_TZ: case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_HUGEINT: case DUCKDB_TYPE_UHUGEINT: case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB: case DUCKDB_TYPE_DECIMAL:
+        return 0;
+    default:
+        return 1;
+    }
 }
 
-/* For a single SELECT with list, struct, map, array or union columns: the
- * same query with those columns cast to text, so that every value can be
- * shown (DuckDB's C API reads nested values only through vectors). NULL if
- * the statement needs no rewriting or cannot have it. */
+/* For a single SELECT with columns of the types is_nested names: the same
+ * query with those columns cast to text, so that every value can be shown.
+ * NULL if the statement needs no rewriting or cannot have it. */
 static char *nested_as_text(query *q, const char *sql, duckdb_prepared_statement ps)
 {
     if (duckdb_prepared_statement_type(ps) != DUCKDB_STATEMENT_TYPE_SELECT)

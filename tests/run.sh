@@ -2,7 +2,7 @@
 # Runs the test suites against one or more build directories and prints the
 # total. Usage: tests/run.sh [ONLY] BUILD_DIR...
 #   ONLY     empty for everything, or one suite: a C test (hash, store, repo)
-#            or a shell test (cli, install)
+#            or a shell test (cli, install), or python (the pytest suite)
 # Each suite prints "SUITE: N passed, N failed"; the last line here is
 # "total: N passed, N failed", and the exit status is non-zero on any failure.
 only=$1
@@ -53,6 +53,13 @@ for build in "$@"; do
         cat "$log"
         tally "$build/$name" "$log" "$st"
     done
+    if [ -z "$only" ] || [ "$only" = python ]; then
+        echo "-- python ($build)"
+        sh "$top/tests/python.sh" "$build" >"$log" 2>&1 </dev/null
+        st=$?
+        cat "$log"
+        tally "$build/python" "$log" "$st"
+    fi
     rm -f "$log"
 done
 [ -n "$broken" ] && echo "failing:$broken"

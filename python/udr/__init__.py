@@ -20,12 +20,13 @@ from _udr import (Error, ConflictError, CorruptionError, NotFoundError, InvalidI
                   AlreadyExistsError, StorageError, Result, blake3)
 
 from ._frames import frame_of, dataframe_of
+from ._result import QueryResult
 
 __all__ = [
     "Error", "ConflictError", "CorruptionError", "NotFoundError", "InvalidInputError",
     "AlreadyExistsError", "StorageError", "PyChunkStore", "PyCatalog", "PyTableVersion",
     "PyBranchManager", "PyTransactionManager", "PyTransaction", "open_repository",
-    "repository_path", "blake3", "version",
+    "repository_path", "blake3", "version", "QueryResult",
 ]
 
 version = _udr.version
@@ -139,8 +140,7 @@ class PyCatalog:
         """Makes version.version of version.table_name from stored objects."""
         if not isinstance(version, PyTableVersion):
             raise TypeError("commit() takes a PyTableVersion")
-        return self._repo.commit_chunks(version.table_name, version.version,
-                                        version.chunk_hashes)
+        self._repo.commit_chunks(version.table_name, version.version, version.chunk_hashes)
 
     def get_version(self, table, version=None):
         """A version of a table (the latest when version is None)."""
@@ -248,15 +248,14 @@ class PyTransaction:
         return self._tx.active
 
     def query(self, sql):
-        return self._tx.query(sql)
+        """SQL over the snapshot plus this transaction's own writes."""
+        return QueryResult(self._tx.query(sql))
 
     def write_table(self, name, df, key_columns=None):
-        src = df if isinstance(df, str) else frame_of(df)
-        return self._tx.write(name, src, key=key_columns)["version"]
+        return self._tx.write(name, frame_of(df), key=key_columns)["version"]
 
     def append_table(self, name, df):
-        src = df if isinstance(df, str) else frame_of(df)
-        return self._tx.write(name, src, append=True)["version"]
+        return self._tx.write(name, frame_of(df), append=True)["version"]
 
     def drop_table(self, name):
         self._tx.drop(name)

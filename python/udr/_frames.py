@@ -87,8 +87,14 @@ def _column(name, s):
         raise TypeError(f"column {name!r}: dtype {dtype} is not supported")
     values = s.to_numpy()
     if dtype.kind == "M":
-        ns = values.astype("datetime64[ns]")
-        return name, "timestamp_ns", np.ascontiguousarray(ns.view(np.int64)), _mask(np.isnat(ns))
+        # TIMESTAMP (microseconds) unless a value has a finer part: that is
+        # the type SQL and Parquet readers know best, and it reads back as
+        # an array; finer values keep their nanoseconds as TIMESTAMP_NS.
+        ns = np.ascontiguousarray(values.astype("datetime64[ns]").view(np.int64))
+        nat = ns == np.iinfo(np.int64).min
+        if ((ns % 1000 != 0) & ~nat).any():
+            return name, "timestamp_ns", ns, _mask(nat)
+        return name, "timestamp", np.where(nat, 0, ns // 1000), _mask(nat)
     if dtype.kind == "m":
         raise TypeError(f"column {name!r}: timedelta columns are not supported; "
                         "store them as integers (e.g. .dt.total_seconds())")

@@ -3,59 +3,11 @@ import contextlib
 import datetime
 
 import udr
-from udr import _udr, frame_of, dataframe_of, diff_refs, merge, PyTransaction
-
-
-class QueryResult:
-    """A query's rows: to_pandas(), fetchall(), fetchone()."""
-
-    def __init__(self, result):
-        self._r = result
-        self._next = 0
-
-    @property
-    def columns(self):
-        return [] if self._r is None else self._r.columns
-
-    @property
-    def types(self):
-        return [] if self._r is None else self._r.types
-
-    def __len__(self):
-        return 0 if self._r is None else len(self._r)
-
-    def to_pandas(self):
-        import pandas as pd
-        if self._r is None:
-            return pd.DataFrame()
-        return dataframe_of(*self._r.arrays())
-
-    def df(self):
-        return self.to_pandas()
-
-    def fetchall(self):
-        if self._r is None:
-            return []
-        rows = self._r.fetchall()
-        out, self._next = rows[self._next:], len(rows)
-        return out
-
-    def fetchone(self):
-        if self._r is None or self._next >= len(self._r):
-            return None
-        row = self._r.fetchall()[self._next]
-        self._next += 1
-        return row
-
-    def __repr__(self):
-        return f"QueryResult({len(self)} rows, columns={self.columns})"
+from udr import frame_of, dataframe_of, diff_refs, merge, PyTransaction, QueryResult
 
 
 class Transaction(PyTransaction):
-    """A transaction of a QueryEngine: its queries give QueryResults."""
-
-    def query(self, sql):
-        return QueryResult(self._tx.query(sql))
+    """A transaction of a QueryEngine (context manager: see transaction())."""
 
 
 class ChangeBatch:
@@ -125,12 +77,10 @@ class QueryEngine:
 
     def write_table(self, name, df, key_columns=None, message=None):
         """A new version of table name holding df's rows; its number."""
-        src = df if isinstance(df, str) else frame_of(df)
-        return self._repo.write(name, src, key=key_columns, message=message)["version"]
+        return self._repo.write(name, frame_of(df), key=key_columns, message=message)["version"]
 
     def append_table(self, name, df, message=None):
-        src = df if isinstance(df, str) else frame_of(df)
-        return self._repo.write(name, src, message=message, append=True)["version"]
+        return self._repo.write(name, frame_of(df), message=message, append=True)["version"]
 
     def drop_table(self, name, message=None):
         self._repo.drop(name, message)
@@ -152,18 +102,11 @@ class QueryEngine:
         """Runs SQL; versions={"t": n} pins tables, branch= reads another branch."""
         if branch is None:
             return QueryResult(self._repo.query(sql, versions))
-        before = self._repo.current_branch()
         self._repo.use_branch(branch)
         try:
             return QueryResult(self._repo.query(sql, versions))
         finally:
-            self._repo.use_branch(None if before == self._repo_default_branch() else before)
-
-    def _repo_default_branch(self):
-        for b in self._repo.branches():
-            if b["current"]:
-                return b["name"]
-        return "main"
+            self._repo.use_branch(None)      # back to the repository's current branch
 
     def diff_versions(self, table, v1, v2, key_columns=None):
         """Rows added, removed and modified from version v1 to v2."""

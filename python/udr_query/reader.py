@@ -16,7 +16,9 @@ class TableReader:
             raise udr.InvalidInputError("the store and the catalog must be one repository")
 
     def read(self, name, version=None):
-        """The rows of a version (the current one when None) as a DataFrame."""
+        """The rows of a version (the current one when None) as a DataFrame;
+        NotFoundError if there is no such table or version."""
+        self._repo.table_show(name, None if version is None else str(int(version)))
         ref = name if version is None else f"{name}@{int(version)}"
         return dataframe_of(*self._repo.query(f"SELECT * FROM {_quote(ref)}").arrays())
 
