@@ -251,6 +251,22 @@ void catv_free(cat_tablever *tv)
     memset(tv, 0, sizeof *tv);
 }
 
+int catv_is_raw(const cat_tablever *tv)
+{
+    return tv->ncols == 0;
+}
+
+int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char *why)
+{
+    char which[64] = "";
+    if (version > 0)
+        snprintf(which, sizeof which, " version %llu", (unsigned long long)version);
+    return err_set(err, UDR_EINVAL,
+                   "table %s%s is a raw version (objects committed with "
+                   "udr_table_commit_chunks): %s",
+                   table, which, why);
+}
+
 /* Appends one element to a growable array. */
 void *cat_grow(void *arr, size_t *cap, size_t n, size_t elem)
 {
@@ -310,7 +326,8 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             if (k[tv->nkey - 1] == NULL)
                 goto bad;
             stage = 4;
-        } else if (field_is(&l, 0, "chunk") && (l.n == 4 || l.n == 6) && stage >= 3) {
+        } else if (field_is(&l, 0, "chunk") && (l.n == 4 || l.n == 6) && stage >= 2) {
+            /* stage 2: no column line before it, a raw version's (checked below) */
             cat_chunk *ch = cat_grow(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
             if (ch == NULL)
                 goto oom;
@@ -346,8 +363,13 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
     why = "it is cut short or has a malformed line";
     if (r < 0)
         goto bad;
-    why = "it has no columns or no rows line";
-    if (!seen_rows || tv->ncols == 0)
+    why = "it has no rows line";
+    if (!seen_rows)
+        goto bad;
+    /* No columns: only a raw version (udr_table_commit_chunks), whose
+     * objects hold no rows a query could read. */
+    why = "it has no columns, yet rows";
+    if (tv->ncols == 0 && (tv->rows != 0 || sum_rows != 0))
         goto bad;
     why = "its chunks, less its deletes, do not add up to its row count";
     if (sum_deleted > sum_rows || sum_rows - sum_deleted != tv->rows)

@@ -20,10 +20,13 @@
  * chunk), and its delete files: Parquet objects of
  * (chunk VARCHAR, row BIGINT) naming rows of those chunks that are no longer
  * there (an update or delete of a few rows costs a few rows, not a chunk).
- * rows = the chunks' rows less the deletes' rows. A commit is the state of every table of a
- * branch. Version numbers (1, 2, 3 ... per table, across branches) live in
- * commits and in the log, not in table versions, so the same content written
- * twice is one object.
+ * rows = the chunks' rows less the deletes' rows. A raw version
+ * (udr_table_commit_chunks of objects that are not Parquet of one schema)
+ * has no column lines, rows 0 and chunks of 0 rows: it keeps objects in
+ * order and holds no rows; the decoder refuses no columns anywhere else.
+ * A commit is the state of every table of a branch. Version numbers (1, 2,
+ * 3 ... per table, across branches) live in commits and in the log, not in
+ * table versions, so the same content written twice is one object.
  *
  * The log holds one record per commit (see encode_commit_record):
  *
@@ -136,6 +139,14 @@ char *catv_encode(const cat_tablever *tv, size_t *len);
 /* Decodes; on failure UDR_ECORRUPT with a message naming what is wrong. */
 int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err);
 void catv_free(cat_tablever *tv);
+
+/* A raw version (udr_table_commit_chunks of objects that are not all
+ * Parquet files of one schema) keeps its objects as chunks of 0 rows and
+ * has no columns: 1 for one. Nothing can read rows from it. */
+int catv_is_raw(const cat_tablever *tv);
+/* UDR_EINVAL saying that version of table (0: unknown) is a raw version
+ * and why that stops what was asked (e.g. "it has no columns to query"). */
+int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char *why);
 
 /* ---- commits ----------------------------------------------------------- */
 

@@ -112,8 +112,15 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         goto done;
     if (nested != NULL)
         *nested = has_nested(&a) || has_nested(&b);
-    if (!st->has_from || !st->has_to) {
-        add_all(s, q, st->has_to ? "insert" : "delete", st->has_to ? &b : &a);
+    /* A raw version (udr_table_commit_chunks) holds no rows: to the feed it
+     * is as if the table were absent, so a subscription never sticks on one. */
+    int has_from = st->has_from && !catv_is_raw(&a), has_to = st->has_to && !catv_is_raw(&b);
+    if (!has_from && !has_to) {
+        buf_adds(s, "SELECT NULL::VARCHAR AS _op LIMIT 0");
+        goto done;
+    }
+    if (!has_from || !has_to) {
+        add_all(s, q, has_to ? "insert" : "delete", has_to ? &b : &a);
         goto done;
     }
     if (!same_shape(&a, &b)) {
@@ -279,9 +286,13 @@ static int feed_sql(query *q, const char *table, const char *from, const char *t
         cat_tablever tv = {0};
         if (v != NULL && (rc = catalog_read_tablever(c, &v->hash, &tv)) == UDR_OK) {
             buf_adds(s, "SELECT NULL::BIGINT AS _seq, NULL::BIGINT AS _version, "
-                        "NULL::TIMESTAMP AS _time, NULL::VARCHAR AS _op, * FROM (");
-            qi_add_scan(s, q, &tv, 0);
-            buf_adds(s, ") LIMIT 0");
+                        "NULL::TIMESTAMP AS _time, NULL::VARCHAR AS _op");
+            if (!catv_is_raw(&tv)) {           /* a raw version has no columns */
+                buf_adds(s, ", * FROM (");
+                qi_add_scan(s, q, &tv, 0);
+                buf_adds(s, ")");
+            }
+            buf_adds(s, " LIMIT 0");
         }
         catv_free(&tv);
         ordered = 0;

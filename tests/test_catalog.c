@@ -120,7 +120,7 @@ static void test_tablever_refuses_malformed(void)
     expect_tv_refused("", "nothing");
     expect_tv_refused("udr table-version 2\nrows 0\ncolumn a INT\n", "a newer version");
     expect_tv_refused("udr table-version 1\nrows 0\ncolumn a INT", "no final newline");
-    expect_tv_refused("udr table-version 1\nrows 0\n", "no columns");
+    expect_tv_refused("udr table-version 1\nrows 2\n", "no columns, yet rows");
     expect_tv_refused("udr table-version 1\nrows 01\ncolumn a INT\n", "a leading zero");
     expect_tv_refused("udr table-version 1\ncolumn a INT\nrows 0\n", "lines out of order");
     expect_tv_refused("udr table-version 1\nrows 0\ncolumn a%41 INT\n", "a needless escape");
@@ -132,6 +132,50 @@ static void test_tablever_refuses_malformed(void)
     expect_tv_refused(t, "a short hash");
     snprintf(t, sizeof t, "udr table-version 1\nrows 2\ncolumn a INT\nchunk %s 2 99999999999999999999\n", h);
     expect_tv_refused(t, "an overflowing number");
+    /* No columns: only a raw version's 0 rows in 0-row chunks. */
+    snprintf(t, sizeof t, "udr table-version 1\nrows 2\nchunk %s 2 10\n", h);
+    expect_tv_refused(t, "no columns, yet a chunk with rows");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 0\nchunk %s 2 10\n", h);
+    expect_tv_refused(t, "no columns and rows that do not add up");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 0\nchunk %s 0 10 1 2\n", h);
+    expect_tv_refused(t, "no columns, yet a key range");
+    snprintf(t, sizeof t, "udr table-version 1\nrows 0\nchunk %s 0 10\ndelete %s 1\n", h, h);
+    expect_tv_refused(t, "no columns, yet a delete file");
+    snprintf(t, sizeof t, "udr table-version 1\nchunk %s 0 10\nrows 0\n", h);
+    expect_tv_refused(t, "a raw version's lines out of order");
+}
+
+/* A raw version (udr_table_commit_chunks of objects that are not Parquet):
+ * no columns, rows 0, chunks of 0 rows; it decodes and encodes canonically. */
+static void test_tablever_raw_version(void)
+{
+    udr_err err = {0, ""};
+    cat_tablever tv;
+    const char *empty = "udr table-version 1\nrows 0\n";
+    REQUIRE(catv_decode(empty, strlen(empty), &tv, &err) == UDR_OK);
+    CHECK(catv_is_raw(&tv));
+    CHECK_INT(tv.nchunks, ==, 0);
+    catv_free(&tv);
+    cat_chunk ch[2] = {{.rows = 0, .bytes = 13}};
+    udr_hash_buffer("Hello, World!", 13, &ch[0].hash);
+    ch[1] = ch[0];                     /* the same object twice, as given */
+    cat_tablever raw = {.has_parent = 1, .chunks = ch, .nchunks = 2};
+    udr_hash_buffer("p", 1, &raw.parent);
+    size_t len, len2;
+    char *text = catv_encode(&raw, &len);
+    REQUIRE(text != NULL);
+    REQUIRE(catv_decode(text, len, &tv, &err) == UDR_OK);
+    CHECK(catv_is_raw(&tv));
+    CHECK_INT(tv.nchunks, ==, 2);
+    CHECK_INT(tv.rows, ==, 0);
+    CHECK_INT(tv.chunks[1].bytes, ==, 13);
+    char *again = catv_encode(&tv, &len2);
+    CHECK(again != NULL && len2 == len && memcmp(text, again, len) == 0);
+    free(again);
+    free(text);
+    catv_free(&tv);
+    cat_tablever normal = sample_tv();
+    CHECK(!catv_is_raw(&normal));
 }
 
 static void test_commit_round_trip(void)
@@ -426,6 +470,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_names),
     TEST_ENTRY(test_tablever_round_trip_canonical),
     TEST_ENTRY(test_tablever_refuses_malformed),
+    TEST_ENTRY(test_tablever_raw_version),
     TEST_ENTRY(test_commit_round_trip),
     TEST_ENTRY(test_versions_and_replay),
     TEST_ENTRY(test_resolve_by_time),

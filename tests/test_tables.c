@@ -702,6 +702,403 @@ static void test_two_processes_write_different_tables(void)
     udr_close(r);
 }
 
+/* ---- udr_table_commit_chunks ---------------------------------------------- */
+
+/* The chunks of a table's current version, as hashes (*n of them; free). */
+static udr_hash *chunk_hashes(udr_repo *r, const char *table, size_t *n)
+{
+    udr_table_detail *d = detail(r, table);
+    udr_hash *h = calloc(d->nchunks + 1, sizeof *h);
+    REQUIRE(h != NULL);
+    for (size_t i = 0; i < d->nchunks; i++)
+        REQUIRE(udr_hash_from_hex(d->chunk_hash[i], &h[i]) == UDR_OK);
+    *n = d->nchunks;
+    udr_table_detail_free(d);
+    return h;
+}
+
+static size_t versions_of(udr_repo *r, const char *table)
+{
+    udr_version_info *v;
+    size_t n;
+    MUST(r, udr_table_log(r, table, &v, &n));
+    udr_version_info_free(v, n);
+    return n;
+}
+
+/* The chunks of a written table, committed as a new table: the same rows,
+ * columns and types, every chunk's rows and bytes as the original has them. */
+static void test_commit_chunks_of_a_table(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    udr_write_info w;
+    must_write(r, "orig",
+               "SELECT range AS id, 'n' || range AS name, range * 0.25 AS score,"
+               " DATE '2026-01-01' + (range % 365)::INTEGER AS day, [range, NULL] AS tags,"
+               " CASE WHEN range % 7 = 0 THEN NULL ELSE range % 7 = 1 END AS flag"
+               " FROM range(150000)",
+               key, &w);
+    REQUIRE(w.chunks >= 2);
+    size_t n;
+    udr_hash *h = chunk_hashes(r, "orig", &n);
+    udr_write_opts o = {NULL, "from orig", "tester"};
+    udr_write_info ci;
+    MUST(r, udr_table_commit_chunks(r, "copy", 1, h, n, &o, &ci));
+    CHECK_INT(ci.version, ==, 1);
+    CHECK_INT(ci.rows, ==, 150000);
+    CHECK_INT(ci.chunks, ==, n);
+    CHECK_INT(ci.bytes, ==, w.bytes);
+    CHECK_INT(ci.new_chunks, ==, 0);
+    CHECK_INT(ci.new_bytes, ==, 0);
+    /* The same rows, both ways (EXCEPT ALL counts duplicates). */
+    CHECK_STR(value(r, "SELECT count(*) FROM copy"), "150000");
+    CHECK_STR(value(r, "SELECT count(*) FROM (SELECT * FROM copy EXCEPT ALL SELECT * FROM orig)"),
+              "0");
+    CHECK_STR(value(r, "SELECT count(*) FROM (SELECT * FROM orig EXCEPT ALL SELECT * FROM "
+                       "\"copy@1\")"),
+              "0");
+    CHECK_STR(value(r, "SELECT name || ' ' || score || ' ' || tags::VARCHAR FROM copy WHERE id = 12345"),
+              "n12345 3086.25 [12345, NULL]");
+    /* Columns and types as the original's, no key; chunk by chunk the same. */
+    udr_table_detail *a = detail(r, "orig"), *b = detail(r, "copy");
+    CHECK_INT(b->ncols, ==, a->ncols);
+    for (size_t i = 0; i < a->ncols && i < b->ncols; i++) {
+        CHECK_STR(b->col_names[i], a->col_names[i]);
+        CHECK_STR(b->col_types[i], a->col_types[i]);
+    }
+    CHECK_INT(b->nkey, ==, 0);
+    CHECK_INT(b->info.rows, ==, 150000);
+    CHECK_STR(b->info.message, "from orig");
+    CHECK_STR(b->info.author, "tester");
+    REQUIRE(b->nchunks == a->nchunks);
+    for (size_t i = 0; i < a->nchunks; i++) {
+        CHECK_STR(b->chunk_hash[i], a->chunk_hash[i]);
+        CHECK_INT(b->chunk_rows[i], ==, a->chunk_rows[i]);
+        CHECK_INT(b->chunk_bytes[i], ==, a->chunk_bytes[i]);
+    }
+    udr_table_detail_free(a);
+    udr_table_detail_free(b);
+    /* In another order, and one chunk twice: chunks as given. */
+    udr_hash twice[3] = {h[n - 1], h[0], h[n - 1]};
+    MUST(r, udr_table_commit_chunks(r, "mixed", 1, twice, 3, NULL, &ci));
+    b = detail(r, "mixed");
+    char hex[UDR_HASH_HEX + 1];
+    udr_hash_to_hex(&h[n - 1], hex);
+    CHECK_STR(b->chunk_hash[0], hex);
+    CHECK_STR(b->chunk_hash[2], hex);
+    CHECK_STR(b->info.message, "commit chunks to mixed");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT %llu", (unsigned long long)(2 * b->chunk_rows[0] + b->chunk_rows[1]));
+    CHECK_STR(value(r, "SELECT count(*) FROM mixed"), value(r, sql));
+    udr_table_detail_free(b);
+    /* A write over it, and an UPDATE, work as on any table. */
+    CHECK_STR(value(r, "UPDATE copy SET name = 'x' WHERE id = 7"), "1");
+    CHECK_STR(value(r, "SELECT name FROM copy WHERE id = 7"), "x");
+    free(h);
+    /* Read again from disk: the same. */
+    udr_close(r);
+    REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    CHECK_STR(value(r, "SELECT count(*) FROM \"copy@1\" WHERE name = 'n7'"), "1");
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
+/* The version must be the table's next number, across branches and drops. */
+static void test_commit_chunks_version_numbers(void)
+{
+    udr_repo *r = new_repo();
+    must_write(r, "src", "SELECT range AS x FROM range(10)", NULL, NULL);
+    size_t n;
+    udr_hash *h = chunk_hashes(r, "src", &n);
+    REQUIRE(n == 1);
+    udr_write_info ci;
+    const uint64_t bad_new[] = {0, 2, 1000, UINT64_MAX};
+    for (size_t i = 0; i < sizeof bad_new / sizeof bad_new[0]; i++) {
+        CHECK_INT(udr_table_commit_chunks(r, "t", bad_new[i], h, 1, NULL, &ci), ==, UDR_EINVAL);
+        CHECK_CONTAINS(udr_errmsg(r), "table t version");
+        CHECK_CONTAINS(udr_errmsg(r), "next version is 1");
+    }
+    CHECK_CONTAINS(value(r, "SELECT count(*) FROM t"), "does not exist");
+    MUST(r, udr_table_commit_chunks(r, "t", 1, h, 1, NULL, &ci));
+    CHECK_INT(ci.version, ==, 1);
+    /* Too low (taken) and too high. */
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, h, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "next version is 2");
+    CHECK_INT(udr_table_commit_chunks(r, "t", 3, h, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "table t version 3");
+    CHECK_INT(udr_table_commit_chunks(r, "t", 0, h, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_INT(versions_of(r, "t"), ==, 1);
+    /* An existing table written before takes its next number too. */
+    MUST(r, udr_table_commit_chunks(r, "src", 2, h, 1, NULL, &ci));
+    CHECK_STR(value(r, "SELECT sum(x) FROM src"), "45");
+    /* Numbers run across branches. */
+    MUST(r, udr_branch_create(r, "feature", NULL, NULL));
+    MUST(r, udr_use_branch(r, "feature"));
+    MUST(r, udr_table_commit_chunks(r, "t", 2, h, 1, NULL, &ci));
+    MUST(r, udr_use_branch(r, "main"));
+    CHECK_INT(udr_table_commit_chunks(r, "t", 2, h, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "next version is 3");
+    MUST(r, udr_table_commit_chunks(r, "t", 3, h, 1, NULL, &ci));
+    CHECK_STR(value(r, "SELECT count(*) FROM \"t@feature\""), "10");
+    /* A drop takes a number as well; a write after takes the next. */
+    MUST(r, udr_table_drop(r, "t", NULL));
+    CHECK_INT(udr_table_commit_chunks(r, "t", 4, h, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "next version is 5");
+    MUST(r, udr_table_commit_chunks(r, "t", 5, h, 1, NULL, &ci));
+    udr_write_info w;
+    must_write(r, "t", "SELECT 1 AS x", NULL, &w);
+    CHECK_INT(w.version, ==, 6);
+    free(h);
+    udr_close(r);
+}
+
+/* Bad input changes nothing and says what is wrong. */
+static void test_commit_chunks_refuses_bad_input(void)
+{
+    udr_repo *r = new_repo();
+    must_write(r, "a", "SELECT range AS x FROM range(5)", NULL, NULL);
+    must_write(r, "b", "SELECT 'v' || range AS x FROM range(5)", NULL, NULL);
+    must_write(r, "c", "SELECT range AS x, range AS y FROM range(5)", NULL, NULL);
+    size_t n;
+    udr_hash *ha = chunk_hashes(r, "a", &n), *hb = chunk_hashes(r, "b", &n),
+             *hc = chunk_hashes(r, "c", &n);
+    char hex_a[UDR_HASH_HEX + 1], hex_b[UDR_HASH_HEX + 1], hex_c[UDR_HASH_HEX + 1];
+    udr_hash_to_hex(ha, hex_a);
+    udr_hash_to_hex(hb, hex_b);
+    udr_hash_to_hex(hc, hex_c);
+    udr_write_info ci;
+    /* An object that is not there. */
+    udr_hash missing[2] = {ha[0]};
+    udr_hash_buffer("never stored", 12, &missing[1]);
+    char hex_m[UDR_HASH_HEX + 1];
+    udr_hash_to_hex(&missing[1], hex_m);
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, missing, 2, NULL, &ci), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(udr_errmsg(r), hex_m);
+    CHECK_CONTAINS(udr_errmsg(r), "table t version 1");
+    CHECK_CONTAINS(udr_errmsg(r), "number 2 of 2");
+    /* Names that are not table names. */
+    const char *bad[] = {"../../etc", "", "a b", "users@3", "x/y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_INT(udr_table_commit_chunks(r, bad[i], 1, ha, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_INT(udr_table_commit_chunks(r, NULL, 1, ha, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK(access(t_path("etc"), F_OK) != 0);
+    /* Parquet objects of other columns: both named. */
+    udr_hash ab[2] = {ha[0], hb[0]}, ac[2] = {ha[0], hc[0]};
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, ab, 2, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), hex_a);
+    CHECK_CONTAINS(udr_errmsg(r), hex_b);
+    CHECK_CONTAINS(udr_errmsg(r), "different columns");
+    CHECK_CONTAINS(udr_errmsg(r), "(x BIGINT) and (x VARCHAR)");
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, ac, 2, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), hex_c);
+    CHECK_CONTAINS(udr_errmsg(r), "(x BIGINT) and (x BIGINT, y BIGINT)");
+    /* Parquet's magic at both ends, but no Parquet file. */
+    udr_hash fake;
+    MUST(r, udr_object_put(r, "PAR1 not a footer at all PAR1", 29, &fake));
+    char hex_f[UDR_HASH_HEX + 1];
+    udr_hash_to_hex(&fake, hex_f);
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, &fake, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), hex_f);
+    CHECK_CONTAINS(udr_errmsg(r), "looks like Parquet");
+    /* A key: the objects' rows are not known to be keyed. */
+    const char *key[] = {"x", NULL};
+    udr_write_opts o = {key, NULL, NULL};
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, ha, 1, &o, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "key");
+    /* Not inside a transaction of the handle. */
+    udr_tx *tx;
+    MUST(r, udr_tx_begin(r, NULL, UDR_SNAPSHOT, &tx));
+    CHECK_INT(udr_table_commit_chunks(r, "t", 1, ha, 1, NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "transaction");
+    udr_tx_rollback(tx);
+    /* Nothing of it committed. */
+    udr_version_info *v;
+    MUST(r, udr_table_list(r, &v, &n));
+    CHECK_INT(n, ==, 3);
+    udr_version_info_free(v, n);
+    CHECK_INT(udr_table_log(r, "t", &v, &n), ==, UDR_ENOTFOUND);
+    MUST(r, udr_table_commit_chunks(r, "t", 1, ha, 1, NULL, &ci));
+    CHECK_STR(value(r, "SELECT sum(x) FROM t"), "10");
+    free(ha);
+    free(hb);
+    free(hc);
+    udr_close(r);
+}
+
+/* Objects that are not Parquet make a raw version: listed, shown and
+ * checked like any, refused by whatever reads rows, replaced by a write. */
+static void test_commit_chunks_raw_version(void)
+{
+    udr_repo *r = new_repo();
+    udr_hash hello;
+    MUST(r, udr_object_put(r, "Hello, World!", 13, &hello));
+    char hex[UDR_HASH_HEX + 1];
+    udr_hash_to_hex(&hello, hex);
+    udr_write_info ci;
+    MUST(r, udr_table_commit_chunks(r, "users", 1, &hello, 1, NULL, &ci));
+    CHECK_INT(ci.version, ==, 1);
+    CHECK_INT(ci.rows, ==, 0);
+    CHECK_INT(ci.chunks, ==, 1);
+    CHECK_INT(ci.bytes, ==, 13);
+    const char *raw = "table users version 1 is a raw version (objects committed with "
+                      "udr_table_commit_chunks): it has no columns to query";
+    udr_result *res = NULL;
+    CHECK_INT(udr_query(r, "SELECT * FROM users", NULL, 0, &res), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), raw);
+    CHECK_CONTAINS(value(r, "SELECT count(*) FROM \"users@1\""), raw);
+    udr_version_info *v;
+    size_t n;
+    MUST(r, udr_table_list(r, &v, &n));
+    REQUIRE(n == 1);
+    CHECK_STR(v[0].table, "users");
+    CHECK_INT(v[0].version, ==, 1);
+    CHECK_INT(v[0].rows, ==, 0);
+    CHECK_INT(v[0].chunks, ==, 1);
+    CHECK_INT(v[0].bytes, ==, 13);
+    udr_version_info_free(v, n);
+    udr_table_detail *d = detail(r, "users");
+    CHECK_INT(d->ncols, ==, 0);
+    CHECK_INT(d->nkey, ==, 0);
+    REQUIRE(d->nchunks == 1);
+    CHECK_STR(d->chunk_hash[0], hex);
+    CHECK_INT(d->chunk_rows[0], ==, 0);
+    CHECK_INT(d->chunk_bytes[0], ==, 13);
+    udr_table_detail_free(d);
+    MUST(r, udr_table_log(r, "users", &v, &n));
+    REQUIRE(n == 1);
+    CHECK_STR(v[0].message, "commit chunks to users");
+    udr_version_info_free(v, n);
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    /* Whatever reads its rows says what it is. */
+    CHECK_INT(udr_table_append(r, "users", "SELECT 1 AS id", NULL, &ci), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "raw version");
+    CHECK_CONTAINS(udr_errmsg(r), "no columns to append to");
+    CHECK_CONTAINS(value(r, "INSERT INTO users VALUES (1)"), raw);
+    CHECK_CONTAINS(value(r, "UPDATE users SET id = 2 WHERE id = 1"),
+                   "table users version 1 is a raw version");
+    CHECK_CONTAINS(value(r, "DELETE FROM users"), "no rows to update or delete");
+    udr_diff df;
+    CHECK_INT(udr_table_diff(r, "users", "1", NULL, NULL, &df, NULL), ==, UDR_EINVAL);
+    CHECK_CONTAINS(udr_errmsg(r), "table users version 1 is a raw version");
+    MUST(r, udr_table_compact(r, "users", &ci));
+    CHECK_INT(ci.version, ==, 1);
+    CHECK_INT(versions_of(r, "users"), ==, 1);
+    /* The change feed: a version with no rows. */
+    udr_changes *it;
+    const udr_change_batch *b;
+    MUST(r, udr_changes_open(r, "users", NULL, NULL, &it));
+    MUST(r, udr_changes_next(it, &b));
+    REQUIRE(b != NULL);
+    CHECK_INT(b->version, ==, 1);
+    CHECK_INT(udr_result_rows(b->rows), ==, 0);
+    MUST(r, udr_changes_next(it, &b));
+    CHECK(b == NULL);
+    udr_changes_close(it);
+    CHECK_STR(value(r, "SELECT count(*) FROM udr_changes('users', NULL, NULL)"), "0");
+    /* The next write makes a table again; the raw version stays as it was. */
+    const char *key[] = {"id", NULL};
+    udr_write_info w;
+    must_write(r, "users", "SELECT * FROM (VALUES (1, 'Alice'), (2, 'Bob')) t(id, name)", key,
+               &w);
+    CHECK_INT(w.version, ==, 2);
+    CHECK_INT(w.rows, ==, 2);
+    CHECK_STR(value(r, "SELECT string_agg(name, ',' ORDER BY id) FROM users"), "Alice,Bob");
+    CHECK_CONTAINS(value(r, "SELECT * FROM \"users@1\""), raw);
+    MUST(r, udr_table_append(r, "users", "SELECT 3 AS id, 'Carol' AS name", NULL, &w));
+    CHECK_INT(w.version, ==, 3);
+    CHECK_STR(value(r, "UPDATE users SET name = 'Bobby' WHERE id = 2"), "1");
+    MUST(r, udr_table_diff(r, "users", "2", "3", NULL, &df, NULL));
+    CHECK_INT(df.rows_added, ==, 1);
+    CHECK_INT(udr_table_diff(r, "users", "1", "3", NULL, &df, NULL), ==, UDR_EINVAL);
+    CHECK_STR(value(r, "SELECT string_agg(_op, ',' ORDER BY _seq, _op) FROM "
+                       "udr_changes('users', NULL, NULL)"),
+              "insert,insert,insert,update_after,update_before");
+    /* Raw again over a table: to the feed, every row deleted. */
+    MUST(r, udr_table_commit_chunks(r, "users", 5, &hello, 1, NULL, &ci));
+    CHECK_STR(value(r, "SELECT count(*) FILTER (_op = 'delete') FROM udr_changes('users', '5', "
+                       "NULL)"),
+              "3");
+    /* No objects, or a Parquet object among others: raw as well. */
+    MUST(r, udr_table_commit_chunks(r, "nothing", 1, NULL, 0, NULL, &ci));
+    CHECK_INT(ci.chunks, ==, 0);
+    CHECK_CONTAINS(value(r, "SELECT * FROM nothing"), "table nothing version 1 is a raw version");
+    /* A feed with no commit in it has the last version's columns: none. */
+    CHECK_STR(value(r, "SELECT count(*) FROM udr_changes('nothing', '2099-01-01T00:00:00Z', "
+                       "NULL)"),
+              "0");
+    d = NULL;
+    MUST(r, udr_table_show(r, "users", "3", &d));
+    REQUIRE(d->nchunks >= 1);
+    udr_hash two[2] = {{{0}}, hello};
+    REQUIRE(udr_hash_from_hex(d->chunk_hash[0], &two[0]) == UDR_OK);
+    udr_table_detail_free(d);
+    MUST(r, udr_table_commit_chunks(r, "mixed", 1, two, 2, NULL, &ci));
+    CHECK_INT(ci.rows, ==, 0);
+    d = detail(r, "mixed");
+    CHECK_INT(d->ncols, ==, 0);
+    CHECK_INT(d->nchunks, ==, 2);
+    CHECK_INT(d->chunk_rows[0], ==, 0);
+    udr_table_detail_free(d);
+    /* Read from disk by another handle and by the udr tool. */
+    udr_close(r);
+    REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    CHECK_CONTAINS(value(r, "SELECT * FROM users"), "table users version 5 is a raw version");
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+    char cmd[8192];
+    int status;
+    snprintf(cmd, sizeof cmd, "%s/../udr --repo '%s' show users 2>&1 | grep -c %s", t_bindir(),
+             t_path("repo"), hex);
+    CHECK_STR(t_run(cmd, &status), "1");
+    snprintf(cmd, sizeof cmd, "%s/../udr --repo '%s' tables 2>&1 | grep -c -E '^(users|nothing|mixed),'",
+             t_bindir(), t_path("repo"));
+    CHECK_STR(t_run(cmd, &status), "3");
+    snprintf(cmd, sizeof cmd, "%s/../udr --repo '%s' sql 'SELECT * FROM users' 2>&1",
+             t_bindir(), t_path("repo"));
+    CHECK_CONTAINS(t_run(cmd, &status), "is a raw version");
+    CHECK(status != 0);
+}
+
+/* A raw version on a branch merges as any version of a table without a
+ * key: taken when only its side changed, a conflict when both did. */
+static void test_commit_chunks_raw_merge(void)
+{
+    udr_repo *r = new_repo();
+    must_write(r, "t", "SELECT range AS id FROM range(3)", NULL, NULL);
+    MUST(r, udr_branch_create(r, "feature", NULL, NULL));
+    MUST(r, udr_use_branch(r, "feature"));
+    udr_hash hello;
+    MUST(r, udr_object_put(r, "Hello, World!", 13, &hello));
+    udr_write_info ci;
+    MUST(r, udr_table_commit_chunks(r, "t", 2, &hello, 1, NULL, &ci));
+    MUST(r, udr_table_commit_chunks(r, "blob", 1, &hello, 1, NULL, &ci));
+    MUST(r, udr_use_branch(r, "main"));
+    must_write(r, "t", "SELECT range AS id FROM range(4)", NULL, NULL);
+    udr_merge_opts mo = {"main", UDR_MERGE_FAIL, NULL, NULL};
+    udr_merge_info mi;
+    CHECK_INT(udr_merge(r, "feature", &mo, &mi), ==, UDR_ECONFLICT);
+    CHECK_INT(mi.conflicts, ==, 1);
+    udr_merge_info_clear(&mi);
+    CHECK_STR(value(r, "SELECT count(*) FROM t"), "4");
+    mo.strategy = UDR_MERGE_THEIRS;
+    MUST(r, udr_merge(r, "feature", &mo, &mi));
+    CHECK_INT(mi.tables_taken, ==, 1);
+    udr_merge_info_clear(&mi);
+    CHECK_CONTAINS(value(r, "SELECT * FROM t"), "table t version 2 is a raw version");
+    CHECK_CONTAINS(value(r, "SELECT * FROM blob"), "table blob version 1 is a raw version");
+    udr_write_info w;
+    must_write(r, "t", "SELECT 9 AS id", NULL, &w);
+    CHECK_INT(w.version, ==, 4);
+    CHECK_STR(value(r, "SELECT id FROM t"), "9");
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_types_round_trip),
     TEST_ENTRY(test_schema_change_and_old_versions),
@@ -722,5 +1119,10 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_small_changes_and_compaction),
     TEST_ENTRY(test_small_changes_without_key),
     TEST_ENTRY(test_two_processes_write_different_tables),
+    TEST_ENTRY(test_commit_chunks_of_a_table),
+    TEST_ENTRY(test_commit_chunks_version_numbers),
+    TEST_ENTRY(test_commit_chunks_refuses_bad_input),
+    TEST_ENTRY(test_commit_chunks_raw_version),
+    TEST_ENTRY(test_commit_chunks_raw_merge),
 };
 HARNESS_MAIN("tables", TESTS)
