@@ -14,6 +14,7 @@
  */
 #include "pyudr.h"
 
+#include <dirent.h>
 #include <string.h>
 
 /* ---- errors ----------------------------------------------------------------- */
@@ -96,7 +97,7 @@ static PyTypeObject Repo_Type, Tx_Type;
 #define REPO_OPEN(self)                                                        \
     do {                                                                       \
         if ((self)->h == NULL) {                                               \
-            PyErr_SetString(PyExc_ValueError, "the repository is closed");     \
+            pyudr_raise(UDR_EINVAL, "the repository handle is closed");       \
             return NULL;                                                       \
         }                                                                      \
     } while (0)
@@ -108,6 +109,20 @@ static PyTypeObject Repo_Type, Tx_Type;
     PYUDR_LOCKED((self)->lock, (self)->h, rc, (EXPR), msg);                    \
     if (rc < 0)                                                                \
         return pyudr_raise(rc, msg)
+
+/* An existing empty directory becomes a repository, as with udr init. */
+static int dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)) != NULL)
+        empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+    closedir(d);
+    return empty;
+}
 
 static int repo_init(RepoObject *self, PyObject *args, PyObject *kw)
 {
@@ -122,7 +137,7 @@ static int repo_init(RepoObject *self, PyObject *args, PyObject *kw)
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = udr_open(p, &h);
-    if (rc == UDR_ENOTFOUND && create) {
+    if ((rc == UDR_ENOTFOUND || (rc == UDR_EFORMAT && dir_is_empty(p))) && create) {
         udr_close(h);
         h = NULL;
         rc = udr_init(p, &h);
@@ -612,8 +627,8 @@ static int pins_of(PyObject *o, udr_pin **out, size_t *n)
             PyMem_Free(p);
             if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
                 PyErr_Clear();
-                PyErr_SetString(PyExc_ValueError,
-                                "versions maps table names (str) to version numbers (int >= 1)");
+                pyudr_raise(UDR_EINVAL,
+                            "versions maps table names (str) to version numbers (int >= 1)");
             }
             return -1;
         }
@@ -1241,7 +1256,7 @@ static void tx_dealloc(TxObject *self)
 #define TX_OPEN(self)                                                          \
     do {                                                                       \
         if ((self)->tx == NULL) {                                              \
-            PyErr_SetString(PyExc_ValueError, "the transaction has ended");    \
+            pyudr_raise(UDR_EINVAL, "the transaction has ended (committed or rolled back)"); \
             return NULL;                                                       \
         }                                                                      \
     } while (0)

@@ -55,18 +55,23 @@ static int same_key(const cat_tablever *a, const cat_tablever *b)
     return 1;
 }
 
-/* 1 if a column's values are lists, structs, maps, arrays or unions (which
- * the C API reads as text only through a rewritten query). */
+/* 1 if a column's type is one DuckDB's C API reads only through vectors
+ * (lists, structs, maps, arrays, unions, UUID, TIMESTAMP_NS, ENUM ...):
+ * such values are read as text, through a rewritten query. */
 static int has_nested(const cat_tablever *tv)
 {
-    static const char *const kinds[] = {"STRUCT", "MAP", "UNION"};
+    static const char *const plain[] = {
+        "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+        "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_S",
+        "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE", "INTERVAL", "HUGEINT", "UHUGEINT",
+        "VARCHAR", "BLOB"};
     for (size_t i = 0; i < tv->ncols; i++) {
         const char *t = tv->cols[i].type;
-        if (strchr(t, '[') != NULL)
+        int ok = strncmp(t, "DECIMAL(", 8) == 0;
+        for (size_t k = 0; k < sizeof plain / sizeof *plain && !ok; k++)
+            ok = strcmp(t, plain[k]) == 0;
+        if (!ok)
             return 1;
-        for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
-            if (strncmp(t, kinds[k], strlen(kinds[k])) == 0)
-                return 1;
     }
     return 0;
 }

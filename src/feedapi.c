@@ -130,7 +130,7 @@ int udr_changes_next(udr_changes *it, const udr_change_batch **out)
                        it->sub, (unsigned long long)st.seq);
         return rc;
     }
-    if ((it->batch.rows = repo_wrap_result(&r)) == NULL)
+    if ((it->batch.rows = repo_wrap_shown(&r, &repo->q)) == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
     it->batch.seq = st.seq;
     it->batch.time_us = st.time_us;

@@ -35,6 +35,8 @@ void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err
                                    QUERY_CHUNK_MAX_ROWS};
 }
 
+static void shown_clear(query *q);
+
 void query_close(query *q)
 {
     for (size_t i = 0; i < QUERY_CACHE; i++)
@@ -49,6 +51,7 @@ void query_close(query *q)
     q->ndelcache = 0;
     q->nranges = q->ranges_cap = 0;
     frame_free_all(q);
+    shown_clear(q);
     if (q->open) {
         if (q->con2_open)
             duckdb_disconnect(&q->con2);
@@ -490,6 +493,89 @@ static void hint_unknown_table(query *q)
         strcat(q->err->msg, "\n(the UDR tables are listed by 'udr tables')");
 }
 
+static void shown_clear(query *q)
+{
+    query_free_shown(q->shown, q->nshown);
+    q->shown = NULL;
+    q->nshown = 0;
+}
+
+char **query_take_shown(query *q, size_t *n)
+{
+    char **t = q->shown;
+    *n = q->nshown;
+    q->shown = NULL;
+    q->nshown = 0;
+    return t;
+}
+
+void query_free_shown(char **types, size_t n)
+{
+    for (size_t i = 0; types != NULL && i < n; i++)
+        free(types[i]);
+    free(types);
+}
+
+/* DuckDB's name for a type, as far as the C API tells it. */
+void query_type_name(duckdb_logical_type t, buf *b)
+{
+    duckdb_type id = duckdb_get_type_id(t);
+    switch (id) {
+    case DUCKDB_TYPE_DECIMAL:
+        buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
+        return;
+    case DUCKDB_TYPE_LIST: {
+        duckdb_logical_type c = duckdb_list_type_child_type(t);
+        query_type_name(c, b);
+        duckdb_destroy_logical_type(&c);
+        buf_adds(b, "[]");
+        return;
+    }
+    case DUCKDB_TYPE_STRUCT: {
+        buf_adds(b, "STRUCT(");
+        idx_t n = duckdb_struct_type_child_count(t);
+        for (idx_t i = 0; i < n; i++) {
+            char *name = duckdb_struct_type_child_name(t, i);
+            duckdb_logical_type c = duckdb_struct_type_child_type(t, i);
+            buf_printf(b, "%s%s ", i ? ", " : "", name ? name : "?");
+            query_type_name(c, b);
+            duckdb_destroy_logical_type(&c);
+            duckdb_free(name);
+        }
+        buf_addc(b, ')');
+        return;
+    }
+    default:
+        break;
+    }
+    static const struct {
+        duckdb_type id;
+        const char *name;
+    } names[] = {
+        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},     {DUCKDB_TYPE_TINYINT, "TINYINT"},
+        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},   {DUCKDB_TYPE_INTEGER, "INTEGER"},
+        {DUCKDB_TYPE_BIGINT, "BIGINT"},       {DUCKDB_TYPE_UTINYINT, "UTINYINT"},
+        {DUCKDB_TYPE_USMALLINT, "USMALLINT"}, {DUCKDB_TYPE_UINTEGER, "UINTEGER"},
+        {DUCKDB_TYPE_UBIGINT, "UBIGINT"},     {DUCKDB_TYPE_FLOAT, "FLOAT"},
+        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},       {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
+        {DUCKDB_TYPE_DATE, "DATE"},           {DUCKDB_TYPE_TIME, "TIME"},
+        {DUCKDB_TYPE_INTERVAL, "INTERVAL"},   {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
+        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},   {DUCKDB_TYPE_VARCHAR, "VARCHAR"},
+        {DUCKDB_TYPE_BLOB, "BLOB"},           {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"},
+        {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"}, {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"},
+        {DUCKDB_TYPE_ENUM, "ENUM"},           {DUCKDB_TYPE_MAP, "MAP"},
+        {DUCKDB_TYPE_UUID, "UUID"},           {DUCKDB_TYPE_UNION, "UNION"},
+        {DUCKDB_TYPE_BIT, "BIT"},             {DUCKDB_TYPE_TIME_TZ, "TIME WITH TIME ZONE"},
+        {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE"}, {DUCKDB_TYPE_ARRAY, "ARRAY"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].id == id) {
+            buf_adds(b, names[i].name);
+            return;
+        }
+    buf_adds(b, "UNKNOWN");
+}
+
 /* Whether DuckDB's C API reads values of a type one by one (duckdb_value_*
  * and duckdb_column_data). Others (lists, structs, maps, arrays, unions,
  * UUID, TIMESTAMP_NS, TIME WITH TIME ZONE, BIT, ENUM ...) it reads only
@@ -525,7 +611,20 @@ static char *nested_as_text(query *q, const char *sql, duckdb_prepared_statement
         any |= is_nested(duckdb_prepared_statement_column_type(ps, i));
     if (!any)
         return NULL;
-    (void)q;
+    shown_clear(q);
+    if ((q->shown = calloc(n, sizeof *q->shown)) != NULL) {
+        q->nshown = n;
+        for (idx_t i = 0; i < n; i++) {
+            if (!is_nested(duckdb_prepared_statement_column_type(ps, i)))
+                continue;
+            duckdb_logical_type t = duckdb_prepared_statement_column_logical_type(ps, i);
+            buf tb;
+            buf_init(&tb);
+            query_type_name(t, &tb);
+            duckdb_destroy_logical_type(&t);
+            q->shown[i] = buf_take(&tb, NULL);
+        }
+    }
     char **names = calloc(n, sizeof *names);
     if (names == NULL)
         return NULL;
@@ -569,6 +668,7 @@ static char *nested_as_text(query *q, const char *sql, duckdb_prepared_statement
 
 int query_run(query *q, const char *sql, const udr_pin *pins, size_t npins, duckdb_result *out)
 {
+    shown_clear(q);
     int rc = ensure_open(q);
     if (rc == UDR_OK)
         rc = catalog_refresh(q->cat);
@@ -3842,6 +3942,7 @@ void qi_add_key_list(buf *b, const char *const *key)
 
 int qi_exec_shown(query *q, const char *sql, duckdb_result *out, const char *what)
 {
+    shown_clear(q);
     duckdb_prepared_statement ps;
     if (duckdb_prepare(q->con, sql, &ps) != DuckDBSuccess) {
         int rc = db_error(q, what, duckdb_prepare_error(ps));

@@ -116,6 +116,8 @@ typedef struct query {
     udr_hash *delcache;               /* delete files held in __udr_delrows */
     size_t ndelcache;
     query_frame **frames;             /* udr_frame('name') tables (frame.c) */
+    char **shown;                     /* query_take_shown: types cast to text */
+    size_t nshown;
     size_t nframes;
 } query;
 
@@ -130,6 +132,15 @@ typedef struct query {
 int query_changes(query *q, const char *table, const feed_step *step,
                   duckdb_result *out);
 
+/* DuckDB's name for a type ("INTEGER", "DECIMAL(18,3)", "INTEGER[]" ...). */
+struct buf;
+void query_type_name(duckdb_logical_type t, struct buf *b);
+/* The types a result's columns had before they were shown as text (the
+ * last query_run or qi_exec_shown that cast some): NULL where a column was
+ * not cast, and nshown 0 when none was. The caller takes them (and clears
+ * them) with query_take_shown; free with query_free_shown. */
+char **query_take_shown(query *q, size_t *n);
+void query_free_shown(char **types, size_t n);
 /* Prepares the binding; DuckDB itself starts on first use. */
 void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err);
 void query_close(query *q);

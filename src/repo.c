@@ -555,65 +555,6 @@ struct udr_result {
     char **types;
 };
 
-/* DuckDB's name for a type, as far as the C API tells it. */
-static void type_name(duckdb_logical_type t, buf *b)
-{
-    duckdb_type id = duckdb_get_type_id(t);
-    switch (id) {
-    case DUCKDB_TYPE_DECIMAL:
-        buf_printf(b, "DECIMAL(%u,%u)", duckdb_decimal_width(t), duckdb_decimal_scale(t));
-        return;
-    case DUCKDB_TYPE_LIST: {
-        duckdb_logical_type c = duckdb_list_type_child_type(t);
-        type_name(c, b);
-        duckdb_destroy_logical_type(&c);
-        buf_adds(b, "[]");
-        return;
-    }
-    case DUCKDB_TYPE_STRUCT: {
-        buf_adds(b, "STRUCT(");
-        idx_t n = duckdb_struct_type_child_count(t);
-        for (idx_t i = 0; i < n; i++) {
-            char *name = duckdb_struct_type_child_name(t, i);
-            duckdb_logical_type c = duckdb_struct_type_child_type(t, i);
-            buf_printf(b, "%s%s ", i ? ", " : "", name ? name : "?");
-            type_name(c, b);
-            duckdb_destroy_logical_type(&c);
-            duckdb_free(name);
-        }
-        buf_addc(b, ')');
-        return;
-    }
-    default:
-        break;
-    }
-    static const struct {
-        duckdb_type id;
-        const char *name;
-    } names[] = {
-        {DUCKDB_TYPE_BOOLEAN, "BOOLEAN"},     {DUCKDB_TYPE_TINYINT, "TINYINT"},
-        {DUCKDB_TYPE_SMALLINT, "SMALLINT"},   {DUCKDB_TYPE_INTEGER, "INTEGER"},
-        {DUCKDB_TYPE_BIGINT, "BIGINT"},       {DUCKDB_TYPE_UTINYINT, "UTINYINT"},
-        {DUCKDB_TYPE_USMALLINT, "USMALLINT"}, {DUCKDB_TYPE_UINTEGER, "UINTEGER"},
-        {DUCKDB_TYPE_UBIGINT, "UBIGINT"},     {DUCKDB_TYPE_FLOAT, "FLOAT"},
-        {DUCKDB_TYPE_DOUBLE, "DOUBLE"},       {DUCKDB_TYPE_TIMESTAMP, "TIMESTAMP"},
-        {DUCKDB_TYPE_DATE, "DATE"},           {DUCKDB_TYPE_TIME, "TIME"},
-        {DUCKDB_TYPE_INTERVAL, "INTERVAL"},   {DUCKDB_TYPE_HUGEINT, "HUGEINT"},
-        {DUCKDB_TYPE_UHUGEINT, "UHUGEINT"},   {DUCKDB_TYPE_VARCHAR, "VARCHAR"},
-        {DUCKDB_TYPE_BLOB, "BLOB"},           {DUCKDB_TYPE_TIMESTAMP_S, "TIMESTAMP_S"},
-        {DUCKDB_TYPE_TIMESTAMP_MS, "TIMESTAMP_MS"}, {DUCKDB_TYPE_TIMESTAMP_NS, "TIMESTAMP_NS"},
-        {DUCKDB_TYPE_ENUM, "ENUM"},           {DUCKDB_TYPE_MAP, "MAP"},
-        {DUCKDB_TYPE_UUID, "UUID"},           {DUCKDB_TYPE_UNION, "UNION"},
-        {DUCKDB_TYPE_BIT, "BIT"},             {DUCKDB_TYPE_TIME_TZ, "TIME WITH TIME ZONE"},
-        {DUCKDB_TYPE_TIMESTAMP_TZ, "TIMESTAMP WITH TIME ZONE"}, {DUCKDB_TYPE_ARRAY, "ARRAY"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].id == id) {
-            buf_adds(b, names[i].name);
-            return;
-        }
-    buf_adds(b, "UNKNOWN");
-}
 
 
 int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, const char *to_ref,
@@ -626,7 +567,7 @@ int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, cons
         return rc;
     duckdb_result r;
     rc = query_diff(&repo->q, table, from_ref, to_ref, key, out, rows ? &r : NULL);
-    if (rc == UDR_OK && rows != NULL && (*rows = repo_wrap_result(&r)) == NULL)
+    if (rc == UDR_OK && rows != NULL && (*rows = repo_wrap_shown(&r, &repo->q)) == NULL)
         rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
     return rc;
 }
@@ -644,7 +585,7 @@ int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins
     duckdb_result r;
     if ((rc = query_run(&repo->q, sql, pins, npins, &r)) != 0)
         return rc;
-    if ((*out = repo_wrap_result(&r)) == NULL)
+    if ((*out = repo_wrap_shown(&r, &repo->q)) == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
     return UDR_OK;
 }
@@ -665,10 +606,26 @@ udr_result *repo_wrap_result(duckdb_result *r)
         duckdb_logical_type t = duckdb_column_logical_type(&res->r, i);
         buf b;
         buf_init(&b);
-        type_name(t, &b);
+        query_type_name(t, &b);
         duckdb_destroy_logical_type(&t);
         res->types[i] = buf_take(&b, NULL);
     }
+    return res;
+}
+
+udr_result *repo_wrap_shown(duckdb_result *r, query *q)
+{
+    size_t n = 0;
+    char **shown = query_take_shown(q, &n);
+    udr_result *res = repo_wrap_result(r);
+    if (res != NULL && res->types != NULL && n == res->ncols)
+        for (size_t i = 0; i < n; i++)
+            if (shown[i] != NULL) {        /* shown as text: name what it was */
+                free(res->types[i]);
+                res->types[i] = shown[i];
+                shown[i] = NULL;
+            }
+    query_free_shown(shown, n);
     return res;
 }
 

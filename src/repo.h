@@ -41,6 +41,9 @@ struct udr_repo {
 int repo_begin(udr_repo *repo);           /* clears the error; refuses a closed handle */
 const char *repo_author(const char *given);   /* given, else $UDR_AUTHOR, $USER, the account */
 udr_result *repo_wrap_result(duckdb_result *r);   /* takes r over; NULL: out of memory */
+/* The same for a result a user reads: columns shown as text (lists, UUIDs,
+ * TIMESTAMP_NS ...) keep the names of their own types. */
+udr_result *repo_wrap_shown(duckdb_result *r, query *q);
 
 /* For tests and front ends inside the project: the store of an open repo. */
 store *repo_store(udr_repo *repo);

@@ -380,7 +380,7 @@ static int tx_statement(udr_tx *tx, const char *sql, udr_result **out)
     } else {
         duckdb_result r;
         rc = query_run(&repo->q, sql, NULL, 0, &r);
-        if (rc == UDR_OK && (*out = repo_wrap_result(&r)) == NULL)
+        if (rc == UDR_OK && (*out = repo_wrap_shown(&r, &repo->q)) == NULL)
             rc = err_set(&repo->err, UDR_ENOMEM, "out of memory");
     }
     dml_free(&d);

@@ -48,7 +48,7 @@ def run_python(code, cwd=None, timeout=60):
 def run_cli(repo, *args, check=True):
     """Runs the udr tool on a repository; its CompletedProcess."""
     if not UDR_CLI.exists():
-        pytest.skip("build/udr is not built")
+        pytest.fail(f"the udr tool is not built ({UDR_CLI}): run make")
     p = subprocess.run([str(UDR_CLI), "--repo", str(repo), *args], capture_output=True,
                        text=True, timeout=60)
     if check and p.returncode != 0:

@@ -11,6 +11,8 @@ import datetime
 import numpy as np
 import pandas as pd
 
+from _udr import InvalidInputError
+
 _KINDS = {
     np.dtype(np.bool_): "bool",
     np.dtype(np.int8): "int8", np.dtype(np.int16): "int16",
@@ -115,10 +117,10 @@ def frame_of(df):
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, not {type(df).__name__}")
     if len(df.columns) == 0:
-        raise ValueError("the DataFrame has no columns")
+        raise InvalidInputError("the DataFrame has no columns")
     names = [str(c) for c in df.columns]
     if len(set(names)) != len(names):
-        raise ValueError(f"the DataFrame has a column name twice: {names}")
+        raise InvalidInputError(f"the DataFrame has a column name twice: {names}")
     return [_column(n, df.iloc[:, i]) for i, n in enumerate(names)]
 
 
@@ -128,6 +130,12 @@ def dataframe_of(names, types, arrays):
     for i, (t, a) in enumerate(zip(types, arrays)):
         if t == "TIMESTAMP WITH TIME ZONE" and a.dtype.kind == "M":
             a = pd.DatetimeIndex(a).tz_localize("UTC")
+        elif t == "TIMESTAMP_NS" and a.dtype == object:
+            # DuckDB's C API gives nanosecond timestamps only as text:
+            # parse it back, every digit kept
+            a = pd.to_datetime(pd.Series(a, dtype=object), format="%Y-%m-%d %H:%M:%S.%f",
+                               errors="coerce").to_numpy("datetime64[ns]") \
+                if len(a) else np.array([], dtype="datetime64[ns]")
         cols[i] = a
     df = pd.DataFrame(cols, copy=False)
     df.columns = list(names)

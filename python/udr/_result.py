@@ -34,6 +34,14 @@ class QueryResult:
     def _rows(self):
         if self._all is None:
             self._all = [] if self._r is None else self._r.fetchall()
+            ns = [i for i, t in enumerate(self.types) if t == "TIMESTAMP_NS"]
+            if ns:      # nanoseconds: pandas.Timestamp (datetime has microseconds)
+                def fix(row):
+                    row = list(row)
+                    for i in ns:
+                        row[i] = None if row[i] is None else pd.Timestamp(row[i])
+                    return tuple(row)
+                self._all = [fix(r) for r in self._all]
         return self._all
 
     def fetchall(self):
