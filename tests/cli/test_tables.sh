@@ -261,6 +261,22 @@ test_import_killed_midway_loses_nothing() {
     expect_out "3000000"
 }
 
+# Types DuckDB's C API reads only through vectors (UUID, TIMESTAMP_NS, lists)
+# are shown as text; a result holding one used to come back empty, or crash.
+test_vector_only_types_shown() {
+    setup
+    run "$UDR" sql --format csv "SELECT '4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f'::UUID AS u, 'x'::BLOB AS b, TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS t, [1, 2] AS l, 7 AS n"
+    expect_rc 0
+    expect_out '4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f,x,2024-01-02 03:04:05.123456789,"[1, 2]",7'
+    run "$UDR" sql "CREATE TABLE odd AS SELECT 1 AS id, '4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f'::UUID AS u, TIMESTAMP_NS '2024-01-02 03:04:05.123456789' AS t"
+    expect_rc 0
+    run "$UDR" sql --format json "SELECT * FROM odd"
+    expect_out '"u": "4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f", "t": "2024-01-02 03:04:05.123456789"'
+    run "$UDR" changes odd --format csv
+    expect_rc 0
+    expect_out 'insert,1,4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f,2024-01-02 03:04:05.123456789'
+}
+
 test_interactive_shell() {
     setup
     command -v script >/dev/null || return 0
