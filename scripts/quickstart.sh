@@ -92,6 +92,29 @@ wait "$follower" || true
 echo "(a follower, waiting on the log with no CPU, printed:)"
 cat follow.out
 
+step "From Python with pandas: the same repository (build/python, docs/python.md)"
+cat > demo.py <<'PY'
+import os, udr, pandas as pd
+from udr_query import QueryEngine
+repo = os.environ["UDR_DIR"]
+engine = QueryEngine(udr.PyChunkStore(repo), udr.PyCatalog(repo))
+print(engine.query("SELECT * FROM users ORDER BY id").to_pandas())
+v1 = engine.query("SELECT avg(score) AS a FROM users", versions={"users": 1}).fetchone()[0]
+print(f"average score at version 1: {v1:.2f}, now:",
+      round(engine.query("SELECT avg(score) FROM users").fetchone()[0], 2))
+with engine.transaction() as tx:           # one commit for both tables, or none
+    tx.write_table("teams", pd.DataFrame({"team": ["red", "blue"], "size": [3, 2]}))
+    tx.append_table("audit", pd.DataFrame({"action": ["teams"], "user_id": [0]}))
+print("tables:", engine.list_tables())
+sub = engine.subscribe("py_demo", ["teams"])
+for batch in sub.poll():
+    print(f"commit {batch.seq}: {batch.table} v{batch.version}")
+    print(batch.rows)
+sub.ack()
+PY
+printf '$ python3 demo.py\n'
+PYTHONPATH="$(dirname "$udr")/python" /usr/bin/python3 demo.py
+
 step "Small changes store only their rows; compact folds them back"
 show "$udr" sql "DELETE FROM users WHERE id = 1"
 show "$udr" show users
