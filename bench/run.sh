@@ -12,6 +12,8 @@
 #   tables bench_tables: import and four queries against DuckDB on the same
 #         Parquet files, time travel, opening with 10,000 versions
 #   branches, tx, feed: bench_branches, bench_tx, bench_feed (see their heads)
+#   python bench_python.py: write_table and query().to_pandas() of a 1,000,000-row
+#         DataFrame against DuckDB in C (bench_python_base) on the same data
 #
 # Each figure is the best of RUNS runs; `sync` runs before each so one run
 # does not pay for another's write-back. BENCH_MB sets the file size
@@ -135,6 +137,13 @@ mkdir -p "$data/feed"
 fval() { awk -v k="$1" '$1 == k { print $2 }' "$data/feed.txt"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 rm -rf "$data/feed"
+
+echo "bench: python module (${PY_ROWS:=1000000} rows written and read back, against DuckDB in C)"
+make -s --no-print-directory BUILD="$build" python "$build/bench/bench_python_base" >/dev/null
+py_rc=0     # a DataFrame read back wrong fails the bench, after RESULTS.md is written
+PYTHONPATH="$build/python" "${PYTHON:-/usr/bin/python3}" bench/bench_python.py "$data/python" \
+    "$build/bench/bench_python_base" "$PY_ROWS" > "$data/python.txt" || py_rc=$?
+pval() { awk -v k="$1" '$1 == k { print $2 }' "$data/python.txt"; }
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
@@ -351,5 +360,39 @@ out="$top/bench/RESULTS.md"
     echo "\`udr_wait\` without a timeout sleeps in poll() on an inotify watch of log/ and"
     echo "wakes only when the log grows. The CLI waits the same way; a thread of its own"
     echo "takes SIGINT and SIGTERM and pokes the wait, so no timer runs while idle."
+    echo
+    echo "## Python module"
+    echo
+    echo "A DataFrame of $(pval rows) rows and 5 columns (id int64, name str, score float64,"
+    echo "active bool, ts datetime64[ns]; bench/bench_python.py). UDR: \`write_table(\"t\", df)\`"
+    echo "into a fresh repository (chunked, hashed, fsynced, committed), and"
+    echo "\`query(\"SELECT * FROM t\").to_pandas()\` back, checked equal to df. DuckDB: a C"
+    echo "program linking only DuckDB (bench_python_base) with the same columns in memory:"
+    echo "\`COPY\` from a table function over the arrays to one zstd Parquet file, then its"
+    echo "fsync; and \`SELECT * FROM read_parquet()\` with every value copied out of the"
+    echo "result into C arrays (each string malloc'd). Each of the four in a process of its"
+    echo "own; the two sides alternate for $(pval runs) rounds. Times are the best; a ratio is the"
+    echo "median of the rounds' own ratios. Memory: the process's peak (ru_maxrss), and in"
+    echo "brackets its resident memory before the first run (the DataFrame or the arrays"
+    echo "to write are in it; Python, NumPy and pandas take about 70 MiB)."
+    echo
+    echo "| step | UDR (Python) | DuckDB (C) | ratio | UDR peak (before) | DuckDB peak (before) | goal |"
+    echo "|---|---|---|---|---|---|---|"
+    for k in write read; do
+        case $k in write) what="\`write_table\`" ;; *) what="\`query().to_pandas()\`" ;; esac
+        echo "| $what | $(pval ${k}_best_s) s | $(pval base_${k}_best_s) s | **$(pval ${k}_ratio)** | $(mib "$(pval ${k}_peak_rss_kb)") ($(mib "$(pval ${k}_rss_before_kb)")) | $(mib "$(pval base_${k}_peak_rss_kb)") ($(mib "$(pval base_${k}_rss_before_kb)")) | <= 2.0 |"
+    done
+    echo
+    echo "Where UDR's time goes (best of 5 each, after the rounds): writing,"
+    echo "\`udr.frame_of\` (the DataFrame to column arrays) $(pval write_frame_of_s) s and the extension's"
+    echo "write of them (chunks, hashes, fsyncs, the commit) $(pval write_ext_s) s; reading, the query"
+    echo "$(pval read_query_s) s, \`Result.arrays()\` (NumPy arrays, a str per name) $(pval read_arrays_s) s and"
+    echo "\`udr.dataframe_of\` $(pval read_dataframe_of_s) s. Stored: $(mb "$(pval write_objects_bytes)") of chunks; DuckDB's"
+    echo "file $(mb "$(pval base_parquet_bytes)")."
+    if [ -n "$(pval read_differs)" ]; then
+        echo
+        echo "**The DataFrame read back differed from the one written, in: $(pval read_differs).**"
+    fi
 } > "$out"
 cat "$out"
+[ "$py_rc" = 0 ] || { echo "bench: bench_python.py failed (status $py_rc)" >&2; exit 1; }
