@@ -51,7 +51,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/branch.c src/tx.c src/dml.c src/query.c src/frame.c src/repo.c src/refs.c src/txapi.c src/fsck.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/branch.c src/tx.c src/dml.c src/query.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c \
            src/feed.c src/changes.c src/feedapi.c src/chunkapi.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
@@ -72,8 +72,9 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog tables branches tx feed repo
-BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed
+TESTS   := hash store log catalog tables branches tx feed repo frame
+BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed \
+           bench_python_base
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)
@@ -131,6 +132,11 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
+# bench_python.py's baseline: DuckDB alone, without libudr.
+$(BUILD)/bench/bench_python_base: $(BUILD)/obj/bench/bench_python_base.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
 # --- the Python module --------------------------------------------------------
 #
 # The extension _udr (python/*.c, libudr linked in) and a copy of the pure
@@ -142,7 +148,8 @@ PY_INC   = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["
 PY_NP    = $(shell $(PYTHON) -c 'import numpy; print(numpy.get_include())')
 PY_EXT   = $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
 PY_SRC  := python/_udr.c python/pyresult.c
-PY_PKG  := $(wildcard python/udr/*.py python/udr/*.pyi python/udr/py.typed python/udr_query/*.py)
+PY_PKG  := $(wildcard python/udr/*.py python/udr/*.pyi python/udr/py.typed python/udr_query/*.py \
+                     python/udr_query/*.pyi python/udr_query/py.typed)
 
 python: $(BUILD)/python/.stamp
 

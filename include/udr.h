@@ -449,7 +449,11 @@ udr_ctype udr_result_column_ctype(const udr_result *r, size_t col);
 int udr_result_copy(const udr_result *r, size_t col, void *values, uint8_t *nulls);
 
 /* A TEXT or BLOB value in place (valid until udr_result_free) and its
- * length; NULL for a SQL NULL or another type. */
+ * length (not NUL-terminated); NULL for a SQL NULL or another type.
+ *
+ * A result is read either by values (udr_result_text, _int64 ...) or, when
+ * udr_result_copy comes first, by DuckDB's vectors (no second copy of the
+ * result); either way every function works and gives the same values. */
 const char *udr_result_bytes(const udr_result *r, uint64_t row, size_t col, size_t *len);
 
 /* One column of the caller's: nrows values of type in values (udr_bytes

@@ -767,14 +767,14 @@ static PyObject *repo_current_branch(RepoObject *self, PyObject *noargs)
 {
     (void)noargs;
     REPO_OPEN(self);
-    const char *b = NULL;
+    char name[512];
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    b = udr_branch_current(self->h);
-    Py_END_ALLOW_THREADS
-    PyObject *s = PyUnicode_FromString(b ? b : "main");
+    const char *b = udr_branch_current(self->h);
+    snprintf(name, sizeof name, "%s", b ? b : "main");
     PyThread_release_lock(self->lock);
-    return s;
+    Py_END_ALLOW_THREADS
+    return PyUnicode_FromString(name);
 }
 
 static PyObject *repo_tag_create(RepoObject *self, PyObject *args)

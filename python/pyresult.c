@@ -147,25 +147,36 @@ static PyObject *objects_of(const udr_result *r, size_t col, udr_ctype t)
     if (a == NULL)
         return NULL;
     PyObject **o = PyArray_DATA((PyArrayObject *)a);
+    udr_bytes *v = NULL;
+    if (t == UDR_CTYPE_TEXT || t == UDR_CTYPE_BLOB) {    /* the pointers, in one pass */
+        if ((v = PyMem_Malloc((n > 0 ? (size_t)n : 1) * sizeof *v)) == NULL ||
+            (n > 0 && udr_result_copy(r, col, v, NULL) != UDR_OK)) {
+            PyMem_Free(v);
+            Py_DECREF(a);
+            return PyErr_NoMemory();
+        }
+    }
     for (npy_intp i = 0; i < n; i++) {
         PyObject *x;
-        if (t == UDR_CTYPE_TEXT || t == UDR_CTYPE_BLOB) {
-            size_t len = 0;
-            const char *s = udr_result_bytes(r, (uint64_t)i, col, &len);
+        if (v != NULL) {
+            const char *s = v[i].data;
+            Py_ssize_t len = (Py_ssize_t)v[i].len;
             x = s == NULL ? (Py_INCREF(Py_None), Py_None)
-                : t == UDR_CTYPE_TEXT ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)len, "replace")
-                                      : PyBytes_FromStringAndSize(s, (Py_ssize_t)len);
+                : t == UDR_CTYPE_TEXT ? PyUnicode_DecodeUTF8(s, len, "replace")
+                                      : PyBytes_FromStringAndSize(s, len);
         } else {
             char *s = udr_result_text(r, (uint64_t)i, col);
             x = s == NULL ? (Py_INCREF(Py_None), Py_None) : PyUnicode_FromString(s);
             udr_free(s);
         }
         if (x == NULL) {
+            PyMem_Free(v);
             Py_DECREF(a);
             return NULL;
         }
         Py_XSETREF(o[i], x);
     }
+    PyMem_Free(v);
     return a;
 }
 
@@ -547,11 +558,16 @@ static const void *frame_buffer(pyframe *f, PyObject *o, size_t width, const cha
 /* Text or blob values from a sequence of str, bytes, None or NaN. */
 static const udr_bytes *frame_texts(pyframe *f, PyObject *o, udr_ctype t, const char *col)
 {
-    PyObject *seq = PySequence_Fast(o, "values of a text column must be a sequence");
+    /* A list of our own holds a reference to every value: another thread
+       changing the caller's array while UDR reads (the GIL released) cannot
+       free a string under it. */
+    PyObject *seq = PyList_Check(o) ? PySequence_List(o)
+                                    : PySequence_Fast(o, "values of a text column must be a sequence");
     if (seq == NULL)
         return NULL;
-    f->keep[f->nkeep++] = seq;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    f->keep[f->nkeep++] = seq;
     if ((uint64_t)n != f->nrows) {
         PyErr_Format(PyExc_ValueError, "column %s has %zd values, not %llu", col, n,
                      (unsigned long long)f->nrows);
@@ -561,7 +577,6 @@ static const udr_bytes *frame_texts(pyframe *f, PyObject *o, udr_ctype t, const 
     if (v == NULL)
         return (const udr_bytes *)PyErr_NoMemory();
     f->texts[f->ntexts++] = v;
-    PyObject **items = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *x = items[i];
         Py_ssize_t len = 0;

@@ -173,7 +173,63 @@ static void test_frame_errors(void)
     udr_close(r);
 }
 
+/* A result read by vectors (udr_result_copy first) answers every value
+ * function as one read by values does: DuckDB spells the text both ways. */
+static void test_both_ways_agree(void)
+{
+    udr_repo *r = new_repo();
+    const char *sql =
+        "SELECT * FROM (VALUES "
+        "(1::TINYINT, -2::BIGINT, 3::UBIGINT, 0.1::DOUBLE, 1.5::FLOAT, -3.5::DECIMAL(38,5), "
+        " -1.25::DECIMAL(4,2), DATE '2024-02-29', TIMESTAMP '2024-01-02 03:04:05.25', "
+        " TIMESTAMPTZ '2024-01-02 03:04:05+00', INTERVAL 3 DAY, TIME '12:34:56', "
+        " 170141183460469231731687303715884105727::HUGEINT, '\\xDE\\xAD'::BLOB, true, "
+        " 'héllo', '4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f'::UUID), "
+        "(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        " NULL, NULL, NULL, NULL)) AS v(a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q) "
+        "ORDER BY a NULLS LAST";
+    udr_result *byval = NULL, *byvec = NULL;
+    MUST(r, udr_query(r, sql, NULL, 0, &byval));
+    MUST(r, udr_query(r, sql, NULL, 0, &byvec));
+    REQUIRE(udr_result_columns(byval) == 17 && udr_result_rows(byval) == 2);
+    int64_t ignore[2];
+    MUST(r, udr_result_copy(byvec, 0, ignore, NULL));        /* byvec: by vectors */
+    int bad = 0;
+    for (uint64_t row = 0; row < 2; row++)
+        for (size_t c = 0; c < 17; c++) {
+            char *a = udr_result_text(byval, row, c), *b = udr_result_text(byvec, row, c);
+            int same = (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+            same &= udr_result_is_null(byval, row, c) == udr_result_is_null(byvec, row, c);
+            same &= udr_result_int64(byval, row, c) == udr_result_int64(byvec, row, c) ||
+                    c == 3 || c == 4 || c == 5 || c == 6 || c >= 7;
+            double x = udr_result_double(byval, row, c), y = udr_result_double(byvec, row, c);
+            same &= c >= 7 || fabs(x - y) < 1e-9;
+            if (!same) {
+                harness_fail(__FILE__, __LINE__, "row %llu column %zu: \"%s\" vs \"%s\", "
+                             "%g vs %g", (unsigned long long)row, c, a ? a : "NULL",
+                             b ? b : "NULL", x, y);
+                bad++;
+            }
+            udr_free(a);
+            udr_free(b);
+        }
+    CHECK_INT(bad, ==, 0);
+    double dec = 0;
+    MUST(r, udr_result_copy(byvec, 5, &dec, NULL));
+    CHECK(dec == -3.5);
+    MUST(r, udr_result_copy(byvec, 6, &dec, NULL));
+    CHECK(dec == -1.25);
+    size_t len = 0;
+    const char *blob = udr_result_bytes(byvec, 0, 13, &len);
+    CHECK(blob != NULL && len == 2 && (unsigned char)blob[0] == 0xDE);
+    CHECK_STR(udr_result_column_type(byvec, 16), "UUID");
+    udr_result_free(byval);
+    udr_result_free(byvec);
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
+    TEST_ENTRY(test_both_ways_agree),
     TEST_ENTRY(test_frame_round_trip),
     TEST_ENTRY(test_copy_types),
     TEST_ENTRY(test_frame_errors),

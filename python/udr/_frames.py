@@ -32,7 +32,20 @@ def _mask(m):
 
 
 def _object_column(name, values):
-    """An object column: text, bytes or dates (all of one kind, with NULLs)."""
+    """An object column: text, bytes, booleans or dates (of one kind, with NULLs)."""
+    inferred = pd.api.types.infer_dtype(values, skipna=True)    # in C, no Python loop
+    if inferred in ("string", "empty"):
+        return name, "text", values, None
+    if inferred == "bytes":
+        return name, "blob", values, None
+    if inferred == "boolean":
+        nulls = pd.isna(values)
+        return name, "bool", np.where(nulls, False, values).astype(np.bool_), _mask(nulls)
+    return _object_column_slow(name, values)
+
+
+def _object_column_slow(name, values):
+    """The same, value by value: mixed columns, or to name what is wrong."""
     kind = None
     for v in values:
         if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:

@@ -275,6 +275,9 @@ test_vector_only_types_shown() {
     run "$UDR" changes odd --format csv
     expect_rc 0
     expect_out 'insert,1,4b4a1c8e-5f0e-4a0e-9c1a-1a2b3c4d5e6f,2024-01-02 03:04:05.123456789'
+    # and a TIMESTAMPTZ, which DuckDB's value reader spells "" by itself
+    run "$UDR" sql --format csv "SELECT TIMESTAMPTZ '2024-01-02 03:04:05+00' AS t"
+    expect_out '2024-01-02 03:04:05+00'
 }
 
 test_interactive_shell() {
