@@ -256,6 +256,17 @@ int catv_is_raw(const cat_tablever *tv)
     return tv->ncols == 0;
 }
 
+int catv_same_columns(const cat_tablever *a, const cat_tablever *b)
+{
+    if (a->ncols != b->ncols)
+        return 0;
+    for (size_t i = 0; i < a->ncols; i++)
+        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
+            strcmp(a->cols[i].type, b->cols[i].type) != 0)
+            return 0;
+    return 1;
+}
+
 int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char *why)
 {
     char which[64] = "";

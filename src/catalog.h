@@ -144,6 +144,8 @@ void catv_free(cat_tablever *tv);
  * Parquet files of one schema) keeps its objects as chunks of 0 rows and
  * has no columns: 1 for one. Nothing can read rows from it. */
 int catv_is_raw(const cat_tablever *tv);
+/* 1 if two versions have the same columns: names and types, in order. */
+int catv_same_columns(const cat_tablever *a, const cat_tablever *b);
 /* UDR_EINVAL saying that version of table (0: unknown) is a raw version
  * and why that stops what was asked (e.g. "it has no columns to query"). */
 int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char *why);

@@ -34,17 +34,6 @@ static void add_literal(buf *b, const char *s)
     buf_quoted(b, s, '\'');
 }
 
-static int same_shape(const cat_tablever *a, const cat_tablever *b)
-{
-    if (a->ncols != b->ncols)
-        return 0;
-    for (size_t i = 0; i < a->ncols; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
-            strcmp(a->cols[i].type, b->cols[i].type) != 0)
-            return 0;
-    return 1;
-}
-
 static int same_key(const cat_tablever *a, const cat_tablever *b)
 {
     if (a->nkey != b->nkey || a->nkey == 0)
@@ -128,7 +117,7 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         add_all(s, q, has_to ? "insert" : "delete", has_to ? &b : &a);
         goto done;
     }
-    if (!same_shape(&a, &b)) {
+    if (!catv_same_columns(&a, &b)) {
         add_all(s, q, "delete", &a);
         buf_adds(s, " UNION ALL BY NAME ");
         add_all(s, q, "insert", &b);

@@ -179,17 +179,6 @@ static void add_columns(buf *b, const cat_tablever *tv)
     buf_adds(b, b->len - start >= 300 ? ", ...)" : ")");
 }
 
-static int same_columns(const cat_tablever *a, const cat_tablever *b)
-{
-    if (a->ncols != b->ncols)
-        return 0;
-    for (size_t i = 0; i < a->ncols; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
-            strcmp(a->cols[i].type, b->cols[i].type) != 0)
-            return 0;
-    return 1;
-}
-
 /* Reads each Parquet chunk's rows and the columns they share into tv:
  * UDR_EINVAL naming two objects whose columns differ. */
 static int read_parquet_chunks(udr_repo *repo, const char *table, uint64_t version,
@@ -214,7 +203,7 @@ static int read_parquet_chunks(udr_repo *repo, const char *table, uint64_t versi
             tv->ncols = one.ncols;
             continue;
         }
-        if (!same_columns(tv, &one)) {
+        if (!catv_same_columns(tv, &one)) {
             char first[UDR_HASH_HEX + 1];
             hash_to_hex(&tv->chunks[0].hash, first);
             buf b;

@@ -3536,12 +3536,8 @@ static int changes_table(query *q, const char *name, const cat_tablever *from,
 
 static int same_columns(const cat_tablever *a, const cat_tablever *b)
 {
-    if (a->ncols != b->ncols || a->nkey != b->nkey || a->nkey == 0)
+    if (a->nkey != b->nkey || a->nkey == 0 || !catv_same_columns(a, b))
         return 0;
-    for (size_t i = 0; i < a->ncols; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) != 0 ||
-            strcmp(a->cols[i].type, b->cols[i].type) != 0)
-            return 0;
     for (size_t i = 0; i < a->nkey; i++)
         if (strcmp(a->key[i], b->key[i]) != 0)
             return 0;

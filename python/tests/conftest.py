@@ -117,6 +117,19 @@ def users_df():
                          "score": [85.5, 92.0, 78.5]})
 
 
+@pytest.fixture
+def keyed(engine):
+    """An engine with a keyed table t (id 1..3, v 'a'..'c')."""
+    engine.write_table("t", pd.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}),
+                       key_columns=["id"])
+    return engine
+
+
+def rows(engine, sql, **kw):
+    """Every row of a query, as tuples."""
+    return engine.query(sql, **kw).fetchall()
+
+
 def scalar(result):
     """The first value of a Result's first row."""
     row = result.fetchone()

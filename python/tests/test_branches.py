@@ -3,18 +3,7 @@ import pandas as pd
 import pytest
 
 import udr
-from conftest import scalar
-
-
-def rows(engine, sql, **kw):
-    return engine.query(sql, **kw).fetchall()
-
-
-@pytest.fixture
-def keyed(engine):
-    engine.write_table("t", pd.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}),
-                       key_columns=["id"])
-    return engine
+from conftest import rows, scalar
 
 
 def test_main_is_current_at_first(engine, branches):

@@ -3,22 +3,11 @@ import pandas as pd
 import pytest
 
 import udr
-from conftest import scalar
+from conftest import rows, scalar
 
 
 class Boom(Exception):
     pass
-
-
-def rows(engine, sql, **kw):
-    return engine.query(sql, **kw).fetchall()
-
-
-@pytest.fixture
-def keyed(engine):
-    engine.write_table("t", pd.DataFrame({"id": [1, 2, 3], "v": ["a", "b", "c"]}),
-                       key_columns=["id"])
-    return engine
 
 
 def test_commit_on_exit(engine, branches):
