@@ -175,6 +175,7 @@ static void repo_dealloc(RepoObject *self)
     }
     if (self->lock)
         PyThread_free_lock(self->lock);
+    Py_XDECREF(self->spare);
     Py_XDECREF(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -1205,8 +1206,30 @@ static PyTypeObject Repo_Type = {
 typedef struct {
     PyObject_HEAD
     RepoObject *own;          /* a Repo of its own: the transaction's handle */
+    RepoObject *parent;       /* the Repo it began from (gets own back at the end) */
     udr_tx *tx;
 } TxObject;
+
+/* A handle of its own for a transaction: the one the last transaction of
+   this Repo left, or a new one (opening a handle starts a DuckDB: ~20 ms). */
+static PyObject *tx_handle(RepoObject *self)
+{
+    PyObject *own = self->spare;
+    self->spare = NULL;
+    if (own != NULL && ((RepoObject *)own)->h != NULL)
+        return own;
+    Py_XDECREF(own);
+    return PyObject_CallFunction((PyObject *)&Repo_Type, "Oi", self->path, 0);
+}
+
+/* The transaction has ended: its handle waits for the next one. */
+static void tx_release(TxObject *t)
+{
+    if (t->parent != NULL && t->parent->spare == NULL && t->own != NULL) {
+        Py_INCREF(t->own);
+        t->parent->spare = (PyObject *)t->own;
+    }
+}
 
 static PyObject *repo_tx_begin(RepoObject *self, PyObject *args, PyObject *kw)
 {
@@ -1216,7 +1239,7 @@ static PyObject *repo_tx_begin(RepoObject *self, PyObject *args, PyObject *kw)
     int serializable = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|zp", names, &branch, &serializable))
         return NULL;
-    PyObject *own = PyObject_CallFunction((PyObject *)&Repo_Type, "Oi", self->path, 0);
+    PyObject *own = tx_handle(self);
     if (own == NULL)
         return NULL;
     RepoObject *o = (RepoObject *)own;
@@ -1237,6 +1260,7 @@ static PyObject *repo_tx_begin(RepoObject *self, PyObject *args, PyObject *kw)
         return NULL;
     }
     t->own = o;
+    t->parent = (RepoObject *)Py_NewRef(self);
     t->tx = tx;
     return (PyObject *)t;
 }
@@ -1249,7 +1273,9 @@ static void tx_dealloc(TxObject *self)
         udr_tx_rollback(tx);
         Py_END_ALLOW_THREADS
     }
+    tx_release(self);
     Py_XDECREF(self->own);
+    Py_XDECREF(self->parent);
     PyObject_Free(self);
 }
 
@@ -1319,7 +1345,12 @@ static PyObject *tx_commit(TxObject *self, PyObject *args)
     char hex[UDR_HASH_HEX + 1] = "";
     udr_tx *tx = self->tx;
     self->tx = NULL;           /* ended, whatever the outcome */
-    RCALL(self->own, udr_tx_commit(tx, message, hex));
+    int rc;
+    char msg[PYUDR_MSG];
+    PYUDR_LOCKED(self->own->lock, self->own->h, rc, udr_tx_commit(tx, message, hex), msg);
+    tx_release(self);
+    if (rc < 0)
+        return pyudr_raise(rc, msg);
     return PyUnicode_FromString(hex);
 }
 
@@ -1334,6 +1365,7 @@ static PyObject *tx_rollback(TxObject *self, PyObject *noargs)
         udr_tx_rollback(tx);
         PyThread_release_lock(self->own->lock);
         Py_END_ALLOW_THREADS
+        tx_release(self);
     }
     Py_RETURN_NONE;
 }

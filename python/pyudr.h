@@ -29,6 +29,7 @@ typedef struct {
     uint64_t frames;          /* frame names handed out: __py_frame_N */
     PyObject *path;
     PyObject *weakrefs;       /* the udr package keeps handles by weak reference */
+    PyObject *spare;          /* a handle a finished transaction left for the next */
 } RepoObject;
 
 typedef struct {

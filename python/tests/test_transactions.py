@@ -275,3 +275,21 @@ print(len(tx.commit()))
 """)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.split() == ["[(2,)]", "64"]
+
+
+def test_sequential_transactions_reuse_a_handle_and_see_each_other(keyed):
+    # A finished transaction's handle serves the next one: each must still
+    # begin from the latest commit, including commits made outside.
+    for i in range(30):
+        with keyed.transaction() as tx:
+            tx.query("UPDATE t SET id = id WHERE id = 1")          # reads and writes t
+            tx.query("UPDATE t SET v = v || 'x' WHERE id = 1")
+        if i % 10 == 0:
+            keyed.query("UPDATE t SET v = v || 'o' WHERE id = 2")
+    assert rows(keyed, "SELECT v FROM t WHERE id = 1") == [("a" + "x" * 30,)]
+    assert rows(keyed, "SELECT v FROM t WHERE id = 2") == [("b" + "o" * 3,)]
+    # and two at once still each have a handle of their own
+    with keyed.transaction() as a, keyed.transaction() as b:
+        a.query("UPDATE t SET v = 'A' WHERE id = 1")
+        b.query("UPDATE t SET v = 'C' WHERE id = 3")
+    assert rows(keyed, "SELECT v FROM t ORDER BY id") == [("A",), ("booo",), ("C",)]
