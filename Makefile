@@ -126,6 +126,7 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
+	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
