@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  init [DIR]                 create a repository\n"
     "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
     "  recover [--report]         what opening after a crash repaired, and what is left\n"
+    "  stats [--table T]          logical against physical bytes, dedup, objects, per table\n"
     "\n"
     "Tables\n"
     "  import TABLE FILE [--key COLS] [--append]   a CSV, Parquet or JSON file as a new version\n"
@@ -76,6 +77,7 @@ static const struct {
     {"init", cmd_init},
     {"fsck", cmd_fsck},
     {"recover", cmd_recover},
+    {"stats", cmd_stats},
     {"import", cmd_import},
     {"sql", cmd_sql},
     {"tables", cmd_tables},

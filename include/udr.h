@@ -809,6 +809,58 @@ typedef void (*udr_progress_fn)(void *ctx, const udr_fsck_stats *sofar);
 int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx,
              udr_fsck_stats *stats);
 
+/* ---- storage statistics ------------------------------------------------ */
+
+/* One table's share of the repository (every table ever made, dropped ones
+ * included, sorted by name). */
+typedef struct udr_table_stats {
+    char *table;
+    uint64_t versions;        /* its versions in the log, all branches (drops excluded) */
+    uint64_t live_rows;       /* rows of its current version on the handle's branch
+                                 (0 if the branch does not have it) */
+    uint64_t logical_bytes;   /* as udr_stats, over this table's versions only */
+    uint64_t physical_bytes;  /* as udr_stats, over this table's versions only */
+    uint64_t chunks;          /* chunk references, summed over its versions */
+    uint64_t unique_chunks;   /* distinct chunk objects among them */
+} udr_table_stats;
+
+/* What a repository holds, against what its history would take stored
+ * version by version.
+ *
+ *   logical_bytes   the sum over every table version in the log (all tables,
+ *                   all versions, all branches; drops excluded) of the bytes
+ *                   of its chunks and delete files: what storing each version
+ *                   as a full copy would take
+ *   physical_bytes  the bytes of the distinct chunk and delete-file objects
+ *                   those versions refer to, each counted once
+ *   dedup_ratio     1 - physical_bytes / logical_bytes (0 when logical is 0):
+ *                   the share of the history's bytes that dedup saved
+ *   objects, object_bytes  everything in the object store (as
+ *                   udr_object_foreach walks it): chunks, delete files, and
+ *                   the metadata (table versions, commits, checkpoints), and
+ *                   objects no commit refers to yet
+ *   versions        table versions in the log (drops excluded)
+ *   commits, branches, tags, subscriptions  as in the log now */
+typedef struct udr_stats {
+    uint64_t objects, object_bytes;
+    uint64_t logical_bytes, physical_bytes;
+    uint64_t versions, commits, branches, tags, subscriptions;
+    double dedup_ratio;
+    size_t ntables;
+    udr_table_stats *tables;  /* ntables of them; freed by udr_stats_clear */
+} udr_stats;
+
+/* Reads the whole log and every table version object once (each chunk's
+ * bytes come from its version; a delete file's from the store), and lists
+ * every object. progress (may be NULL) is called now and then and at the
+ * end, with objects = table versions read so far and bytes = their logical
+ * bytes. On failure (a table version or delete file missing or damaged:
+ * the message names the table, version and object) *out is left empty.
+ * Free with udr_stats_clear. */
+int udr_stats_get(udr_repo *repo, udr_stats *out, udr_progress_fn progress, void *ctx);
+/* Frees what udr_stats_get allocated and zeroes *s. NULL is allowed. */
+void udr_stats_clear(udr_stats *s);
+
 #ifdef __cplusplus
 }
 #endif
