@@ -47,13 +47,15 @@ static void print_json(const udr_stats *st, const udr_table_stats *only)
 {
     printf("{\"objects\": %llu, \"object_bytes\": %llu, \"logical_bytes\": %llu, "
            "\"physical_bytes\": %llu, \"dedup_ratio\": %.6f, \"versions\": %llu, "
-           "\"commits\": %llu, \"branches\": %llu, \"tags\": %llu, \"subscriptions\": %llu,\n"
+           "\"commits\": %llu, \"branches\": %llu, \"tags\": %llu, \"subscriptions\": %llu, "
+           "\"chunks\": %llu, \"unique_chunks\": %llu,\n"
            " \"tables\": [",
            (unsigned long long)st->objects, (unsigned long long)st->object_bytes,
            (unsigned long long)st->logical_bytes, (unsigned long long)st->physical_bytes,
            st->dedup_ratio, (unsigned long long)st->versions, (unsigned long long)st->commits,
            (unsigned long long)st->branches, (unsigned long long)st->tags,
-           (unsigned long long)st->subscriptions);
+           (unsigned long long)st->subscriptions, (unsigned long long)st->chunks,
+           (unsigned long long)st->unique_chunks);
     int first = 1;
     for (size_t i = 0; i < st->ntables; i++) {
         const udr_table_stats *t = &st->tables[i];
@@ -88,18 +90,16 @@ static void print_csv(const udr_stats *st, const udr_table_stats *only)
 {
     puts("table,versions,live_rows,logical_bytes,physical_bytes,dedup_ratio,chunks,"
          "unique_chunks");
-    uint64_t rows = 0, chunks = 0, unique = 0;
+    uint64_t rows = 0;
     for (size_t i = 0; i < st->ntables; i++) {
         const udr_table_stats *t = &st->tables[i];
         rows += t->live_rows;
-        chunks += t->chunks;
-        unique += t->unique_chunks;
         if (only == NULL || t == only)
             print_csv_row(t->table, t->versions, t->live_rows, t->logical_bytes,
                           t->physical_bytes, t->chunks, t->unique_chunks);
     }
-    print_csv_row("(all)", st->versions, rows, st->logical_bytes, st->physical_bytes, chunks,
-                  unique);
+    print_csv_row("(all)", st->versions, rows, st->logical_bytes, st->physical_bytes, st->chunks,
+                  st->unique_chunks);
 }
 
 static void print_human(const udr_stats *st, const udr_table_stats *only)
@@ -112,7 +112,9 @@ static void print_human(const udr_stats *st, const udr_table_stats *only)
     printf("physical       %s (distinct chunks and delete files)\n",
            out_bytes(st->physical_bytes, b, sizeof b));
     printf("dedup          %.1f %%\n", st->dedup_ratio * 100.0);
-    printf("versions       %llu\n", (unsigned long long)st->versions);
+    printf("versions       %llu (%llu chunk references, %llu distinct chunks)\n",
+           (unsigned long long)st->versions, (unsigned long long)st->chunks,
+           (unsigned long long)st->unique_chunks);
     printf("commits        %llu\n", (unsigned long long)st->commits);
     printf("branches       %llu, tags %llu, subscriptions %llu\n\n",
            (unsigned long long)st->branches, (unsigned long long)st->tags,

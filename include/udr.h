@@ -845,6 +845,8 @@ typedef struct udr_stats {
     uint64_t objects, object_bytes;
     uint64_t logical_bytes, physical_bytes;
     uint64_t versions, commits, branches, tags, subscriptions;
+    uint64_t chunks;          /* chunk references, summed over every version */
+    uint64_t unique_chunks;   /* distinct chunk objects among them */
     double dedup_ratio;
     size_t ntables;
     udr_table_stats *tables;  /* ntables of them; freed by udr_stats_clear */

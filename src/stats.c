@@ -155,10 +155,14 @@ static int add_version(walk *w, const cat_table *tb, const cat_version *cv, udr_
         out->logical_bytes += bytes;
         ts->logical_bytes += bytes;
         w->sofar.bytes += bytes;
-        if (new_anywhere)
+        if (new_anywhere) {
             out->physical_bytes += bytes;
-        if (!is_delete)
+            out->unique_chunks += !is_delete;
+        }
+        if (!is_delete) {
             ts->chunks++;
+            out->chunks++;
+        }
         if (new_here) {
             if (hset_add(&w->table, &ch->hash, bytes) != 0)
                 rc = err_set(w->c->err, UDR_ENOMEM, "out of memory");

@@ -60,7 +60,7 @@ static uint64_t size_of(udr_repo *r, const char *hex)
 static void check_oracle(udr_repo *r, const udr_stats *st)
 {
     seen all = {0};
-    uint64_t logical = 0, physical = 0, versions = 0;
+    uint64_t logical = 0, physical = 0, versions = 0, all_chunks = 0, all_unique = 0;
     for (size_t t = 0; t < st->ntables; t++) {
         const udr_table_stats *ts = &st->tables[t];
         seen mine = {0};
@@ -86,8 +86,11 @@ static void check_oracle(udr_repo *r, const udr_stats *st)
                     tp += b;
                     uniq += !del;
                 }
-                if (seen_add(&all, hex))
+                all_chunks += !del;
+                if (seen_add(&all, hex)) {
                     physical += b;
+                    all_unique += !del;
+                }
             }
             udr_table_detail_free(d);
         }
@@ -105,6 +108,8 @@ static void check_oracle(udr_repo *r, const udr_stats *st)
     CHECK_INT(st->logical_bytes, ==, logical);
     CHECK_INT(st->physical_bytes, ==, physical);
     CHECK_INT(st->versions, ==, versions);
+    CHECK_INT(st->chunks, ==, all_chunks);
+    CHECK_INT(st->unique_chunks, ==, all_unique);
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -149,6 +154,8 @@ static void test_rewrite_identical(void)
     CHECK_INT(t->live_rows, ==, 5000);
     CHECK_INT(t->chunks, ==, 2 * w1.chunks);
     CHECK_INT(t->unique_chunks, ==, w1.chunks);
+    CHECK_INT(b.chunks, ==, 2 * w1.chunks);
+    CHECK_INT(b.unique_chunks, ==, w1.chunks);
     check_oracle(r, &b);
     udr_stats_clear(&a);
     udr_stats_clear(&b);
@@ -188,6 +195,8 @@ static void test_tables_share_content(void)
     CHECK_INT(st.physical_bytes, ==, wa.bytes);        /* dedup across tables */
     CHECK_INT(st.tables[0].physical_bytes, ==, wa.bytes);   /* each table's own */
     CHECK_INT(st.tables[1].physical_bytes, ==, wa.bytes);
+    CHECK_INT(st.unique_chunks, ==, wa.chunks);          /* shared: counted once */
+    CHECK_INT(st.tables[0].unique_chunks + st.tables[1].unique_chunks, ==, 2 * wa.chunks);
     check_oracle(r, &st);
     udr_stats_clear(&st);
     udr_close(r);
