@@ -11,7 +11,8 @@
 #
 #   tables bench_tables: import and four queries against DuckDB on the same
 #         Parquet files, time travel, opening with 10,000 versions
-#   branches, tx, feed: bench_branches, bench_tx, bench_feed (see their heads)
+#   branches, tx, feed, stats: bench_branches, bench_tx, bench_feed, bench_stats
+#         (see their heads)
 #   python bench_python.py: write_table and query().to_pandas() of a 1,000,000-row
 #         DataFrame against DuckDB in C (bench_python_base) on the same data
 #
@@ -137,6 +138,13 @@ mkdir -p "$data/feed"
 fval() { awk -v k="$1" '$1 == k { print $2 }' "$data/feed.txt"; }
 mb() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 rm -rf "$data/feed"
+
+echo "bench: storage and dedup (${STATS_ROWS:=1000000} rows, ${STATS_VERSIONS:=50} versions; about two minutes)"
+rm -rf "$data/stats"
+mkdir -p "$data/stats"
+"$build/bench/bench_stats" "$data/stats" "$STATS_ROWS" "$STATS_VERSIONS" > "$data/stats.txt"
+sval() { awk -v k="$1" '$1 == k { print $2 }' "$data/stats.txt"; }
+rm -rf "$data/stats"
 
 echo "bench: python module (${PY_ROWS:=1000000} rows written and read back, against DuckDB in C)"
 make -s --no-print-directory BUILD="$build" python "$build/bench/bench_python_base" >/dev/null
@@ -360,6 +368,31 @@ out="$top/bench/RESULTS.md"
     echo "\`udr_wait\` without a timeout sleeps in poll() on an inotify watch of log/ and"
     echo "wakes only when the log grows. The CLI waits the same way; a thread of its own"
     echo "takes SIGINT and SIGTERM and pokes the wait, so no timer runs while idle."
+    echo
+    echo "## Storage and dedup"
+    echo
+    echo "\`udr stats\` (\`udr_stats_get\`) on a keyed table of $(sval stats_rows) rows (id, an integer, a"
+    echo "string; $(sval stats_version_chunks) chunks, $(mb "$(sval stats_version_bytes)") a version) with $(sval stats_versions) versions: the"
+    echo "first, then $(($(sval stats_versions) - 1)) UPDATEs of 1 % of the rows each, at keys drawn afresh each time"
+    echo "(\`WHERE hash(id + k * 1000003) % 100 = 0\`), each committed on its own. Logical: every"
+    echo "version stored whole; physical: the distinct chunks and delete files they use."
+    echo
+    echo "| what | figure | goal |"
+    echo "|---|---|---|"
+    echo "| logical bytes ($(sval stats_table_versions) versions) | $(mb "$(sval stats_logical_bytes)") | |"
+    echo "| physical bytes | $(mb "$(sval stats_physical_bytes)") | |"
+    echo "| physical / one version | **$(sval stats_physical_over_version)x** | <= 1.6x |"
+    echo "| dedup ratio (1 - physical / logical) | **$(awk -v r="$(sval stats_dedup_ratio)" 'BEGIN { printf "%.1f %%", r * 100 }')** | 60-85 % (the original README) |"
+    echo "| all objects, metadata included | $(sval stats_objects) objects, $(mb "$(sval stats_object_bytes)") | |"
+    echo "| \`udr_stats_get\` (best of 3) | $(sval stats_time_ms) ms | |"
+    echo
+    echo "Where the physical bytes are: the first version's chunks $(mb "$(sval stats_first_chunk_bytes)"),"
+    echo "later chunks $(mb "$(sval stats_later_chunk_bytes)") (the updated rows, and whole new chunks where a"
+    echo "change compacted the table), delete files $(mb "$(sval stats_delete_bytes)"). $(sval stats_compactions) of the updates"
+    echo "compacted (a fifth of the stored rows deleted ones): with 1 % of the rows at"
+    echo "random keys, every chunk holds updated rows, so a compaction re-chunks the table"
+    echo "into chunks no version had: $(mb "$(sval stats_compacted_bytes)") of the later chunks. Without them,"
+    echo "physical bytes would be $(sval stats_physical_over_version_uncompacted)x one version. The $(($(sval stats_versions) - 1)) UPDATEs took $(sval stats_updates_s) s."
     echo
     echo "## Python module"
     echo
