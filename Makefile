@@ -6,6 +6,9 @@
 #   make asan            build everything with AddressSanitizer + UBSan in build/asan
 #   make bench           run the benchmarks, write bench/RESULTS.md
 #   make python          the Python module in build/python (PYTHONPATH=build/python)
+#   make fuzz            the libFuzzer targets (clang) in build/fuzz; see fuzz/README.md
+#   make fuzz-run FUZZ_SECONDS=N   run each on a copy of its corpus, fail on a crash
+#   make fuzz-bench      each target to 10 million runs; a section of bench/RESULTS.md
 #   make install PREFIX=DIR   header, libraries (DuckDB's beside them), udr.pc, udr
 #   make clean
 #
@@ -178,6 +181,49 @@ asan:
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+
+# --- fuzzing -----------------------------------------------------------------
+#
+# libFuzzer targets (fuzz/*.c), built with clang whatever CC is, against the
+# library compiled anew with the same sanitizers in build/fuzz/obj (never
+# mixed with the normal build's objects). No target starts DuckDB.
+
+FUZZ_DIR     := build/fuzz
+FUZZ_CC      := clang
+FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/cli/sqlsplit.o \
+                $(B3_SRC:%.c=$(FUZZ_DIR)/obj/blake3/%.o) $(B3_ASM:%.S=$(FUZZ_DIR)/obj/blake3/%.o)
+FUZZ_SECONDS ?= 10
+
+.PHONY: fuzz fuzz-run fuzz-bench
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/blake3/%.o: $(B3)/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out $(OPT),$(CFLAGS_B3)) -O1 -g $(FUZZ_SAN) $(B3_DEFS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/blake3/%.o: $(B3)/%.S
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out $(OPT),$(CFLAGS_B3)) -c $< -o $@
+
+$(FUZZ_DIR)/libudr_fuzz.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libudr_fuzz.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpthread -lm
+
+fuzz-run: fuzz
+	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR)
+
+fuzz-bench: fuzz
+	@sh bench/fuzz.sh $(FUZZ_DIR)
 
 # --- installing --------------------------------------------------------------
 

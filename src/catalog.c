@@ -163,7 +163,8 @@ static int field_i64(const line *l, int i, int64_t *v)
     char *end;
     errno = 0;
     long long x = strtoll(text, &end, 10);
-    if (errno != 0 || *end != '\0')
+    /* end, not *end: a NUL inside the field would end the text early. */
+    if (errno != 0 || end != text + l->flen[i])
         return -1;
     snprintf(again, sizeof again, "%lld", x);
     if (strcmp(text, again) != 0)

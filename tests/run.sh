@@ -2,7 +2,8 @@
 # Runs the test suites against one or more build directories and prints the
 # total. Usage: tests/run.sh [ONLY] BUILD_DIR...
 #   ONLY     empty for everything, or one suite: a C test (hash, store, repo)
-#            or a shell test (cli, install), or python (the pytest suite)
+#            or a shell test (cli, install), python (the pytest suite) or fuzz
+#            (each libFuzzer target for $FUZZ_SECONDS, default 10; build only)
 # Each suite prints "SUITE: N passed, N failed"; the last line here is
 # "total: N passed, N failed", and the exit status is non-zero on any failure.
 only=$1
@@ -53,6 +54,15 @@ for build in "$@"; do
         cat "$log"
         tally "$build/$name" "$log" "$st"
     done
+    # the fuzz targets (make fuzz, build/fuzz), FUZZ_SECONDS each; once, with the normal build
+    if { [ -z "$only" ] || [ "$only" = fuzz ]; } && [ "$build" = build ]; then
+        echo "-- fuzz ($build)"
+        { make -C "$top" --no-print-directory fuzz >/dev/null &&
+            sh "$top/fuzz/run.sh" "${FUZZ_SECONDS:-10}" "$top/build/fuzz"; } >"$log" 2>&1 </dev/null
+        st=$?
+        cat "$log"
+        tally "$build/fuzz" "$log" "$st"
+    fi
     if [ -z "$only" ] || [ "$only" = python ]; then
         echo "-- python ($build)"
         sh "$top/tests/python.sh" "$build" >"$log" 2>&1 </dev/null
