@@ -145,6 +145,30 @@ static void test_tablever_refuses_malformed(void)
     expect_tv_refused(t, "a raw version's lines out of order");
 }
 
+/* Found by fuzz_meta (fuzz/corpus/meta/crash-nul-in-number): a NUL byte
+ * after a signed number ended the number early, so "25\0" decoded as 25, a
+ * second spelling of one table version. */
+static void test_tablever_refuses_nul_in_number(void)
+{
+    const char *h = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+    char t[512];
+    int n = snprintf(t, sizeof t,
+                     "udr table-version 1\nrows 2\ncolumn id BIGINT\nkey id\nchunk %s 2 326 1 25@\n",
+                     h);
+    REQUIRE(n > 0 && (size_t)n < sizeof t);
+    char *at = strchr(t, '@');
+    udr_err err = {0, ""};
+    cat_tablever tv;
+    memmove(at, at + 1, strlen(at + 1) + 1);        /* without the NUL: canonical */
+    REQUIRE(catv_decode(t, (size_t)n - 1, &tv, &err) == UDR_OK);
+    catv_free(&tv);
+    snprintf(t, sizeof t,
+             "udr table-version 1\nrows 2\ncolumn id BIGINT\nkey id\nchunk %s 2 326 1 25@\n", h);
+    at = strchr(t, '@');
+    *at = '\0';
+    CHECK(catv_decode(t, (size_t)n, &tv, &err) == UDR_ECORRUPT);
+}
+
 /* A raw version (udr_table_commit_chunks of objects that are not Parquet):
  * no columns, rows 0, chunks of 0 rows; it decodes and encodes canonically. */
 static void test_tablever_raw_version(void)
@@ -470,6 +494,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_names),
     TEST_ENTRY(test_tablever_round_trip_canonical),
     TEST_ENTRY(test_tablever_refuses_malformed),
+    TEST_ENTRY(test_tablever_refuses_nul_in_number),
     TEST_ENTRY(test_tablever_raw_version),
     TEST_ENTRY(test_commit_round_trip),
     TEST_ENTRY(test_versions_and_replay),
