@@ -225,6 +225,9 @@ fuzz-run: fuzz
 fuzz-bench: fuzz
 	@sh bench/fuzz.sh $(FUZZ_DIR)
 
+# Its objects' header dependencies, whatever BUILD is.
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+
 # --- installing --------------------------------------------------------------
 
 install: all
