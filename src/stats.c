@@ -80,13 +80,6 @@ static int hset_add(hset *s, const udr_hash *h, uint64_t bytes)
     return 0;
 }
 
-static void hset_reset(hset *s)
-{
-    if (s->cap)
-        memset(s->slots, 0, s->cap * sizeof *s->slots);
-    s->n = 0;
-}
-
 static void hset_free(hset *s)
 {
     free(s->slots);
@@ -184,7 +177,8 @@ static int walk_table(walk *w, const cat_table *tb, udr_stats *out, udr_table_st
 {
     if ((ts->table = strdup(tb->name)) == NULL)
         return err_set(w->c->err, UDR_ENOMEM, "out of memory");
-    hset_reset(&w->table);
+    hset_free(&w->table);              /* sized by each table anew: a small table
+                                          after a large one costs little */
     const cat_entry *head = catalog_head_entry(w->c, tb->name);
     for (size_t v = 0; v < tb->nv; v++) {
         if (tb->v[v].dropped)
