@@ -17,6 +17,7 @@ static const char USAGE[] =
     "Repository\n"
     "  init [DIR]                 create a repository\n"
     "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
+    "  gc [--dry-run] [--grace D] remove objects nothing refers to\n"
     "  recover [--report]         what opening after a crash repaired, and what is left\n"
     "  stats [--table T]          logical against physical bytes, dedup, objects, per table\n"
     "\n"
@@ -76,6 +77,7 @@ static const struct {
 } VERBS[] = {
     {"init", cmd_init},
     {"fsck", cmd_fsck},
+    {"gc", cmd_gc},
     {"recover", cmd_recover},
     {"stats", cmd_stats},
     {"import", cmd_import},

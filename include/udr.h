@@ -782,6 +782,44 @@ int udr_wait(udr_repo *repo, uint64_t seq, int timeout_ms);
 /* The number of the log's last record, as this handle has read it now. */
 uint64_t udr_log_position(udr_repo *repo);
 
+/* ---- garbage collection --------------------------------------------------
+ *
+ * udr_gc removes the objects nothing in the log refers to: objects of
+ * writes that failed or were rolled back, of transactions never committed,
+ * of commands killed half way. It marks every commit, table version, chunk
+ * and delete file the log names, then removes unmarked objects older than
+ * a grace period. It is safe while other processes write: a writer's
+ * objects are younger than the grace period until it commits, and an old
+ * object that a put finds and reuses is made young by that put. An object
+ * GC took while a commit came to refer to it is put back before GC ends.
+ * A table version that cannot be read stops GC (UDR_ECORRUPT): run fsck.
+ */
+
+#define UDR_GC_GRACE_S 3600           /* the default grace period: an hour */
+
+typedef struct udr_gc_report {
+    uint64_t objects, bytes;          /* in the store when GC looked */
+    uint64_t referenced;              /* named by the log */
+    uint64_t unreferenced, unreferenced_bytes;  /* named by nothing, old enough */
+    uint64_t young, young_bytes;      /* named by nothing, within the grace period */
+    uint64_t removed, removed_bytes;  /* removed (dry run: what would be) */
+    uint64_t restored;                /* taken, then put back: a commit or put needed it */
+} udr_gc_report;
+
+typedef void (*udr_gc_progress_fn)(void *ctx, const udr_gc_report *sofar);
+
+typedef struct udr_gc_opts {
+    int dry_run;                      /* count, remove nothing */
+    int64_t grace_s;                  /* negative: UDR_GC_GRACE_S. 0 takes every
+                                         unreferenced object: only when nothing
+                                         else writes */
+    udr_gc_progress_fn progress;      /* may be NULL; called every few thousand objects */
+    void *ctx;
+} udr_gc_opts;
+
+/* opts and out may be NULL (defaults; no report). */
+int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out);
+
 /* ---- checking ----------------------------------------------------------- */
 
 /* One problem udr_fsck found. */

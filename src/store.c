@@ -90,7 +90,14 @@ static void hex_of(const udr_hash *h, char hex[UDR_HASH_HEX + 1])
 }
 
 /* 1 if the object's file exists with size len, 0 if absent or the wrong size
- * (damaged: a put may replace it), negative on a stat error. */
+ * (damaged: a put may replace it), negative on a stat error.
+ *
+ * An object found is freshened (its time set to now): a put that finds its
+ * bytes stored already relies on them, so GC, which takes only objects
+ * older than its grace period, must see them as new. If GC took the object
+ * between the stat and the freshening, the freshening fails (ENOENT) and the
+ * put writes the object again; if GC took it just after, GC sees the fresh
+ * time when it checks what it took, and puts it back (gc.c). */
 static int present_with_size(store *s, const udr_hash *h, uint64_t len)
 {
     char path[PATH_MAX];
@@ -103,7 +110,11 @@ static int present_with_size(store *s, const udr_hash *h, uint64_t len)
             return 0;
         return err_sys(s->err, errno, "cannot stat object file %s", path);
     }
-    return S_ISREG(st.st_mode) && (uint64_t)st.st_size == len;
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != len)
+        return 0;
+    if (utimensat(AT_FDCWD, path, NULL, 0) != 0 && errno == ENOENT)
+        return 0;                      /* taken by GC meanwhile: write it again */
+    return 1;                          /* (a read-only store cannot freshen: fine) */
 }
 
 /* ---- temporary files ---------------------------------------------------- */
