@@ -29,7 +29,7 @@ for name in log meta names sqlsplit; do
         done_runs=$(sed -n -E 's/^#([0-9]+).*/\1/p' "$scratch/log" | tail -n 1)
     fi
     done_runs=${done_runs:-0}
-    rate=$(awk -v n="$done_runs" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : 0 }')
+    rate=$(awk -v n="$done_runs" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }')
     cov=$(grep -E '^#[0-9]+' "$scratch/log" | tail -n 1 | sed -n -E 's/.* cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/\1 edges, \3 inputs/p')
     if [ "$st" = 0 ]; then
         found="none"
