@@ -161,7 +161,7 @@ typedef struct unref_walk {
 static int on_unref(void *ctx, const udr_hash *h, uint64_t size_bytes)
 {
     unref_walk *u = ctx;
-    if (bsearch(h, u->refs->v, u->refs->n, sizeof *h, cmp_hash) == NULL) {
+    if (u->refs->n == 0 || bsearch(h, u->refs->v, u->refs->n, sizeof *h, cmp_hash) == NULL) {
         u->objects++;
         u->bytes += size_bytes;
     }
@@ -215,7 +215,8 @@ int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out)
         free(refs.v);
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
     }
-    qsort(refs.v, refs.n, sizeof *refs.v, cmp_hash);
+    if (refs.n > 0)
+        qsort(refs.v, refs.n, sizeof *refs.v, cmp_hash);
     unref_walk u = {&refs, 0, 0};
     rc = store_foreach(repo_store(repo), on_unref, NULL, &u);
     free(refs.v);

@@ -70,7 +70,7 @@ static int cmp_hash(const void *a, const void *b)
 
 static int set_has(const hashset *r, const udr_hash *h)
 {
-    return bsearch(h, r->v, r->n, sizeof *h, cmp_hash) != NULL;
+    return r->n > 0 && bsearch(h, r->v, r->n, sizeof *h, cmp_hash) != NULL;
 }
 
 /* Everything the log refers to, sorted. */
@@ -106,7 +106,8 @@ static int mark(udr_repo *repo, hashset *refs)
     }
     if (refs->oom)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory marking objects");
-    qsort(refs->v, refs->n, sizeof *refs->v, cmp_hash);
+    if (refs->n > 0)
+        qsort(refs->v, refs->n, sizeof *refs->v, cmp_hash);
     return UDR_OK;
 }
 
