@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "gc.h"
 #include "hash.h"
 #include "repo.h"
 #include "store.h"
@@ -127,41 +128,15 @@ int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx
 
 /* ---- recovery report ------------------------------------------------------ */
 
-typedef struct refset {
-    udr_hash *v;
-    size_t n, cap;
-    int oom;
-} refset;
-
-static void ref_add(refset *r, const udr_hash *h)
-{
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        udr_hash *v = realloc(r->v, cap * sizeof *v);
-        if (v == NULL) {
-            r->oom = 1;
-            return;
-        }
-        r->v = v;
-        r->cap = cap;
-    }
-    r->v[r->n++] = *h;
-}
-
-static int cmp_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, sizeof(udr_hash));
-}
-
 typedef struct unref_walk {
-    const refset *refs;
+    const gc_refs *refs;
     uint64_t objects, bytes;
 } unref_walk;
 
 static int on_unref(void *ctx, const udr_hash *h, uint64_t size_bytes)
 {
     unref_walk *u = ctx;
-    if (u->refs->n == 0 || bsearch(h, u->refs->v, u->refs->n, sizeof *h, cmp_hash) == NULL) {
+    if (!gc_refs_has(u->refs, h)) {
         u->objects++;
         u->bytes += size_bytes;
     }
@@ -192,34 +167,14 @@ int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out)
     }
     /* What the log refers to; the rest is unreferenced: objects of writes
      * that never committed (or are being committed right now). */
-    refset refs = {0};
-    for (size_t i = 0; i < c->nhist; i++)
-        ref_add(&refs, &c->history[i].commit);
-    for (size_t t = 0; t < c->ntables; t++) {
-        const cat_table *tb = &c->tables[t];
-        for (size_t v = 0; v < tb->nv; v++) {
-            cat_tablever tv;
-            if (tb->v[v].dropped)
-                continue;
-            ref_add(&refs, &tb->v[v].hash);
-            if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK)
-                continue;                 /* fsck names it */
-            for (size_t k = 0; k < tv.nchunks; k++)
-                ref_add(&refs, &tv.chunks[k].hash);
-            for (size_t k = 0; k < tv.ndeletes; k++)
-                ref_add(&refs, &tv.deletes[k].hash);
-            catv_free(&tv);
-        }
+    gc_refs refs = {0};
+    if ((rc = gc_mark(repo, &refs, 0)) != UDR_OK) {
+        gc_refs_free(&refs);
+        return rc;
     }
-    if (refs.oom) {
-        free(refs.v);
-        return err_set(&repo->err, UDR_ENOMEM, "out of memory");
-    }
-    if (refs.n > 0)
-        qsort(refs.v, refs.n, sizeof *refs.v, cmp_hash);
     unref_walk u = {&refs, 0, 0};
     rc = store_foreach(repo_store(repo), on_unref, NULL, &u);
-    free(refs.v);
+    gc_refs_free(&refs);
     out->unreferenced_objects = u.objects;
     out->unreferenced_bytes = u.bytes;
     if (rc == UDR_OK)

@@ -37,13 +37,7 @@
 #include "store.h"
 #include "util/fs.h"
 
-typedef struct hashset {
-    udr_hash *v;
-    size_t n, cap;
-    int oom;
-} hashset;
-
-static void set_add(hashset *r, const udr_hash *h)
+static void set_add(gc_refs *r, const udr_hash *h)
 {
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
@@ -68,13 +62,18 @@ static int cmp_hash(const void *a, const void *b)
     return memcmp(a, b, sizeof(udr_hash));
 }
 
-static int set_has(const hashset *r, const udr_hash *h)
+int gc_refs_has(const gc_refs *r, const udr_hash *h)
 {
     return r->n > 0 && bsearch(h, r->v, r->n, sizeof *h, cmp_hash) != NULL;
 }
 
-/* Everything the log refers to, sorted. */
-static int mark(udr_repo *repo, hashset *refs)
+void gc_refs_free(gc_refs *r)
+{
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+int gc_mark(udr_repo *repo, gc_refs *refs, int strict)
 {
     catalog *c = &repo->cat;
     int rc = catalog_refresh(c);
@@ -92,11 +91,14 @@ static int mark(udr_repo *repo, hashset *refs)
                 continue;
             set_add(refs, &tb->v[v].hash);
             cat_tablever tv;
-            if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK)
+            if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK) {
+                if (!strict)
+                    continue;
                 return err_set(&repo->err, repo->err.code ? repo->err.code : UDR_ECORRUPT,
                                "gc stops: table %s version %llu cannot be read, so what it "
                                "refers to is unknown (%s); run udr fsck",
                                tb->name, (unsigned long long)tb->v[v].version, repo->err.msg);
+            }
             for (size_t k = 0; k < tv.nchunks; k++)
                 set_add(refs, &tv.chunks[k].hash);
             for (size_t k = 0; k < tv.ndeletes; k++)
@@ -113,11 +115,11 @@ static int mark(udr_repo *repo, hashset *refs)
 
 typedef struct sweep {
     udr_repo *repo;
-    const hashset *refs;
+    const gc_refs *refs;
     const udr_gc_opts *opts;
     int64_t cutoff_ns;                /* objects modified before this may go */
     char trash[PATH_MAX];
-    hashset taken;
+    gc_refs taken;
     udr_gc_report *out;
     int rc;
 } sweep;
@@ -136,7 +138,7 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
     o->bytes += size_bytes;
     if (o->objects % 4096 == 0)
         progress(w);
-    if (set_has(w->refs, h)) {
+    if (gc_refs_has(w->refs, h)) {
         o->referenced++;
         return 0;
     }
@@ -170,8 +172,8 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
    freshened; deletes the rest. */
 static int settle(sweep *w, int64_t started_ns)
 {
-    hashset now = {0};
-    int rc = mark(w->repo, &now);
+    gc_refs now = {0};
+    int rc = gc_mark(w->repo, &now, 1);
     for (size_t i = 0; i < w->taken.n; i++) {
         const udr_hash *h = &w->taken.v[i];
         char hex[UDR_HASH_HEX + 1], from[PATH_MAX * 2], path[PATH_MAX];
@@ -179,7 +181,7 @@ static int settle(sweep *w, int64_t started_ns)
         snprintf(from, sizeof from, "%s/%s", w->trash, hex);
         store_object_path(repo_store(w->repo), h, path, sizeof path);
         struct stat st;
-        int keep = rc != UDR_OK || set_has(&now, h) ||
+        int keep = rc != UDR_OK || gc_refs_has(&now, h) ||
                    (stat(from, &st) == 0 && ns_of(&st.st_mtim) >= started_ns);
         if (keep) {
             /* if a writer stored the object again meanwhile, that copy stands */
@@ -197,7 +199,7 @@ static int settle(sweep *w, int64_t started_ns)
         }
         unlink(from);
     }
-    free(now.v);
+    gc_refs_free(&now);
     return rc;
 }
 
@@ -217,9 +219,9 @@ int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out)
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t started = ns_of(&now);
     int64_t grace = opts->grace_s < 0 ? UDR_GC_GRACE_S : opts->grace_s;
-    hashset refs = {0};
+    gc_refs refs = {0};
     sweep w = {repo, &refs, opts, started - grace * 1000000000LL, "", {0}, out, UDR_OK};
-    if ((rc = mark(repo, &refs)) != UDR_OK)
+    if ((rc = gc_mark(repo, &refs, 1)) != UDR_OK)
         goto done;
     snprintf(w.trash, sizeof w.trash, "%s/tmp/gc.%ld", udr_repo_path(repo), (long)getpid());
     if (!opts->dry_run && mkdir(w.trash, 0700) != 0 && errno != EEXIST) {
@@ -241,8 +243,8 @@ int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out)
     }
     progress(&w);
 done:
-    free(refs.v);
-    free(w.taken.v);
+    gc_refs_free(&refs);
+    gc_refs_free(&w.taken);
     if (rc == UDR_OK)
         err_clear(&repo->err);
     return rc;

@@ -5,4 +5,19 @@
 #define UDR_GC_H
 #include "udr.h"
 
+/* A set of object hashes (sorted once gc_mark returns). */
+typedef struct gc_refs {
+    udr_hash *v;
+    size_t n, cap;
+    int oom;
+} gc_refs;
+
+/* Everything the log refers to: each commit, each table version that is
+ * not a drop, each chunk and delete file those name. strict: a table
+ * version that cannot be read is an error naming it; else it is skipped
+ * (fsck names it). refs is emptied first; free it with gc_refs_free. */
+int gc_mark(udr_repo *repo, gc_refs *refs, int strict);
+int gc_refs_has(const gc_refs *r, const udr_hash *h);
+void gc_refs_free(gc_refs *r);
+
 #endif
