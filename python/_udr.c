@@ -277,12 +277,13 @@ static PyObject *write_info(const udr_write_info *w)
                          (unsigned long long)w->new_bytes);
 }
 
-/* key: None or a sequence of str -> a NULL-ended array (free with PyMem_Free). */
+static const char *no_key[] = {NULL};
+
+/* key: None or a sequence of str -> a NULL-ended array (free with key_free). */
 static const char **key_list(PyObject *key)
 {
-    static const char *none[] = {NULL};
     if (key == NULL || key == Py_None)
-        return none;
+        return no_key;
     PyObject *seq = PySequence_Fast(key, "key_columns must be a list of column names");
     if (seq == NULL)
         return NULL;
@@ -305,7 +306,7 @@ static const char **key_list(PyObject *key)
 
 static void key_free(const char **k)
 {
-    if (k != NULL && k[0] != NULL)
+    if (k != NULL && k != no_key)
         PyMem_Free((void *)k);
 }
 
