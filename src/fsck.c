@@ -152,25 +152,22 @@ int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out)
     udr_open_report_get(repo, &rep);
     out->torn_log_bytes = rep.torn_log_bytes;
     out->stale_tmp_files = rep.stale_tmp_files;
-    catalog *c = &repo->cat;
-    int rc = catalog_refresh(c);
-    if (rc == UDR_OK)
-        rc = catalog_complete(c);
-    if (rc)
+    /* What the log refers to (gc_mark reads the log to its end first); the
+     * rest is unreferenced: objects of writes that never committed (or are
+     * being committed right now). */
+    gc_refs refs = {0};
+    int rc = gc_mark(repo, &refs, 0);
+    if (rc != UDR_OK) {
+        gc_refs_free(&refs);
         return rc;
+    }
+    catalog *c = &repo->cat;
     out->log_records = log_last_seq(&c->log);
     out->commits = c->nhist;
     if (c->nhist > 0) {
         const cat_point *p = &c->history[c->nhist - 1];
         hash_to_hex(&p->commit, out->last_commit);
         out->last_commit_seq = p->seq;
-    }
-    /* What the log refers to; the rest is unreferenced: objects of writes
-     * that never committed (or are being committed right now). */
-    gc_refs refs = {0};
-    if ((rc = gc_mark(repo, &refs, 0)) != UDR_OK) {
-        gc_refs_free(&refs);
-        return rc;
     }
     unref_walk u = {&refs, 0, 0};
     rc = store_foreach(repo_store(repo), on_unref, NULL, &u);

@@ -548,7 +548,6 @@ int udr_table_drop(udr_repo *repo, const char *table, const char *message)
 
 /* ---- queries ------------------------------------------------------------- */
 
-
 int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, const char *to_ref,
                    const char *const *key, udr_diff *out, udr_result **rows)
 {
