@@ -620,6 +620,61 @@ static void test_small_changes_and_compaction(void)
     udr_close(r);
 }
 
+/* Small DELETEs each add a delete file of their own rows only; past 8
+ * files, a change merges its deletes with the files of the lowest size
+ * tiers (a factor 8 in rows each), so a file merged once stays as it is
+ * while the next small files pile up and merge beside it. */
+static void test_delete_files_merge_by_tier(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT range AS id, range % 7 AS v FROM range(100000)", key, NULL);
+    char first_merged[UDR_HASH_HEX + 1] = "";
+    for (int k = 0; k < 17; k++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM t WHERE id %% 1000 = %d", k);
+        CHECK_STR(value(r, sql), "100");
+        udr_table_detail *d = detail(r, "t");
+        CHECK(d->ndeletes <= 8);
+        uint64_t deleted = 0;
+        for (size_t i = 0; i < d->ndeletes; i++)
+            deleted += d->delete_rows[i];
+        CHECK_INT(deleted, ==, 100 * (k + 1));         /* no row named twice */
+        if (k < 8) {
+            /* One file per change, the earlier ones kept as they are. */
+            CHECK_INT(d->ndeletes, ==, k + 1);
+            CHECK_INT(d->delete_rows[d->ndeletes - 1], ==, 100);
+        } else if (k == 8) {
+            /* Nine files of one tier: merged into one. */
+            CHECK_INT(d->ndeletes, ==, 1);
+            CHECK_INT(d->delete_rows[0], ==, 900);
+            snprintf(first_merged, sizeof first_merged, "%s", d->delete_hash[0]);
+        } else {
+            /* The merged file stays; the new ones pile up beside it, and
+             * merge among themselves (k == 16: eight of 100 rows). */
+            CHECK_STR(d->delete_hash[0], first_merged);
+            CHECK_INT(d->ndeletes, ==, k < 16 ? k - 7 : 2);
+            CHECK_INT(d->delete_rows[d->ndeletes - 1], ==, k < 16 ? 100 : 800);
+        }
+        udr_table_detail_free(d);
+    }
+    CHECK_STR(value(r, "SELECT count(*) || ',' || count(*) FILTER (id % 1000 < 17) FROM t"),
+              "98300,0");
+    CHECK_STR(value(r, "SELECT count(*) FROM t WHERE id IN (16, 17, 99016, 99017)"), "2");
+    /* An update over the merged deletes: the rows are right. */
+    CHECK_STR(value(r, "UPDATE t SET v = -1 WHERE id % 1000 = 20"), "100");
+    CHECK_STR(value(r, "SELECT count(*) || ',' || sum(v) FILTER (id % 1000 = 20) FROM t"),
+              "98300,-100");
+    udr_write_info ci;
+    MUST(r, udr_table_compact(r, "t", &ci));
+    CHECK_STR(value(r, "SELECT count(*) || ',' || sum(v) FILTER (id % 1000 = 20) FROM t"),
+              "98300,-100");
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
 /* Without a key, rows are found by their position all the same. */
 static void test_small_changes_without_key(void)
 {
@@ -1118,6 +1173,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_delete_files_and_compaction),
     TEST_ENTRY(test_small_changes_and_compaction),
     TEST_ENTRY(test_small_changes_without_key),
+    TEST_ENTRY(test_delete_files_merge_by_tier),
     TEST_ENTRY(test_two_processes_write_different_tables),
     TEST_ENTRY(test_commit_chunks_of_a_table),
     TEST_ENTRY(test_commit_chunks_version_numbers),
