@@ -41,6 +41,7 @@ int cmd_export(cli *c, int argc, char **argv);
 int cmd_diff(cli *c, int argc, char **argv);
 int cmd_fsck(cli *c, int argc, char **argv);
 int cmd_gc(cli *c, int argc, char **argv);
+int cmd_expire(cli *c, int argc, char **argv);
 int cmd_recover(cli *c, int argc, char **argv);
 int cmd_stats(cli *c, int argc, char **argv);
 int cmd_version(cli *c, int argc, char **argv);

@@ -1,5 +1,6 @@
 /*
- * cmd_gc — `udr gc`: remove the objects nothing in the log refers to.
+ * cmd_gc — `udr gc`: remove the objects nothing in the log refers to; and
+ * `udr expire`: let old table versions go, so that gc frees their bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,9 @@ static const char GC_HELP[] =
     "\n"
     "Removes the objects nothing in the log refers to: those of writes that\n"
     "failed or were rolled back, of transactions never committed, of commands\n"
-    "killed half way. Every commit, table version, chunk and delete file the\n"
-    "log names is kept, so every version of every table stays queryable.\n"
+    "killed half way, and of table versions 'udr expire' let go. Every commit,\n"
+    "and every table version kept, with its chunks and delete files, stays, so\n"
+    "every version that was not expired stays queryable.\n"
     "\n"
     "Safe while other processes write: objects younger than the grace period\n"
     "are kept (a writer's objects are young until it commits), and an old\n"
@@ -98,6 +100,126 @@ int cmd_gc(cli *c, int argc, char **argv)
             printf("; %llu put back (a concurrent write needed them)",
                    (unsigned long long)r.restored);
         putchar('\n');
+    }
+    udr_close(repo);
+    return EXIT_OK;
+}
+
+/* ---- expire -------------------------------------------------------------- */
+
+static const char EXPIRE_HELP[] =
+    "usage: udr expire (--keep-last N | --older-than DURATION) [--table T]\n"
+    "                  [--dry-run] [--verbose]\n"
+    "\n"
+    "Lets old table versions go, so that 'udr gc' frees the bytes only they\n"
+    "use. The log records what expired, and by which rule: 'udr log TABLE'\n"
+    "still lists an expired version, marked (expired TIME); querying it says\n"
+    "it expired.\n"
+    "\n"
+    "Never expired: a table's newest version; what a branch head or a tag\n"
+    "has; what the merge base of two branches has (the next merge needs it);\n"
+    "what a subscription has still to read. A branch or tag cannot be made\n"
+    "later at a commit with an expired version.\n"
+    "\n"
+    "  --keep-last N          keep each table's N newest versions\n"
+    "  --older-than DURATION  let go versions committed longer ago than this:\n"
+    "                         30s, 10m, 2h, 7d (with --keep-last: both must\n"
+    "                         agree to let a version go)\n"
+    "  --table T              only table T\n"
+    "  --dry-run              say what would expire; record nothing\n"
+    "  --verbose              list every version considered, and why it is kept\n";
+
+static const char *const VERDICT[] = {
+    [UDR_EXPIRE_EXPIRED] = "expire",
+    [UDR_EXPIRE_KEPT_RULE] = "kept by the rule",
+    [UDR_EXPIRE_KEPT_NEWEST] = "kept: the table's newest version",
+    [UDR_EXPIRE_KEPT_BRANCH] = "kept: head of branch",
+    [UDR_EXPIRE_KEPT_TAG] = "kept: tag",
+    [UDR_EXPIRE_KEPT_MERGE_BASE] = "kept: merge base of",
+    [UDR_EXPIRE_KEPT_SUBSCRIPTION] = "kept: subscription",
+};
+
+typedef struct expire_ctx {
+    int list;                         /* every version; else only what expires */
+    int dry_run;
+} expire_ctx;
+
+static void on_version(void *ctx, const char *table, uint64_t version,
+                       udr_expire_verdict verdict, const char *holder)
+{
+    const expire_ctx *e = ctx;
+    if (!e->list && verdict != UDR_EXPIRE_EXPIRED)
+        return;
+    const char *what = verdict == UDR_EXPIRE_EXPIRED && e->dry_run ? "would expire"
+                                                                     : VERDICT[verdict];
+    printf("%s@%llu\t%s%s%s\n", table, (unsigned long long)version, what,
+           holder[0] ? " " : "", holder);
+}
+
+int cmd_expire(cli *c, int argc, char **argv)
+{
+    if (out_wants_help(argc, argv)) {
+        fputs(EXPIRE_HELP, stdout);
+        return EXIT_OK;
+    }
+    expire_ctx e = {0, 0};
+    udr_expire_opts o = {-1, 0, NULL, 0, on_version, &e};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            o.dry_run = e.dry_run = 1;
+        } else if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0) {
+            e.list = 1;
+        } else if (strcmp(argv[i], "--keep-last") == 0 && i + 1 < argc) {
+            char *end;
+            const char *v = argv[++i];
+            unsigned long long n = strtoull(v, &end, 10);
+            if (v[0] < '0' || v[0] > '9' || *end != '\0' || n == 0)
+                return out_usage("expire ", "--keep-last takes a count of 1 or more, not '%s'",
+                                 v);
+            o.keep_last = n;
+        } else if (strcmp(argv[i], "--older-than") == 0 && i + 1 < argc) {
+            if ((o.older_than_s = duration_s(argv[++i])) < 0)
+                return out_usage("expire ", "--older-than takes a duration like 30s, 10m, 2h "
+                                 "or 7d, not '%s'", argv[i]);
+        } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
+            o.table = argv[++i];
+        } else {
+            return out_usage("expire ", "unknown argument '%s'", argv[i]);
+        }
+    }
+    if (o.keep_last == 0 && o.older_than_s < 0)
+        return out_usage("expire ", "say which versions to let go: --keep-last N or "
+                         "--older-than DURATION");
+    udr_repo *repo = cli_open_repo(c);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    if (c->quiet && !o.dry_run && !e.list)
+        o.each = NULL;
+    udr_expire_report r;
+    int rc = udr_expire(repo, &o, &r);
+    if (rc != UDR_OK) {
+        out_repo_error(repo);
+        udr_close(repo);
+        return EXIT_FAIL;
+    }
+    if (!c->quiet || o.dry_run) {
+        if (o.dry_run)
+            printf("would expire %llu of %llu versions", (unsigned long long)r.expired,
+                   (unsigned long long)r.considered);
+        else if (r.seq != 0)
+            printf("expired %llu of %llu versions (log record %llu)",
+                   (unsigned long long)r.expired, (unsigned long long)r.considered,
+                   (unsigned long long)r.seq);
+        else
+            printf("nothing to expire among %llu versions", (unsigned long long)r.considered);
+        printf("; kept %llu by the rule, %llu needed by a head, tag, merge base or "
+               "subscription",
+               (unsigned long long)r.kept_by_rule, (unsigned long long)r.kept_held);
+        if (r.expired_before)
+            printf("; %llu expired before", (unsigned long long)r.expired_before);
+        putchar('\n');
+        if (r.expired > 0 && !o.dry_run)
+            printf("run 'udr gc' to free the bytes only they used\n");
     }
     udr_close(repo);
     return EXIT_OK;

@@ -386,19 +386,20 @@ int cmd_log(cli *c, int argc, char **argv)
             continue;
         rows[i][0] = u64s(v[i].version);
         rows[i][1] = strdup(out_time(v[i].time_us, t, sizeof t));
-        rows[i][2] = v[i].dropped ? NULL : u64s(v[i].rows);
-        rows[i][3] = v[i].dropped ? NULL : u64s(v[i].bytes);
-        rows[i][4] = v[i].dropped ? NULL : u64s(v[i].new_bytes);
+        int gone = v[i].dropped || v[i].expired_us != 0;
+        rows[i][2] = gone ? NULL : u64s(v[i].rows);
+        rows[i][3] = gone ? NULL : u64s(v[i].bytes);
+        rows[i][4] = gone ? NULL : u64s(v[i].new_bytes);
         rows[i][5] = strdup(v[i].author);
-        rows[i][6] = v[i].dropped ? strdup("(dropped) ") : strdup(v[i].message);
-        if (v[i].dropped && rows[i][6]) {
-            char *m = malloc(strlen(v[i].message) + 16);
-            if (m) {
-                sprintf(m, "(dropped) %s", v[i].message);
-                free(rows[i][6]);
-                rows[i][6] = m;
-            }
-        }
+        /* A drop or an expired version says so before its message. */
+        char mark[64] = "", e[32];
+        if (v[i].dropped)
+            snprintf(mark, sizeof mark, "(dropped) ");
+        else if (v[i].expired_us != 0)
+            snprintf(mark, sizeof mark, "(expired %s) ", out_time(v[i].expired_us, e, sizeof e));
+        rows[i][6] = malloc(strlen(mark) + strlen(v[i].message) + 1);
+        if (rows[i][6] != NULL)
+            sprintf(rows[i][6], "%s%s", mark, v[i].message);
     }
     if (rows)
         out_grid(head, 7, num, rows, n, fmt, stdout);

@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  init [DIR]                 create a repository\n"
     "  fsck [HASH...]             verify every object (and that each HASH is present)\n"
     "  gc [--dry-run] [--grace D] remove objects nothing refers to\n"
+    "  expire --keep-last N | --older-than D  let old table versions go (then gc)\n"
     "  recover [--report]         what opening after a crash repaired, and what is left\n"
     "  stats [--table T]          logical against physical bytes, dedup, objects, per table\n"
     "\n"
@@ -78,6 +79,7 @@ static const struct {
     {"init", cmd_init},
     {"fsck", cmd_fsck},
     {"gc", cmd_gc},
+    {"expire", cmd_expire},
     {"recover", cmd_recover},
     {"stats", cmd_stats},
     {"import", cmd_import},

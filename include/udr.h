@@ -322,6 +322,8 @@ typedef struct udr_version_info {
     uint64_t version;
     int dropped;              /* this version is the table's removal */
     int64_t time_us;          /* when it was committed (microseconds since 1970) */
+    int64_t expired_us;       /* when udr_expire let it go (0: kept); an expired
+                                 version's rows, chunks and bytes are not read: 0 */
     uint64_t rows, chunks, bytes;
     uint64_t new_bytes;       /* bytes of chunks the previous version did not have */
     char *message, *author;
@@ -820,9 +822,100 @@ typedef struct udr_gc_opts {
 /* opts and out may be NULL (defaults; no report). */
 int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out);
 
+/* ---- retention -----------------------------------------------------------
+ *
+ * udr_expire lets old table versions go: it appends one expire record to
+ * the log naming them (and the rule applied), after which they no longer
+ * resolve ("users@3" says the version expired, and when) and udr_gc no
+ * longer keeps their chunks. The history keeps them: udr_table_log lists
+ * them with expired_us set. A version is never expired while it is
+ *   - its table's newest version, or a branch head's, or a tag's;
+ *   - a version of the merge base of two branches (a merge needs it);
+ *   - what a subscription has still to read: the versions at and after its
+ *     cursor on its branch, for its tables.
+ * A branch or tag cannot later be made to point at a commit with an expired
+ * version (UDR_EINVAL). GC keeps a version's objects for its grace period
+ * after the version expired, so a reader that resolved it just before has
+ * that long to finish.
+ *
+ * Rules: older_than_s >= 0 lets go versions committed longer ago than
+ * that; keep_last > 0 keeps each table's keep_last newest versions. With
+ * both, a version goes only if both let it go. At least one is required
+ * (UDR_EINVAL). Thread-safety: as every call on one handle.
+ */
+
+typedef enum udr_expire_verdict {
+    UDR_EXPIRE_EXPIRED = 0,           /* let go now (dry run: would be) */
+    UDR_EXPIRE_KEPT_RULE,             /* the rule keeps it (newer, or among the last N) */
+    UDR_EXPIRE_KEPT_NEWEST,           /* its table's newest version */
+    UDR_EXPIRE_KEPT_BRANCH,           /* a branch head has it (holder: the branch) */
+    UDR_EXPIRE_KEPT_TAG,              /* a tag has it (holder: the tag) */
+    UDR_EXPIRE_KEPT_MERGE_BASE,       /* the merge base of two branches has it
+                                         (holder: "a...b") */
+    UDR_EXPIRE_KEPT_SUBSCRIPTION,     /* a subscription has still to read it (holder) */
+} udr_expire_verdict;
+
+/* Called for each version considered (not drops, not expired before), per
+ * table oldest first; holder names the branch, tag or subscription, or "". */
+typedef void (*udr_expire_fn)(void *ctx, const char *table, uint64_t version,
+                              udr_expire_verdict verdict, const char *holder);
+
+typedef struct udr_expire_opts {
+    int64_t older_than_s;             /* negative: no age rule */
+    uint64_t keep_last;               /* 0: no count rule */
+    const char *table;                /* NULL: every table */
+    int dry_run;                      /* decide and report, record nothing */
+    udr_expire_fn each;               /* may be NULL */
+    void *ctx;
+} udr_expire_opts;
+
+typedef struct udr_expire_report {
+    uint64_t considered;              /* versions looked at */
+    uint64_t expired;                 /* let go (dry run: would be) */
+    uint64_t kept_by_rule;            /* kept because the rule keeps them */
+    uint64_t kept_held;               /* the rule would let them go, but a head, tag,
+                                         merge base or subscription needs them */
+    uint64_t expired_before;          /* versions an earlier expire let go */
+    uint64_t seq;                     /* the expire record (0: none written) */
+} udr_expire_report;
+
+/* out may be NULL. UDR_ENOTFOUND for an unknown opts->table. */
+int udr_expire(udr_repo *repo, const udr_expire_opts *opts, udr_expire_report *out);
+
 /* ---- checking ----------------------------------------------------------- */
 
-/* One problem udr_fsck found. */
+/* udr_fsck checks a whole repository and reports every fault it finds,
+ * each naming what it concerns. It only reads: nothing is repaired, cut or
+ * rewritten (open the handle with udr_open_v2(UDR_OPEN_READONLY |
+ * UDR_OPEN_SALVAGE) and not even opening changes anything, and a damaged
+ * log can be checked too). What it checks, in order:
+ *
+ *   the log     every segment from the first is there, numbered on from the
+ *               one before, and every record's checksum holds, the last
+ *               one of the newest segment included once the durable mark
+ *               covers it (a torn tail past the mark is a write never
+ *               acknowledged, not a fault); a fault names the segment
+ *               (path log/<segment>.seg), the record and its byte offset
+ *   references  every commit of the log, every branch head and tag, every
+ *               table version of every table (dropped and expired ones
+ *               excepted) and every chunk and delete file those name: each
+ *               must be there and decode; a subscription's cursor must not
+ *               be past the log's end
+ *   objects     every file under objects/ is named like an object (strays
+ *               are reported) and its bytes hash to its name; a damaged
+ *               object is reported with what refers to it (the first
+ *               referrer in the log, and how many others), or as referred
+ *               to by nothing; every chunk and delete file of a version
+ *               with rows is a Parquet file: "PAR1" at both ends and a
+ *               footer length that fits
+ *   deep        (UDR_FSCK_DEEP) every such chunk and delete file is read in
+ *               full through DuckDB, every column of every row decoded, and
+ *               its row count compared with the count its version records
+ *
+ * Each object is reported once, by its first referrer; a branch head or tag
+ * whose commit is missing or damaged is reported under its own name too. */
+
+/* One problem udr_fsck found. The strings live until the callback returns. */
 typedef struct udr_fsck_problem {
     int code;              /* UDR_ECORRUPT, UDR_EIO, UDR_EINVAL (stray file) */
     const char *object;    /* hex hash of the object, or NULL for a stray file */
@@ -853,7 +946,7 @@ int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx
  * included, sorted by name). */
 typedef struct udr_table_stats {
     char *table;
-    uint64_t versions;        /* its versions in the log, all branches (drops excluded) */
+    uint64_t versions;        /* its versions kept, all branches (drops, expired excluded) */
     uint64_t live_rows;       /* rows of its current version on the handle's branch
                                  (0 if the branch does not have it) */
     uint64_t logical_bytes;   /* as udr_stats, over this table's versions only */
@@ -865,8 +958,8 @@ typedef struct udr_table_stats {
 /* What a repository holds, against what its history would take stored
  * version by version.
  *
- *   logical_bytes   the sum over every table version in the log (all tables,
- *                   all versions, all branches; drops excluded) of the bytes
+ *   logical_bytes   the sum over every table version kept (all tables, all
+ *                   branches; drops and expired versions excluded) of the bytes
  *                   of its chunks and delete files: what storing each version
  *                   as a full copy would take
  *   physical_bytes  the bytes of the distinct chunk and delete-file objects
@@ -877,7 +970,7 @@ typedef struct udr_table_stats {
  *                   udr_object_foreach walks it): chunks, delete files, and
  *                   the metadata (table versions, commits, checkpoints), and
  *                   objects no commit refers to yet
- *   versions        table versions in the log (drops excluded)
+ *   versions        table versions kept (drops and expired ones excluded)
  *   commits, branches, tags, subscriptions  as in the log now */
 typedef struct udr_stats {
     uint64_t objects, object_bytes;

@@ -812,7 +812,7 @@ static int add_version(catalog *c, const char *name, uint64_t version, const udr
     if (v == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
     t->v = v;
-    v[t->nv++] = (cat_version){version, *h, dropped, time_us, seq, *commit};
+    v[t->nv++] = (cat_version){version, *h, dropped, time_us, seq, *commit, 0, 0};
     return UDR_OK;
 }
 
@@ -1038,6 +1038,8 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
 /* Called by a committer (lock held, record appended): starts a new segment
  * with a checkpoint when this one is full. A failure here loses nothing:
  * the commit is in the log; the next committer tries again. */
+static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len);
+
 static void maybe_checkpoint(catalog *c)
 {
     udrlog *l = &c->log;
@@ -1056,11 +1058,10 @@ static void maybe_checkpoint(catalog *c)
     memcpy(rec + 1, h.bytes, UDR_HASH_BYTES);
     uint64_t seq;
     udr_err saved = *c->err;
-    if (log_start_segment(l, rec, sizeof rec, &seq) != UDR_OK)
+    if (log_start_segment(l, rec, sizeof rec, &seq) != UDR_OK ||
+        apply_record(c, seq, rec, sizeof rec) != UDR_OK)   /* the index notes it */
         *c->err = saved;       /* the commit succeeded; say nothing of this */
 }
-
-static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len);
 
 static void free_index(catalog *c)
 {
@@ -1079,6 +1080,9 @@ static void free_index(catalog *c)
     free(c->tags);
     catsub_free_all(c);
     free(c->history);
+    free(c->checkpoints);
+    c->checkpoints = NULL;
+    c->nckpt = c->ckcap = 0;
     c->tables = NULL;
     c->branches = NULL;
     c->tags = NULL;
@@ -1275,6 +1279,12 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         rd_bytes(&r, h.bytes, UDR_HASH_BYTES);
         if (!rd_done(&r))
             return cat_malformed(c, seq);
+        /* Kept by GC: opening reads the newest. */
+        udr_hash *v = cat_grow(c->checkpoints, &c->ckcap, c->nckpt, sizeof *v);
+        if (v == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        c->checkpoints = v;
+        v[c->nckpt++] = h;
         /* A reader that holds the history already has this state. */
         return c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 && c->ntags == 0 &&
                        c->nsubs == 0 && !c->branches[0].has_head
@@ -1287,6 +1297,8 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         return apply_ref(c, seq, &r);
     if (type == REC_SUB)
         return catsub_apply(c, seq, &r);
+    if (type == REC_EXPIRE)
+        return catexp_apply(c, seq, &r);
     return err_set(c->err, UDR_EFORMAT,
                    "log record %llu has type %u, which this udr does not know; upgrade udr",
                    (unsigned long long)seq, type);
@@ -1527,6 +1539,12 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
     int rc = catalog_check_ref_name(r->name, tag ? "tag" : "branch", c->err);
     if (rc)
         return rc;
+    /* A head or tag at a commit whose versions expired would name rows GC
+     * may have taken. Checking needs every version's state: load it now
+     * (catalog_complete reopens the log, so never under the lock). */
+    int check_kept = (r->kind == CAT_REF_BRANCH || r->kind == CAT_REF_TAG) && r->commit != NULL;
+    if (check_kept && (rc = catalog_complete(c)) != 0)
+        return rc;
     if ((rc = log_lock(&c->log)) != 0)
         return rc;
     if ((rc = catalog_refresh(c)) != 0)
@@ -1553,6 +1571,8 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
         rc = err_set(c->err, UDR_EINVAL, "tag %s must name a commit", r->name);
     else if (r->kind == CAT_REF_TAG_DELETE && tg == NULL)
         rc = err_set(c->err, UDR_ENOTFOUND, "there is no tag %s (see 'udr tag')", r->name);
+    else if (check_kept)
+        rc = catalog_check_commit_kept(c, r->commit);
     if (rc)
         goto out;
     buf b;
@@ -1582,11 +1602,12 @@ int catalog_resolve(catalog *c, const char *table, const char *ref, cat_version 
     if (ref != NULL && ref[0] != '\0' && !c->complete) {
         int rc = resolve_in(c, table, ref, out);
         if (rc == UDR_OK)
-            return UDR_OK;
+            return catalog_check_kept(c, table, out);
         if ((rc = catalog_complete(c)) != UDR_OK)
             return rc;
     }
-    return resolve_in(c, table, ref, out);
+    int rc = resolve_in(c, table, ref, out);
+    return rc == UDR_OK ? catalog_check_kept(c, table, out) : rc;
 }
 
 int catalog_commit_entry(catalog *c, const udr_hash *commit, const char *table, cat_entry *out,

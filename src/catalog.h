@@ -61,6 +61,16 @@
  * and a commit record may end with acknowledgements that commit with it
  * (exactly-once consumers): u32 n | n x (str16 subscription | u64 seq).
  *
+ * Retention (udr expire) is an expire record, naming the rule it applied
+ * and the versions it let go (see catexp.c):
+ *
+ *   u8 5 | u64 time_us | str16 rule | u32 n | n x (str16 table | u64 version)
+ *
+ * An expired version stays in the history (udr log shows it, and when it
+ * expired) but no longer resolves, and GC no longer keeps its objects.
+ * A table's newest version is never expired, so the index a checkpoint
+ * loads (newest versions only) never holds an expired one.
+ *
  * Opening replays the records into the index: every version of every table
  * (number, hash, time, record number), every commit in log order, and for
  * each branch its head, the head's tables and the heads it had. main exists
@@ -195,6 +205,8 @@ typedef struct cat_version {
     int64_t time_us;
     uint64_t seq;                    /* the log record that made it */
     udr_hash commit;
+    int64_t expired_us;              /* when an expire record let it go; 0: kept */
+    uint64_t expired_seq;            /*   and that record */
 } cat_version;
 
 typedef struct cat_table {
@@ -251,6 +263,9 @@ typedef struct catalog {
     size_t nhist, histcap;
     cat_sub *subs;                   /* subscriptions, sorted by name */
     size_t nsubs, scap;
+    udr_hash *checkpoints;           /* the checkpoint objects the log names (those
+                                        read: all of them once complete) */
+    size_t nckpt, ckcap;
     char current[CATALOG_REF_MAX + 1];   /* the repository's current branch */
     char work[CATALOG_REF_MAX + 1];  /* this handle's branch; "" follows current */
     int complete;                    /* 0: loaded from a checkpoint, history partial */
@@ -390,6 +405,27 @@ int catalog_sub_drop(catalog *c, const char *name);
  * now. Checks the acks of a commit the same way (lock held). */
 int catalog_sub_ack(catalog *c, const char *name, uint64_t expect, uint64_t seq);
 int catalog_check_acks(catalog *c, const cat_ack *acks, size_t n);
+
+/* ---- retention (catexp.c) ---------------------------------------------- */
+
+typedef struct cat_expiry {
+    const char *table;
+    uint64_t version;
+} cat_expiry;
+
+/* Appends an expire record for versions (lock held by the caller, after
+ * catalog_refresh and catalog_complete; each must exist, not be a drop, not
+ * be expired, and not be its table's newest version: UDR_EINVAL otherwise).
+ * rule: the rule applied, as the user gave it, for the history. */
+int catalog_expire(catalog *c, const char *rule, const cat_expiry *v, size_t n, uint64_t *seq);
+
+/* UDR_ENOTFOUND naming table and version if v is expired (and when, and by
+ * which record); UDR_OK otherwise. */
+int catalog_check_kept(catalog *c, const char *table, const cat_version *v);
+
+/* UDR_EINVAL if commit names a table version that was expired (it can no
+ * longer be a branch head or a tag: its rows may be gone). */
+int catalog_check_commit_kept(catalog *c, const udr_hash *commit);
 
 /* Parses an ISO 8601 instant into microseconds since 1970; -1 if malformed. */
 int catalog_parse_time(const char *s, int64_t *us);

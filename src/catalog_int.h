@@ -11,7 +11,7 @@
 #include "catalog.h"
 #include "util/buf.h"
 
-enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3, REC_SUB = 4 };
+enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3, REC_SUB = 4, REC_EXPIRE = 5 };
 
 /* Room for n + 1 elements of elem bytes (growing *cap); NULL on oom. */
 void *cat_grow(void *arr, size_t *cap, size_t n, size_t elem);
@@ -31,5 +31,8 @@ int catsub_add(catalog *c, const char *name, const char *branch, char *const *ta
 void catsub_free_all(catalog *c);
 int catsub_apply(catalog *c, uint64_t seq, reader *r);
 int catsub_apply_acks(catalog *c, uint64_t seq, reader *r);
+
+/* catexp.c */
+int catexp_apply(catalog *c, uint64_t seq, reader *r);
 
 #endif

@@ -151,6 +151,18 @@ int feed_walk_next(catalog *c, feed_walk *w, feed_step *out, int *got)
             s->has_to = now[i].table != NULL;
             s->to_version = now[i].version;
             s->to = now[i].hash;
+            /* A step between versions retention let go cannot be read: say
+             * so (udr expire keeps what subscriptions have still to read). */
+            const cat_version *fv = s->has_from ? catalog_version(c, w->tables[i], s->from_version)
+                                                : NULL;
+            const cat_version *tv = s->has_to ? catalog_version(c, w->tables[i], s->to_version)
+                                              : NULL;
+            if ((fv != NULL && (rc = catalog_check_kept(c, w->tables[i], fv)) != UDR_OK) ||
+                (tv != NULL && (rc = catalog_check_kept(c, w->tables[i], tv)) != UDR_OK)) {
+                w->nqueue = 0;
+                free(now);
+                return rc;
+            }
         }
         memcpy(w->prev, now, w->ntables * sizeof *now);
         free(now);

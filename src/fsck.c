@@ -76,8 +76,8 @@ static void check_references(walk *w)
     for (size_t t = 0; t < c->ntables; t++) {
         const cat_table *tb = &c->tables[t];
         for (size_t v = 0; v < tb->nv; v++) {
-            if (tb->v[v].dropped)
-                continue;
+            if (tb->v[v].dropped || tb->v[v].expired_us != 0)
+                continue;              /* an expired version's objects may be gone */
             cat_tablever tv;
             hash_to_hex(&tb->v[v].hash, hex);
             store_object_relpath(&tb->v[v].hash, rel, sizeof rel);
@@ -156,7 +156,7 @@ int udr_recovery_report_get(udr_repo *repo, udr_recovery_report *out)
      * rest is unreferenced: objects of writes that never committed (or are
      * being committed right now). */
     gc_refs refs = {0};
-    int rc = gc_mark(repo, &refs, 0);
+    int rc = gc_mark(repo, &refs, 0, INT64_MAX);
     if (rc != UDR_OK) {
         gc_refs_free(&refs);
         return rc;

@@ -1,11 +1,15 @@
 /*
  * gc — removing objects nothing refers to (udr_gc).
  *
- * Mark: every object the log refers to — each commit, each table version
- * that is not a drop, each chunk and delete file those versions name. (No
- * version expires yet, so every branch, tag and subscription keeps only
- * what the log names anyway.) A table version that cannot be read stops
- * GC: what it names is unknown, so nothing may go (fsck says why).
+ * Mark: every object the log refers to — each checkpoint, each commit,
+ * each table version that is neither a drop nor expired, each chunk and
+ * delete file those versions name. Retention (udr expire, expire.c) decides which versions
+ * expire, and never expires a branch or tag head, a merge base of two
+ * branches, or what a subscription has still to read; so marking what is
+ * kept marks what they need. A version that expired within the grace
+ * period is still marked: a reader that resolved it just before it expired
+ * has the grace period to finish. A table version that cannot be read
+ * stops GC: what it names is unknown, so nothing may go (fsck says why).
  *
  * Sweep: every object not marked and older than the grace period is moved
  * into tmp/gc.<pid>/ (a rename, so a reader either finds the object or not,
@@ -73,7 +77,7 @@ void gc_refs_free(gc_refs *r)
     memset(r, 0, sizeof *r);
 }
 
-int gc_mark(udr_repo *repo, gc_refs *refs, int strict)
+int gc_mark(udr_repo *repo, gc_refs *refs, int strict, int64_t expired_before_us)
 {
     catalog *c = &repo->cat;
     int rc = catalog_refresh(c);
@@ -84,10 +88,14 @@ int gc_mark(udr_repo *repo, gc_refs *refs, int strict)
     refs->n = 0;
     for (size_t i = 0; i < c->nhist; i++)
         set_add(refs, &c->history[i].commit);
+    for (size_t i = 0; i < c->nckpt; i++)      /* opening reads the newest */
+        set_add(refs, &c->checkpoints[i]);
     for (size_t t = 0; t < c->ntables; t++) {
         const cat_table *tb = &c->tables[t];
         for (size_t v = 0; v < tb->nv; v++) {
             if (tb->v[v].dropped)
+                continue;
+            if (tb->v[v].expired_us != 0 && tb->v[v].expired_us < expired_before_us)
                 continue;
             set_add(refs, &tb->v[v].hash);
             cat_tablever tv;
@@ -118,6 +126,7 @@ typedef struct sweep {
     const gc_refs *refs;
     const udr_gc_opts *opts;
     int64_t cutoff_ns;                /* objects modified before this may go */
+    int64_t expired_before_us;        /* versions expired before this may go */
     char trash[PATH_MAX];
     gc_refs taken;
     udr_gc_report *out;
@@ -173,7 +182,7 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
 static int settle(sweep *w, int64_t started_ns)
 {
     gc_refs now = {0};
-    int rc = gc_mark(w->repo, &now, 1);
+    int rc = gc_mark(w->repo, &now, 1, w->expired_before_us);
     for (size_t i = 0; i < w->taken.n; i++) {
         const udr_hash *h = &w->taken.v[i];
         char hex[UDR_HASH_HEX + 1], from[PATH_MAX * 2], path[PATH_MAX];
@@ -220,8 +229,9 @@ int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out)
     int64_t started = ns_of(&now);
     int64_t grace = opts->grace_s < 0 ? UDR_GC_GRACE_S : opts->grace_s;
     gc_refs refs = {0};
-    sweep w = {repo, &refs, opts, started - grace * 1000000000LL, "", {0}, out, UDR_OK};
-    if ((rc = gc_mark(repo, &refs, 1)) != UDR_OK)
+    int64_t cutoff = started - grace * 1000000000LL;
+    sweep w = {repo, &refs, opts, cutoff, cutoff / 1000, "", {0}, out, UDR_OK};
+    if ((rc = gc_mark(repo, &refs, 1, w.expired_before_us)) != UDR_OK)
         goto done;
     snprintf(w.trash, sizeof w.trash, "%s/tmp/gc.%ld", udr_repo_path(repo), (long)getpid());
     if (!opts->dry_run && mkdir(w.trash, 0700) != 0 && errno != EEXIST) {

@@ -633,9 +633,12 @@ static int fill_info(udr_repo *repo, const char *table, const cat_version *cv,
     catc_free(&cm);
     if (v->table == NULL || v->message == NULL || v->author == NULL)
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
+    v->expired_us = cv->expired_us;
     if (cv->dropped)
         return UDR_OK;
     hash_to_hex(&cv->hash, v->content);
+    if (cv->expired_us != 0)
+        return UDR_OK;                 /* its objects may be gone */
     cat_tablever tv;
     if ((rc = catalog_read_tablever(&repo->cat, &cv->hash, &tv)) != 0)
         return rc;
@@ -712,9 +715,10 @@ int udr_table_log(udr_repo *repo, const char *table, udr_version_info **out, siz
     for (size_t i = 0; i < count && rc == UDR_OK; i++) {
         cat_tablever cur = {0};
         /* Oldest first, so each knows its predecessor; stored newest first. */
+        int readable = !t->v[i].dropped && t->v[i].expired_us == 0;
         rc = fill_info(repo, table, &t->v[i], have_prev ? &prev : NULL,
-                       t->v[i].dropped ? NULL : &cur, &v[count - 1 - i]);
-        if (rc == UDR_OK && !t->v[i].dropped) {
+                       readable ? &cur : NULL, &v[count - 1 - i]);
+        if (rc == UDR_OK && readable) {
             catv_free(&prev);
             prev = cur;
             have_prev = 1;

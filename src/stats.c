@@ -181,8 +181,8 @@ static int walk_table(walk *w, const cat_table *tb, udr_stats *out, udr_table_st
                                           after a large one costs little */
     const cat_entry *head = catalog_head_entry(w->c, tb->name);
     for (size_t v = 0; v < tb->nv; v++) {
-        if (tb->v[v].dropped)
-            continue;
+        if (tb->v[v].dropped || tb->v[v].expired_us != 0)
+            continue;                  /* an expired version's rows may be gone */
         uint64_t rows = 0;
         int rc = add_version(w, tb, &tb->v[v], out, ts, &rows);
         if (rc != UDR_OK)
