@@ -37,31 +37,67 @@ int cmd_init(cli *c, int argc, char **argv)
 }
 
 static const char FSCK_HELP[] =
-    "usage: udr fsck [--quiet] [HASH...]\n"
+    "usage: udr fsck [--deep] [HASH...]\n"
     "\n"
-    "Verifies every object: that each file under objects/ is named like an\n"
-    "object and that its bytes hash to its name. Each HASH given must also be\n"
-    "present and intact (a missing one is reported). Prints each problem with\n"
-    "the object's hash and file, and exits 3 if there was any.\n";
+    "Checks the whole repository and prints every problem it finds, each naming\n"
+    "what it concerns; exits 3 if there was any, 0 if none, 1 if the check could\n"
+    "not be made. It only reads: it opens the repository read-only, so it never\n"
+    "cuts, repairs or rewrites anything (not even a torn log tail, which the next\n"
+    "command that writes removes).\n"
+    "\n"
+    "  the log      every segment is there and numbered on from the one before,\n"
+    "               and every record's checksum holds, the last one included\n"
+    "               once it was made durable; a problem names the segment file,\n"
+    "               the record's number and its byte offset\n"
+    "  references   every commit, branch head, tag and table version in the log,\n"
+    "               and every chunk and delete file they name, is there and\n"
+    "               decodes (a missing or damaged one is named with the table and\n"
+    "               version, branch, tag or log record that needs it); no\n"
+    "               subscription's cursor is past the log's end\n"
+    "  objects      every file under objects/ is named like an object and hashes\n"
+    "               to its name (a damaged one is named with what refers to it, or\n"
+    "               as referred to by nothing); every chunk is a Parquet file\n"
+    "               (PAR1 at both ends, a footer length that fits)\n"
+    "  --deep       also reads every chunk and delete file in full through DuckDB,\n"
+    "               every column of every row, and checks its row count against\n"
+    "               its table version's (slow: it reads all the data)\n"
+    "\n"
+    "A damaged log does not stop fsck: it reports the damage, then checks what\n"
+    "the log names up to the damaged record, and every object. (Other commands\n"
+    "refuse to open such a repository.) Each HASH given must also be present\n"
+    "and intact (a missing one is reported). A progress line (objects, chunks,\n"
+    "bytes, rate) shows on a terminal unless --quiet.\n";
 
 typedef struct fsck_ctx {
     progress prog;
+    const cli *c;
+    int phase;
 } fsck_ctx;
 
 static void on_problem(void *ctx, const udr_fsck_problem *p)
 {
     fsck_ctx *f = ctx;
     progress_end(&f->prog);
-    if (p->object != NULL)
-        printf("%s\n", p->message);    /* names the object, and what needs it */
-    else
+    if (strcmp(p->what, "stray") == 0)
         printf("stray file %s: %s\n", p->path, p->message);
+    else
+        printf("%s\n", p->message);    /* names the object, and what needs it */
 }
 
 static void on_progress(void *ctx, const udr_fsck_stats *s)
 {
     fsck_ctx *f = ctx;
-    progress_update(&f->prog, "checking objects", s->objects, "objects", s->bytes);
+    if (s->phase != f->phase) {
+        /* A new count and rate for each phase. */
+        progress_end(&f->prog);
+        progress_begin(&f->prog, f->c);
+        f->phase = s->phase;
+    }
+    if (s->phase == UDR_FSCK_PHASE_DEEP)
+        progress_update(&f->prog, "reading chunks", s->chunks_read, "chunks",
+                        s->chunk_bytes_read);
+    else if (s->phase == UDR_FSCK_PHASE_OBJECTS)
+        progress_update(&f->prog, "checking objects", s->objects, "objects", s->bytes);
 }
 
 int cmd_fsck(cli *c, int argc, char **argv)
@@ -70,19 +106,43 @@ int cmd_fsck(cli *c, int argc, char **argv)
         fputs(FSCK_HELP, stdout);
         return EXIT_OK;
     }
+    int deep = 0, nhashes = 0;
     for (int i = 1; i < argc; i++) {
         udr_hash h;
-        if (udr_hash_from_hex(argv[i], &h) != UDR_OK)
+        if (strcmp(argv[i], "--deep") == 0) {
+            deep = 1;
+            argv[i] = NULL;
+        } else if (argv[i][0] == '-') {
+            return out_usage("fsck ", "unknown option '%s'", argv[i]);
+        } else if (udr_hash_from_hex(argv[i], &h) != UDR_OK) {
             return out_usage("fsck ", "'%s' is not an object hash (64 lower-case hex digits)",
                              argv[i]);
+        } else {
+            nhashes++;
+        }
     }
-    udr_repo *repo = cli_open_repo(c);
-    if (repo == NULL)
+    udr_repo *repo;
+    int rc = udr_open_v2(c->repo_dir, UDR_OPEN_READONLY | UDR_OPEN_SALVAGE, &repo);
+    if (rc != UDR_OK) {
+        /* Damage that stops even a salvage open (the newest log segment's
+         * header) is a problem found, not a failure to check. */
+        if (rc == UDR_ECORRUPT && repo != NULL) {
+            printf("%s\n", udr_errmsg(repo));
+            printf("the repository cannot be opened: nothing else was checked\n");
+            udr_close(repo);
+            return EXIT_PROBLEMS;
+        }
+        out_repo_error(repo);
+        udr_close(repo);
         return EXIT_FAIL;
+    }
     fsck_ctx f;
+    f.c = c;
+    f.phase = -1;
     progress_begin(&f.prog, c);
     udr_fsck_stats st;
-    int rc = udr_fsck(repo, on_problem, on_progress, &f, &st);
+    udr_fsck_opts o = {deep ? UDR_FSCK_DEEP : 0, on_problem, on_progress, &f};
+    rc = udr_fsck_v2(repo, &o, &st);
     progress_end(&f.prog);
     if (rc != UDR_OK) {
         out_repo_error(repo);
@@ -90,23 +150,28 @@ int cmd_fsck(cli *c, int argc, char **argv)
         return EXIT_FAIL;
     }
     uint64_t missing = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc && nhashes > 0; i++) {
         udr_hash h;
-        udr_hash_from_hex(argv[i], &h);
+        if (argv[i] == NULL || udr_hash_from_hex(argv[i], &h) != UDR_OK)
+            continue;
         if (udr_object_exists(repo, &h) == 0) {
             printf("missing object %s: %s\n", argv[i], "no such object in the repository");
             missing++;
         }
     }
     uint64_t problems = st.problems + missing;
-    char b[32];
+    char b[32], d[32], summary[256];
+    int n = snprintf(summary, sizeof summary, "checked %llu log records, %llu objects (%s)",
+                     (unsigned long long)st.log_records, (unsigned long long)st.objects,
+                     out_bytes(st.bytes, b, sizeof b));
+    if (deep && n > 0 && (size_t)n < sizeof summary)
+        snprintf(summary + n, sizeof summary - (size_t)n, ", read %llu chunks (%s) in full",
+                 (unsigned long long)st.chunks_read, out_bytes(st.chunk_bytes_read, d, sizeof d));
     if (problems)
-        printf("checked %llu objects (%s): %llu problem%s\n", (unsigned long long)st.objects,
-               out_bytes(st.bytes, b, sizeof b), (unsigned long long)problems,
+        printf("%s: %llu problem%s\n", summary, (unsigned long long)problems,
                problems == 1 ? "" : "s");
     else if (!c->quiet)
-        printf("checked %llu objects (%s): no problems\n", (unsigned long long)st.objects,
-               out_bytes(st.bytes, b, sizeof b));
+        printf("%s: no problems\n", summary);
     udr_close(repo);
     return problems ? EXIT_PROBLEMS : EXIT_OK;
 }

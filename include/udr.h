@@ -113,6 +113,22 @@ int udr_init(const char *path, udr_repo **out);
  * *out is set as for udr_init. */
 int udr_open(const char *path, udr_repo **out);
 
+/* Opening flags for udr_open_v2. */
+#define UDR_OPEN_READONLY 0x1   /* change nothing on disk: no torn log tail is
+                                   cut, no temporary file removed, and every
+                                   write fails with UDR_EPERM */
+#define UDR_OPEN_SALVAGE 0x2    /* with UDR_OPEN_READONLY: a damaged log does not
+                                   fail the open; the handle sees the repository
+                                   as the log stood before its first damaged
+                                   record in the newest segment, and udr_fsck
+                                   reports the damage. For inspecting (and
+                                   copying out of) a damaged repository. */
+
+/* udr_open with flags (0: as udr_open). UDR_EINVAL for unknown flags or
+ * UDR_OPEN_SALVAGE without UDR_OPEN_READONLY. A log whose newest segment's
+ * header is unreadable still fails (UDR_ECORRUPT), salvage or not. */
+int udr_open_v2(const char *path, int flags, udr_repo **out);
+
 /* Closes the handle and frees it. NULL is allowed. */
 void udr_close(udr_repo *repo);
 
@@ -917,26 +933,66 @@ int udr_expire(udr_repo *repo, const udr_expire_opts *opts, udr_expire_report *o
 
 /* One problem udr_fsck found. The strings live until the callback returns. */
 typedef struct udr_fsck_problem {
-    int code;              /* UDR_ECORRUPT, UDR_EIO, UDR_EINVAL (stray file) */
-    const char *object;    /* hex hash of the object, or NULL for a stray file */
-                           /* (the message names the table and version that
-                              need a missing or damaged object) */
-    const char *path;      /* the file concerned, relative to the repository */
-    const char *message;   /* what is wrong */
+    int code;              /* UDR_ECORRUPT (damaged), UDR_ENOTFOUND (missing),
+                              UDR_EIO, UDR_EINVAL (a stray file) */
+    const char *object;    /* hex hash of the object concerned, or NULL (a
+                              stray file, the log, a subscription) */
+    const char *path;      /* the file concerned, relative to the repository
+                              (objects/ab/cd/<hash>, log/<segment>.seg, "log") */
+    const char *message;   /* what is wrong, naming the table and version,
+                              branch, tag or log record concerned */
+    const char *what;      /* what is damaged or missing: "chunk", "delete file",
+                              "table version", "commit", "branch", "tag", "object"
+                              (referred to by nothing), "log", "subscription",
+                              "history" (the log could not be replayed in
+                              full: what was not followed), "stray" */
+    const char *table;     /* the table whose version refers to it, or NULL */
+    uint64_t version;      /* that version (0: none) */
+    uint64_t record;       /* the log record concerned (0: none): the damaged
+                              record, or the record of the version or commit
+                              that refers to the object */
 } udr_fsck_problem;
+
+/* What udr_fsck is doing (udr_fsck_stats.phase). */
+enum {
+    UDR_FSCK_PHASE_LOG = 0,
+    UDR_FSCK_PHASE_REFERENCES = 1,
+    UDR_FSCK_PHASE_OBJECTS = 2,
+    UDR_FSCK_PHASE_DEEP = 3,
+};
 
 typedef struct udr_fsck_stats {
     uint64_t objects;      /* objects checked */
     uint64_t bytes;        /* bytes read and hashed */
     uint64_t problems;     /* problems reported */
+    uint64_t log_segments, log_records;   /* the log checked */
+    uint64_t chunks_read;  /* deep: chunks and delete files read through DuckDB */
+    uint64_t chunk_bytes_read;            /*   and their bytes */
+    int phase;             /* UDR_FSCK_PHASE_*: for progress callbacks */
 } udr_fsck_stats;
 
-/* Verifies every stored object's bytes against its name and reports each
- * problem to fn (which may be NULL). Returns UDR_OK if the walk completed,
- * whatever it found (see stats->problems), or an error if it could not walk.
- * progress (may be NULL) is called now and then with the running stats. */
 typedef void (*udr_fsck_fn)(void *ctx, const udr_fsck_problem *p);
 typedef void (*udr_progress_fn)(void *ctx, const udr_fsck_stats *sofar);
+
+#define UDR_FSCK_DEEP 0x1  /* read every chunk through DuckDB (slow: all the data) */
+
+typedef struct udr_fsck_opts {
+    int flags;             /* 0 or UDR_FSCK_DEEP */
+    udr_fsck_fn fn;        /* each problem (may be NULL) */
+    udr_progress_fn progress;  /* may be NULL: called at each phase, every
+                                  FSCK_PROGRESS_EVERY objects, after each
+                                  chunk of the deep pass, and at the end */
+    void *ctx;             /* for fn and progress */
+} udr_fsck_opts;
+
+/* Checks the repository as described above. Returns UDR_OK if the check
+ * completed, whatever it found (stats->problems, which may be NULL, says how
+ * many), or an error if it could not go on (out of memory, an I/O error
+ * listing the store; UDR_EINVAL for unknown flags). opts may be NULL. Not
+ * for use while the handle has a transaction open. */
+int udr_fsck_v2(udr_repo *repo, const udr_fsck_opts *opts, udr_fsck_stats *stats);
+
+/* udr_fsck_v2 without the deep pass. */
 int udr_fsck(udr_repo *repo, udr_fsck_fn fn, udr_progress_fn progress, void *ctx,
              udr_fsck_stats *stats);
 

@@ -753,8 +753,13 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
     if (commit != NULL) {
         cat_commit cm;
         int rc = catalog_read_commit(c, commit, &cm);
-        if (rc)
+        if (rc && (c->flags & CATALOG_SALVAGE) && (rc == UDR_ENOTFOUND || rc == UDR_ECORRUPT)) {
+            /* Salvage: the head is kept, without tables; fsck names it. */
+            err_clear(c->err);
+            memset(&cm, 0, sizeof cm);
+        } else if (rc) {
             return rc;
+        }
         tables = cm.tables;            /* taken over: sorted, owned */
         n = cm.ntables;
         cm.tables = NULL;
@@ -1100,6 +1105,17 @@ static int init_index(catalog *c)
     return UDR_OK;
 }
 
+/* Salvage: damage met reading the log is noted, not fatal. */
+static int salvage(catalog *c, int rc)
+{
+    if (rc != UDR_ECORRUPT || !(c->flags & CATALOG_SALVAGE))
+        return rc;
+    c->damaged = 1;
+    snprintf(c->damage, sizeof c->damage, "%s", c->err->msg);
+    err_clear(c->err);
+    return UDR_OK;
+}
+
 int catalog_complete(catalog *c)
 {
     if (c->complete)
@@ -1114,11 +1130,17 @@ int catalog_complete(catalog *c)
     memcpy(full.work, c->work, sizeof full.work);
     fs_path(full.repo, sizeof full.repo, "%s", c->repo);
     int rc = init_index(&full);
+    full.flags = c->flags;
     if (rc == UDR_OK)
         rc = log_open_at(&full.log, c->repo, 1, c->err);
+    if (rc == UDR_OK && (c->flags & CATALOG_READONLY))
+        log_set_readonly(&full.log);
     if (rc == UDR_OK) {
         full.complete = 1;
         rc = log_read(&full.log, apply_record, &full);
+        /* Salvage: a history that stops at the damage the handle met. */
+        if (rc == UDR_ECORRUPT && c->damaged && log_last_seq(&full.log) >= log_last_seq(&c->log))
+            rc = salvage(&full, rc);
     }
     if (rc != UDR_OK) {
         log_close(&full.log);
@@ -1306,18 +1328,31 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
 
 int catalog_open(catalog *c, store *s, const char *repo, udr_err *err)
 {
+    return catalog_open_flags(c, s, repo, 0, err);
+}
+
+int catalog_open_flags(catalog *c, store *s, const char *repo, int flags, udr_err *err)
+{
     memset(c, 0, sizeof *c);
+    c->flags = flags;
     c->store = s;
     c->err = err;
     c->checkpoint_every = CATALOG_CHECKPOINT_EVERY;
     if (fs_path(c->repo, sizeof c->repo, "%s", repo))
         return err_set(err, UDR_EINVAL, "repository path is too long");
     int rc = init_index(c);
+    int log_opened = rc == UDR_OK;
     if (rc == UDR_OK)
-        rc = log_open(&c->log, repo, err);
+        rc = log_open_mode(&c->log, repo, (flags & CATALOG_READONLY) != 0, err);
     if (rc == UDR_OK) {
         c->complete = c->log.seg_first_seq == 1;
-        rc = log_read(&c->log, apply_record, c);
+        rc = salvage(c, log_read(&c->log, apply_record, c));
+    }
+    if (rc != UDR_OK) {
+        /* The caller will not close what did not open: free it here. */
+        if (log_opened)
+            log_close(&c->log);
+        free_index(c);
     }
     return rc;
 }
@@ -1331,6 +1366,8 @@ void catalog_close(catalog *c)
 
 int catalog_refresh(catalog *c)
 {
+    if (c->damaged)
+        return UDR_OK;                 /* salvage: the index stays at the damage */
     int rc = log_read(&c->log, apply_record, c);
     /* The handle's branch may have been deleted by another process. */
     if (rc == UDR_OK && c->work[0] && catalog_branch(c, c->work) == NULL)

@@ -269,6 +269,9 @@ typedef struct catalog {
     char current[CATALOG_REF_MAX + 1];   /* the repository's current branch */
     char work[CATALOG_REF_MAX + 1];  /* this handle's branch; "" follows current */
     int complete;                    /* 0: loaded from a checkpoint, history partial */
+    int flags;                       /* CATALOG_READONLY, CATALOG_SALVAGE */
+    int damaged;                     /* salvage: the log could not be read past a record */
+    char damage[ERR_MSG_BYTES];      /*   which, and why (the log's message) */
     char repo[PATH_MAX];
     uint64_t checkpoint_every;       /* records per segment (tests lower it) */
 } catalog;
@@ -279,6 +282,16 @@ enum { CATALOG_CHECKPOINT_EVERY = 1000 };
 int catalog_complete(catalog *c);
 
 int catalog_open(catalog *c, store *s, const char *repo, udr_err *err);
+
+/* Opening flags. READONLY: nothing on disk changes (no torn tail is cut, the
+ * lock is never taken: every write fails with UDR_EPERM). SALVAGE (with
+ * READONLY): a damaged log (UDR_ECORRUPT) is read up to the damage and the
+ * index stays as it was there (damaged = 1, damage says where; refreshing
+ * reads nothing more); catalog_complete keeps a full history that reaches
+ * as far, and fails as before if it stops sooner (damage in an older
+ * segment). */
+enum { CATALOG_READONLY = 1, CATALOG_SALVAGE = 2 };
+int catalog_open_flags(catalog *c, store *s, const char *repo, int flags, udr_err *err);
 void catalog_close(catalog *c);
 
 /* Reads what other processes committed since. */

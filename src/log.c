@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,20 @@ static int open_segment(udrlog *l, uint64_t seg)
 
 int log_open(udrlog *l, const char *repo, udr_err *err)
 {
+    return log_open_mode(l, repo, 0, err);
+}
+
+void log_set_readonly(udrlog *l)
+{
+    assert(!l->locked && !l->unsynced);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd);
+    l->lock_fd = -1;
+    l->readonly = 1;
+}
+
+int log_open_mode(udrlog *l, const char *repo, int readonly, udr_err *err)
+{
     memset(l, 0, sizeof *l);
     l->lock_fd = l->seg_fd = -1;
     uint64_t seg = 0;
@@ -179,6 +194,8 @@ int log_open(udrlog *l, const char *repo, udr_err *err)
                        repo);
     if ((rc = log_open_at(l, repo, seg, err)) != 0)
         return rc;
+    if (readonly)
+        log_set_readonly(l);
     /* Cut a torn tail now, while no writer can be appending. */
     if (l->lock_fd >= 0) {
         if ((rc = log_lock(l)) != 0)
@@ -270,6 +287,32 @@ static int mark_covers(uint64_t mseg, uint64_t moff, uint64_t seg, uint64_t off)
     return mseg > seg || (mseg == seg && moff >= off);
 }
 
+static void mark_put(const udrlog *l, uint64_t seg, uint64_t off)
+{
+    unsigned char b[16];
+    put64(b, seg);
+    put64(b + 8, off);
+    if (pwrite(l->lock_fd, b, sizeof b, MARK_OFF) != (ssize_t)sizeof b) {
+        /* The mark only spares others an fdatasync and tells damage from
+         * an unsynced tail after a crash; a stale one is safe. */
+    }
+}
+
+/* After an fdatasync of segment seg that covered its first off bytes:
+ * moves the mark there, if it is not past it already. */
+static void mark_advance(udrlog *l, uint64_t seg, uint64_t off)
+{
+    if (l->lock_fd < 0)
+        return;
+    int locked = range_lock(l->lock_fd, F_WRLCK, 1) == 0;
+    uint64_t mseg, moff;
+    mark_get(l, &mseg, &moff);
+    if (locked && !mark_covers(mseg, moff, seg, off))
+        mark_put(l, seg, off);
+    if (locked)
+        range_lock(l->lock_fd, F_UNLCK, 1);
+}
+
 /* fdatasync of the segment; $UDR_SIMULATE_FSYNC_US (benchmarks only) makes
  * each take that much longer, as on a slower disk. */
 static int seg_sync(udrlog *l)
@@ -312,15 +355,8 @@ int log_sync(udrlog *l)
         e = seg_sync(l);
     if (e == 0) {
         l->syncs++;
-        if (locked && !mark_covers(mseg, moff, l->unsynced_seg, upto)) {
-            unsigned char b[16];
-            put64(b, l->unsynced_seg);
-            put64(b + 8, upto);
-            if (pwrite(l->lock_fd, b, sizeof b, MARK_OFF) != (ssize_t)sizeof b) {
-                /* The mark only spares others an fdatasync and tells damage
-                 * from an unsynced tail after a crash; a stale one is safe. */
-            }
-        }
+        if (locked && !mark_covers(mseg, moff, l->unsynced_seg, upto))
+            mark_put(l, l->unsynced_seg, upto);
     }
     if (locked)
         range_lock(l->lock_fd, F_UNLCK, 1);
@@ -335,6 +371,9 @@ int log_sync(udrlog *l)
 int log_lock(udrlog *l)
 {
     assert(!l->locked);
+    if (l->readonly)
+        return err_set(l->err, UDR_EPERM,
+                       "cannot write to the repository %s: it was opened read-only", l->repo);
     if (l->lock_fd < 0)
         return err_set(l->err, UDR_EPERM,
                        "cannot write to the repository %s: its log/LOCK cannot be opened for "
@@ -391,13 +430,23 @@ static int read_rest(udrlog *l, unsigned char **buf, size_t *len)
     return UDR_OK;
 }
 
-/* Cuts the segment at the read position (lock held): the rest is torn. */
+/* Cuts the segment at the read position (lock held): the rest is torn. A
+ * mark past the cut (an fdatasync that met a record half written by a
+ * writer that then died) comes back to it, so that it never covers the
+ * records appended there next before they are synced. */
 static int cut_tail(udrlog *l, size_t torn)
 {
     if (ftruncate(l->seg_fd, (off_t)l->read_off) != 0 || fdatasync(l->seg_fd) != 0)
         return err_sys(l->err, errno, "cannot cut the torn tail of log segment %llu",
                        (unsigned long long)l->seg);
     l->cut_bytes += torn;
+    int locked = range_lock(l->lock_fd, F_WRLCK, 1) == 0;
+    uint64_t mseg, moff;
+    mark_get(l, &mseg, &moff);
+    if (locked && mseg == l->seg && moff > l->read_off)
+        mark_put(l, l->seg, l->read_off);
+    if (locked)
+        range_lock(l->lock_fd, F_UNLCK, 1);
     return UDR_OK;
 }
 
@@ -416,20 +465,24 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
             if (n > LOG_MAX_RECORD_BYTES || end > len)
                 break;                     /* incomplete: torn, or being written */
             if (record_crc(n, buf + off + 8) != crc) {
+                /* A record the durable mark covers was fdatasynced (and
+                 * may have been acknowledged): a bad checksum there is
+                 * damage, whether more records follow or not. */
                 uint64_t mseg, moff;
                 mark_get(l, &mseg, &moff);
-                if (end < len && !all_zero(buf + end, len - end) &&
-                    mark_covers(mseg, moff, l->seg, l->read_off + LOG_RECORD_HEADER_BYTES + n)) {
+                if (mark_covers(mseg, moff, l->seg, l->read_off + LOG_RECORD_HEADER_BYTES + n)) {
+                    int more = end < len && !all_zero(buf + end, len - end);
                     rc = err_set(l->err, UDR_ECORRUPT,
                                  "the log is damaged: record %llu (segment %016llx, byte %llu) "
-                                 "fails its checksum and more records follow; nothing after it "
-                                 "can be read",
+                                 "fails its checksum%s; nothing after it can be read",
                                  (unsigned long long)l->next_seq, (unsigned long long)l->seg,
-                                 (unsigned long long)(l->read_off));
+                                 (unsigned long long)(l->read_off),
+                                 more ? " and more records follow"
+                                      : ", and it was made durable, so it is not a torn write");
                     free(buf);
                     return rc;
                 }
-                /* The last record, torn; or records past the durable mark,
+                /* Past the durable mark: the last record, torn; or records
                  * some written back before a crash and some not (group
                  * commit): none was acknowledged, all are cut. */
                 if (l->locked) {
@@ -500,6 +553,8 @@ int log_append(udrlog *l, const void *payload, size_t len, uint64_t *seq)
         if (e == 0)
             e = seg_sync(l);
         l->syncs += e == 0;
+        if (e == 0)
+            mark_advance(l, l->seg, l->read_off + total);
     }
     if (e) {
         /* Take the partial record back, so the next append starts clean; if
@@ -524,9 +579,11 @@ int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq)
 {
     assert(l->locked);
     uint64_t first = l->next_seq;
-    /* The segment before is made durable first: a new one must never
-     * stand on records that could still be lost. */
-    if (l->unsynced && fdatasync(l->seg_fd) != 0)
+    /* The segment before is made durable first, whoever appended to it: a
+     * new one must never stand on records that could still be lost, and
+     * so every record of a segment that has a newer one is durable (a bad
+     * checksum there is damage, never a torn write). */
+    if (fdatasync(l->seg_fd) != 0)
         return err_sys(l->err, errno, "cannot make log segment %016llx durable",
                        (unsigned long long)l->seg);
     int rc = write_segment(l->repo, l->seg + 1, first, payload, len, &l->fault, l->err);
@@ -534,9 +591,184 @@ int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq)
         return rc;
     if ((rc = open_segment(l, l->seg + 1)) != 0)
         return rc;
+    mark_advance(l, l->seg, LOG_HEADER_BYTES + LOG_RECORD_HEADER_BYTES + len);
     /* Skip past the record just written: the caller has applied it. */
     l->read_off = LOG_HEADER_BYTES + LOG_RECORD_HEADER_BYTES + len;
     l->next_seq = first + 1;
     *seq = first;
     return UDR_OK;
+}
+
+/* ---- verifying the whole log (fsck) -------------------------------------- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The numbers of every segment in log/, ascending (*segs malloc'd). */
+static int list_segments(const char *repo, uint64_t **segs, size_t *n, udr_err *err)
+{
+    char dir[PATH_MAX];
+    fs_path(dir, sizeof dir, "%s/log", repo);
+    DIR *dp = opendir(dir);
+    if (dp == NULL)
+        return err_sys(err, errno, "cannot read the log directory %s", dir);
+    uint64_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)) != NULL) {
+        unsigned long long num;
+        char tail[8];
+        if (strlen(de->d_name) != 20 || sscanf(de->d_name, "%16llx%7s", &num, tail) != 2 ||
+            strcmp(tail, ".seg") != 0)
+            continue;
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            uint64_t *nv = realloc(v, nc * sizeof *nv);
+            if (nv == NULL) {
+                free(v);
+                closedir(dp);
+                return err_set(err, UDR_ENOMEM, "out of memory listing the log");
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[cnt++] = num;
+    }
+    closedir(dp);
+    if (cnt > 1)
+        qsort(v, cnt, sizeof *v, cmp_u64);
+    *segs = v;
+    *n = cnt;
+    return UDR_OK;
+}
+
+typedef struct verify_state {
+    udrlog l;                  /* the segment being checked */
+    log_damage_fn fn;
+    void *ctx;
+    uint64_t mseg, moff;       /* the durable mark */
+    uint64_t damaged;          /* damage reported */
+} verify_state;
+
+static void damage(verify_state *v, uint64_t seq, uint64_t byte, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void damage(verify_state *v, uint64_t seq, uint64_t byte, const char *fmt, ...)
+{
+    char msg[ERR_MSG_BYTES];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    v->damaged++;
+    if (v->fn != NULL)
+        v->fn(v->ctx, v->l.seg, seq, byte, msg);
+}
+
+/* Checks the records of the open segment; newest: no newer one follows. */
+static int verify_segment(verify_state *v, int newest, log_verify_stats *st)
+{
+    udrlog *l = &v->l;
+    unsigned char *buf;
+    size_t len, off = 0;
+    int rc = read_rest(l, &buf, &len);
+    if (rc)
+        return rc;
+    st->bytes += LOG_HEADER_BYTES + len;
+    while (len - off >= LOG_RECORD_HEADER_BYTES) {
+        uint32_t n = get32(buf + off), crc = get32(buf + off + 4);
+        size_t end = off + LOG_RECORD_HEADER_BYTES + n;
+        uint64_t at = LOG_HEADER_BYTES + off, rec_end = at + LOG_RECORD_HEADER_BYTES + n;
+        if (n > LOG_MAX_RECORD_BYTES || end > len)
+            break;
+        if (record_crc(n, buf + off + 8) != crc) {
+            int last = end == len || all_zero(buf + end, len - end);
+            /* Past the durable mark at the end of the newest segment: a
+             * torn write no one acknowledged, which the next writer cuts. */
+            if (newest && last && !mark_covers(v->mseg, v->moff, l->seg, rec_end))
+                break;
+            damage(v, l->next_seq, at,
+                   "log record %llu (segment %016llx, byte %llu, %u bytes) fails its "
+                   "checksum%s",
+                   (unsigned long long)l->next_seq, (unsigned long long)l->seg,
+                   (unsigned long long)at, (unsigned)n,
+                   !last     ? ""
+                   : !newest ? " (the last of its segment, which a newer one follows: it was "
+                               "durable, not torn)"
+                             : " (the log's last record, made durable: not a torn write)");
+        }
+        st->records++;
+        l->next_seq++;
+        off = end;
+    }
+    size_t rest = len - off;
+    uint64_t at = LOG_HEADER_BYTES + off;
+    if (rest > 0 && !all_zero(buf + off, rest) &&
+        (!newest || mark_covers(v->mseg, v->moff, l->seg, at + 1)))
+        damage(v, l->next_seq, at,
+               "log segment %016llx: its last %zu bytes (from byte %llu, where record %llu "
+               "would begin) are not a whole record%s",
+               (unsigned long long)l->seg, rest, (unsigned long long)at,
+               (unsigned long long)l->next_seq,
+               newest ? ", though they were made durable" : ", and a newer segment follows");
+    free(buf);
+    return UDR_OK;
+}
+
+int log_verify(const char *repo, log_damage_fn fn, void *ctx, log_verify_stats *st,
+               udr_err *err)
+{
+    memset(st, 0, sizeof *st);
+    uint64_t *segs = NULL;
+    size_t nsegs = 0;
+    int rc = list_segments(repo, &segs, &nsegs, err);
+    if (rc)
+        return rc;
+    verify_state v;
+    memset(&v, 0, sizeof v);
+    v.fn = fn;
+    v.ctx = ctx;
+    v.l.seg_fd = v.l.lock_fd = -1;
+    v.l.err = err;
+    fs_path(v.l.repo, sizeof v.l.repo, "%s", repo);
+    mark_get(&v.l, &v.mseg, &v.moff);
+    uint64_t expect_seq = 1;            /* the first record of the next segment */
+    for (size_t i = 0; i < nsegs && rc == UDR_OK; i++) {
+        uint64_t want = i == 0 ? 1 : segs[i - 1] + 1;
+        if (segs[i] != want) {
+            v.l.seg = want;
+            damage(&v, expect_seq, 0,
+                   "log segment %016llx is missing (segment %016llx follows)",
+                   (unsigned long long)want, (unsigned long long)segs[i]);
+            expect_seq = 0;             /* its records are gone: no numbering check */
+        }
+        st->segments++;
+        udr_err seg_err = {0, ""};
+        v.l.err = &seg_err;
+        if (open_segment(&v.l, segs[i]) != UDR_OK) {
+            v.l.seg = segs[i];
+            damage(&v, expect_seq, 0, "%s", seg_err.msg);
+            expect_seq = 0;             /* unknown from here */
+            v.l.err = err;
+            continue;
+        }
+        v.l.err = err;
+        if (expect_seq != 0 && v.l.seg_first_seq != expect_seq)
+            damage(&v, expect_seq, 8,
+                   "log segment %016llx begins at record %llu, but the segment before it "
+                   "ends at record %llu: records %s",
+                   (unsigned long long)segs[i], (unsigned long long)v.l.seg_first_seq,
+                   (unsigned long long)(expect_seq - 1),
+                   v.l.seg_first_seq > expect_seq ? "are missing" : "are numbered twice");
+        rc = verify_segment(&v, i + 1 == nsegs, st);
+        expect_seq = v.l.next_seq;
+    }
+    if (v.l.seg_fd >= 0)
+        close(v.l.seg_fd);
+    free(segs);
+    st->damaged = v.damaged;
+    return rc;
 }

@@ -22,8 +22,12 @@
  * success. Readers take no lock: they read up to the last complete
  * record whose checksum holds. A record cut short by a crash (a torn tail)
  * is removed by the next process that holds the lock (at open, or before it
- * appends), and reported. A bad record followed by more data is damage, not
- * a torn write: the log refuses to go past it, and says where it is.
+ * appends), and reported. A bad record that the durable mark (log/LOCK)
+ * covers is damage, not a torn write, whether more records follow or not:
+ * it was fdatasynced and may have been acknowledged. The log refuses to go
+ * past it, cuts nothing, and says where it is. Every fdatasync of the log
+ * moves the mark (group commit's, an append's own without it, and the old
+ * segment's before a new one starts, which is always made).
  *
  * A new segment is made whole in tmp/ and renamed into place, its first
  * record already in it, so the catalog can start a segment with a
@@ -51,6 +55,7 @@ typedef struct udrlog {
     udr_err *err;
     fs_fault fault;            /* test-only fault injection */
     int lock_fd;               /* log/LOCK, -1 if it could not be opened for writing */
+    int readonly;              /* opened read-only: never locks, cuts or appends */
     int locked;
     uint64_t seg;              /* the segment being read */
     int seg_fd;
@@ -76,6 +81,13 @@ int log_create(const char *repo, udr_err *err);
 /* Opens the log for reading from the start of its newest segment. A torn
  * tail is cut (under the lock) and counted in l->cut_bytes. */
 int log_open(udrlog *l, const char *repo, udr_err *err);
+
+/* The same; readonly 1: nothing is cut and the handle never takes the lock
+ * (log_lock fails with UDR_EPERM), so nothing on disk changes through it. */
+int log_open_mode(udrlog *l, const char *repo, int readonly, udr_err *err);
+
+/* Makes an open handle read-only (as log_open_mode's readonly). */
+void log_set_readonly(udrlog *l);
 void log_close(udrlog *l);
 
 /* Opens the log for reading from segment seg (1: the whole history). Does
@@ -105,6 +117,24 @@ int log_sync(udrlog *l);
 /* Starts a new segment whose first record is payload (a checkpoint); the
  * lock must be held and the reader caught up. */
 int log_start_segment(udrlog *l, const void *payload, size_t len, uint64_t *seq);
+
+/* Checks the whole log without the lock and without changing anything
+ * (fsck): every segment from the first is there, numbered on from the one
+ * before, with a sound header, and every record's checksum holds. Each
+ * fault goes to fn (which may be NULL) with the segment, the record's
+ * number and its byte offset in the segment, and a message naming them.
+ * Not faults: a torn tail past the durable mark at the end of the newest
+ * segment (a write never acknowledged, or one in progress). A record whose
+ * length field is damaged hides the rest of its segment (one fault).
+ * Returns UDR_OK when the walk completed, whatever it found. */
+typedef void (*log_damage_fn)(void *ctx, uint64_t seg, uint64_t seq, uint64_t byte,
+                              const char *msg);
+typedef struct log_verify_stats {
+    uint64_t segments, records, bytes;
+    uint64_t damaged;          /* faults reported */
+} log_verify_stats;
+int log_verify(const char *repo, log_damage_fn fn, void *ctx, log_verify_stats *st,
+               udr_err *err);
 
 /* Records seen so far (the number of the last one read). */
 static inline uint64_t log_last_seq(const udrlog *l)

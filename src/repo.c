@@ -174,12 +174,23 @@ static int check_dir(udr_repo *r, const char *name)
 
 int udr_open(const char *path, udr_repo **out)
 {
+    return udr_open_v2(path, 0, out);
+}
+
+int udr_open_v2(const char *path, int flags, udr_repo **out)
+{
     udr_repo *r = repo_new(path);
     *out = r;
     if (r == NULL)
         return UDR_ENOMEM;
     if (r->err.code)
         return r->err.code;
+    if ((flags & ~(UDR_OPEN_READONLY | UDR_OPEN_SALVAGE)) != 0 ||
+        ((flags & UDR_OPEN_SALVAGE) && !(flags & UDR_OPEN_READONLY)))
+        return err_set(&r->err, UDR_EINVAL,
+                       "udr_open_v2: unknown flags 0x%x (UDR_OPEN_SALVAGE needs "
+                       "UDR_OPEN_READONLY)",
+                       (unsigned)flags);
     struct stat st;
     if (stat(r->path, &st) != 0) {
         if (errno == ENOENT)
@@ -201,9 +212,12 @@ int udr_open(const char *path, udr_repo **out)
         rc = check_dir(r, "tmp");
     if (rc == UDR_OK)
         rc = store_open(&r->store, r->path, &r->err);
-    if (rc == UDR_OK)
+    if (rc == UDR_OK && !(flags & UDR_OPEN_READONLY))
         rc = store_clean_tmp(&r->store, &r->tmp_removed);
-    if (rc == UDR_OK && (rc = catalog_open(&r->cat, &r->store, r->path, &r->err)) == UDR_OK)
+    int cflags = (flags & UDR_OPEN_READONLY ? CATALOG_READONLY : 0) |
+                 (flags & UDR_OPEN_SALVAGE ? CATALOG_SALVAGE : 0);
+    if (rc == UDR_OK &&
+        (rc = catalog_open_flags(&r->cat, &r->store, r->path, cflags, &r->err)) == UDR_OK)
         r->cat_open = 1;
     if (rc != UDR_OK)
         return rc;

@@ -207,7 +207,7 @@ int stats_collect(catalog *c, store *s, udr_progress_fn progress, void *ctx, udr
     assert(c != NULL && s != NULL && out != NULL);
     assert(c->complete);
     memset(out, 0, sizeof *out);
-    walk w = {c, s, {0}, {0}, {0, 0, 0}, progress, ctx};
+    walk w = {c, s, {0}, {0}, {0}, progress, ctx};
     int rc = UDR_OK;
     if (c->ntables > 0 && (out->tables = calloc(c->ntables, sizeof *out->tables)) == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory");

@@ -655,6 +655,30 @@ int store_exists(store *s, const udr_hash *h)
     return err_sys(s->err, errno, "cannot check object file %s", path);
 }
 
+int store_pread(store *s, const udr_hash *h, void *buf, size_t len, uint64_t offset,
+                size_t *got)
+{
+    char path[PATH_MAX], hex[UDR_HASH_HEX + 1];
+    int rc = obj_path(s, h, path);
+    if (rc)
+        return rc;
+    *got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        hex_of(h, hex);
+        if (errno == ENOENT)
+            return err_set(s->err, UDR_ENOTFOUND, "object %s is missing (no file %s)", hex, path);
+        return err_sys(s->err, errno, "cannot open object %s", hex);
+    }
+    int e = fs_pread_full(fd, buf, len, (off_t)offset, got, &s->fault, path);
+    close(fd);
+    if (e) {
+        hex_of(h, hex);
+        return err_sys(s->err, e, "cannot read object %s", hex);
+    }
+    return UDR_OK;
+}
+
 int store_size(store *s, const udr_hash *h, uint64_t *size_bytes)
 {
     char path[PATH_MAX], hex[UDR_HASH_HEX + 1];

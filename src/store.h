@@ -64,6 +64,10 @@ int store_write_to_fd(store *s, const udr_hash *h, int fd);
 int store_exists(store *s, const udr_hash *h);
 int store_size(store *s, const udr_hash *h, uint64_t *size_bytes);
 int store_verify(store *s, const udr_hash *h);
+/* Reads up to len bytes of an object from offset, unchecked (*got: how
+ * many; fewer at its end). UDR_ENOTFOUND if absent. */
+int store_pread(store *s, const udr_hash *h, void *buf, size_t len, uint64_t offset,
+                size_t *got);
 int store_delete(store *s, const udr_hash *h);
 
 /* Moves a file written in the repository's tmp/ (by DuckDB, say) into the

@@ -397,6 +397,142 @@ static void test_damaged_header_refused(void)
     log_close(&l);
 }
 
+
+static void flip_at(const char *path, off_t at)
+{
+    int fd = open(path, O_RDWR);
+    REQUIRE(fd >= 0);
+    unsigned char b;
+    REQUIRE(pread(fd, &b, 1, at) == 1);
+    b ^= 0x10;
+    REQUIRE(pwrite(fd, &b, 1, at) == 1);
+    close(fd);
+}
+
+/* The last record, synced before its append was acknowledged (the durable
+ * mark covers it), with a flipped byte: damage, refused and left alone.
+ * Cutting it as a torn tail would lose an acknowledged commit. */
+static void test_durable_last_record_damage_refused(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    append_str(&l, "first record");
+    append_str(&l, "last record");
+    log_close(&l);
+    off_t size = file_size(segment_file(dir));
+    flip_at(segment_file(dir), size - 2);
+    CHECK_INT(log_open(&l, dir, &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "record 2");
+    CHECK_CONTAINS(err.msg, "not a torn write");
+    log_close(&l);
+    CHECK_INT(file_size(segment_file(dir)), ==, size);
+    /* A reader without the lock refuses it too (it does not stop short). */
+    REQUIRE(log_open_mode(&l, dir, 1, &err) == UDR_OK);
+    CHECK_INT(log_read(&l, NULL, NULL), ==, UDR_ECORRUPT);
+    CHECK_INT(log_lock(&l), ==, UDR_EPERM);    /* read-only: never locks */
+    CHECK_CONTAINS(err.msg, "read-only");
+    log_close(&l);
+    CHECK_INT(file_size(segment_file(dir)), ==, size);
+}
+
+/* Without group commit each append syncs itself, and moves the durable
+ * mark as log_sync does: damage behind it is refused, not cut with
+ * everything after it. */
+static void test_damage_refused_without_group_commit(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    setenv("UDR_GROUP_COMMIT", "0", 1);
+    int rc = log_open(&l, dir, &err);
+    unsetenv("UDR_GROUP_COMMIT");
+    REQUIRE(rc == UDR_OK);
+    REQUIRE(!l.group_commit);
+    append_str(&l, "one");
+    append_str(&l, "two");
+    append_str(&l, "three");
+    log_close(&l);
+    off_t size = file_size(segment_file(dir));
+    flip_at(segment_file(dir), LOG_HEADER_BYTES + 8 + 3 + 8 + 1);   /* in "two" */
+    CHECK_INT(log_open(&l, dir, &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "record 2");
+    log_close(&l);
+    CHECK_INT(file_size(segment_file(dir)), ==, size);
+}
+
+typedef struct damages {
+    int n;
+    uint64_t seg[8], seq[8], byte[8];
+    char msg[8][512];
+} damages;
+
+static void on_damage(void *ctx, uint64_t seg, uint64_t seq, uint64_t byte, const char *msg)
+{
+    damages *d = ctx;
+    if (d->n < 8) {
+        d->seg[d->n] = seg;
+        d->seq[d->n] = seq;
+        d->byte[d->n] = byte;
+        snprintf(d->msg[d->n], sizeof d->msg[0], "%s", msg);
+    }
+    d->n++;
+}
+
+/* log_verify reads every segment, reports each bad record by segment,
+ * number and offset, goes on past it, and changes nothing; a torn tail past
+ * the durable mark is not a fault. */
+static void test_verify_names_every_bad_record(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    append_str(&l, "a1");
+    append_str(&l, "a2");
+    append_str(&l, "a3");
+    uint64_t seq;
+    REQUIRE(log_lock(&l) == UDR_OK && log_read(&l, NULL, NULL) == UDR_OK);
+    REQUIRE(log_start_segment(&l, "checkpoint", 10, &seq) == UDR_OK);
+    log_unlock(&l);
+    append_str(&l, "b1");
+    log_close(&l);
+    damages d = {0};
+    log_verify_stats st;
+    REQUIRE(log_verify(dir, on_damage, &d, &st, &err) == UDR_OK);
+    CHECK_INT(d.n, ==, 0);
+    CHECK_INT(st.segments, ==, 2);
+    CHECK_INT(st.records, ==, 5);
+    /* Records 1 and 3 (the last of segment 1) damaged; a torn tail. */
+    char seg1[4096];
+    snprintf(seg1, sizeof seg1, "%s", segment_file(dir));
+    flip_at(seg1, LOG_HEADER_BYTES + 8);
+    flip_at(seg1, file_size(seg1) - 1);
+    char seg2[4096];
+    snprintf(seg2, sizeof seg2, "%s/log/%016llx.seg", dir, 2ULL);
+    append_raw(seg2, (const unsigned char[]){50, 0, 0, 0, 1, 2, 3, 4, 'x'}, 9);
+    off_t s1 = file_size(seg1), s2 = file_size(seg2);
+    REQUIRE(log_verify(dir, on_damage, &d, &st, &err) == UDR_OK);
+    REQUIRE(d.n == 2);
+    CHECK_INT(st.damaged, ==, 2);
+    CHECK_INT(d.seg[0], ==, 1);
+    CHECK_INT(d.seq[0], ==, 1);
+    CHECK_INT(d.byte[0], ==, LOG_HEADER_BYTES);
+    CHECK_CONTAINS(d.msg[0], "log record 1 (segment 0000000000000001, byte 16");
+    CHECK_INT(d.seq[1], ==, 3);
+    CHECK_CONTAINS(d.msg[1], "log record 3");
+    CHECK_CONTAINS(d.msg[1], "a newer one follows");
+    CHECK_INT(file_size(seg1), ==, s1);
+    CHECK_INT(file_size(seg2), ==, s2);
+    /* A missing segment is named. */
+    REQUIRE(unlink(seg1) == 0);
+    d.n = 0;
+    REQUIRE(log_verify(dir, on_damage, &d, &st, &err) == UDR_OK);
+    REQUIRE(d.n == 1);
+    CHECK_CONTAINS(d.msg[0], "log segment 0000000000000001 is missing");
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_crc32c_vectors),
     TEST_ENTRY(test_round_trip_and_numbering),
@@ -407,5 +543,8 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_failed_append_leaves_nothing),
     TEST_ENTRY(test_group_commit),
     TEST_ENTRY(test_damaged_header_refused),
+    TEST_ENTRY(test_durable_last_record_damage_refused),
+    TEST_ENTRY(test_damage_refused_without_group_commit),
+    TEST_ENTRY(test_verify_names_every_bad_record),
 };
 HARNESS_MAIN("log", TESTS)
