@@ -55,7 +55,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 # --- sources -----------------------------------------------------------------
 
 LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
-           src/feed.c src/changes.c src/feedapi.c src/chunkapi.c src/stats.c \
+           src/feed.c src/changes.c src/feedapi.c src/chunkapi.c src/stats.c src/progress.c \
            src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/cmd_feed.c cli/cmd_gc.c cli/out.c cli/cmd_stats.c \
@@ -75,7 +75,7 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog tables branches tx feed repo frame gc stats fsck
+TESTS   := hash store log catalog tables branches tx feed repo frame gc stats fsck progress
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 

@@ -93,6 +93,19 @@ void progress_update(progress *p, const char *what, uint64_t count, const char *
                      uint64_t bytes);
 void progress_end(progress *p);
 
+/* The library's reports of long work (udr_progress_set) as that line:
+ * "<verb> <table>: <phase>, <n> chunks: <rows> [of <total>] rows, <bytes>,
+ * <rate>/s". work_attach begins the line and sets the hook (only when the
+ * line is on); work_detach unsets it and clears the line. w must outlive
+ * the calls in between. */
+typedef struct work_progress {
+    progress prog;
+    const char *verb;          /* "import", "export", "compact" */
+} work_progress;
+
+void work_attach(work_progress *w, const cli *c, udr_repo *repo, const char *verb);
+void work_detach(work_progress *w, udr_repo *repo);
+
 /* ---- output formats ---------------------------------------------------- */
 
 /* Parses "table", "csv" or "json"; -1 if none of them. */

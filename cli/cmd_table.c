@@ -28,25 +28,6 @@ static char **split_columns(const char *s)
     return out;
 }
 
-/* The SQL literal of a string: 'it''s'. */
-static char *literal(const char *s)
-{
-    size_t n = strlen(s);
-    char *q = malloc(2 * n + 3);
-    if (q == NULL)
-        return NULL;
-    char *o = q;
-    *o++ = '\'';
-    for (; *s; s++) {
-        if (*s == '\'')
-            *o++ = '\'';
-        *o++ = *s;
-    }
-    *o++ = '\'';
-    *o = '\0';
-    return q;
-}
-
 static const char *file_kind(const char *path, const char *format)
 {
     if (format != NULL)
@@ -90,7 +71,11 @@ static const char IMPORT_HELP[] =
     "The format comes from the file's extension (.csv, .parquet, .json, .jsonl)\n"
     "or --format. --key id or --key a,b declares a primary key: unique, never\n"
     "NULL, rows kept sorted by it. --append adds the rows to the current version\n"
-    "instead of replacing it. Prints the version made and the bytes it added.\n";
+    "instead of replacing it. Prints the version made and the bytes it added.\n"
+    "\n"
+    "On a terminal, a progress line on stderr shows the phase, the chunks and\n"
+    "rows written, their bytes and the rate; none with --quiet or when stderr\n"
+    "is not a terminal.\n";
 
 int cmd_import(cli *c, int argc, char **argv)
 {
@@ -142,7 +127,11 @@ int cmd_import(cli *c, int argc, char **argv)
         }
         udr_write_opts o = {(const char *const *)keys, message, NULL};
         udr_write_info info;
-        if (udr_table_import(repo, table, file, kind, append, &o, &info) != UDR_OK) {
+        work_progress prog;
+        work_attach(&prog, c, repo, "import");
+        int rc = udr_table_import(repo, table, file, kind, append, &o, &info);
+        work_detach(&prog, repo);
+        if (rc != UDR_OK) {
             out_repo_error(repo);
         } else {
             char b[32], nb[32];
@@ -199,7 +188,9 @@ int cmd_compact(cli *c, int argc, char **argv)
              "DELETE statements (new chunks,\ndelete files) back into clean chunks in key "
              "order: a new version with the\nsame rows, as a fresh write of them would store "
              "it. A table already clean\nis left as it is. Small changes compact a table by "
-             "themselves once a fifth\nof its stored rows are deleted ones.");
+             "themselves once a fifth\nof its stored rows are deleted ones.\n\nOn a "
+             "terminal, a progress line on stderr shows the chunks and rows\nwritten, their "
+             "bytes and the rate; none with --quiet or when stderr is\nnot a terminal.");
         return EXIT_OK;
     }
     int ntables = 0;
@@ -218,8 +209,11 @@ int cmd_compact(cli *c, int argc, char **argv)
         udr_table_detail *before = NULL;
         udr_write_info info;
         int rc = udr_table_show(repo, argv[i], NULL, &before);
+        work_progress prog;
+        work_attach(&prog, c, repo, "compact");
         if (rc == UDR_OK)
             rc = udr_table_compact(repo, argv[i], &info);
+        work_detach(&prog, repo);
         if (rc != UDR_OK) {
             status = out_repo_error(repo);
         } else if (!c->quiet && info.version == before->info.version) {
@@ -484,7 +478,10 @@ int cmd_export(cli *c, int argc, char **argv)
 {
     if (out_wants_help(argc, argv)) {
         puts("usage: udr export TABLE[@REF] FILE [--format parquet|csv]\n\nWrites a table "
-             "version to FILE, as Parquet or CSV (from the extension,\nor --format).");
+             "version to FILE, as Parquet or CSV (from the extension,\nor --format). On a "
+             "terminal, a progress line on stderr shows the rows\nread (DuckDB's estimate), "
+             "the bytes written and the rate; none with\n--quiet or when stderr is not a "
+             "terminal.");
         return EXIT_OK;
     }
     const char *ref = NULL, *file = NULL, *format = NULL;
@@ -505,50 +502,23 @@ int cmd_export(cli *c, int argc, char **argv)
     const char *kind = file_kind(file, format);
     if (kind == NULL || (strcmp(kind, "csv") && strcmp(kind, "parquet")))
         return out_usage("export ", "export writes parquet or csv: say --format");
-    char *lit = literal(file);
-    size_t n = strlen(ref) * 2 + strlen(file) * 2 + 128;
-    char *sql = malloc(n);
-    if (lit == NULL || sql == NULL) {
-        free(lit);
-        free(sql);
-        return out_error("out of memory");
-    }
-    /* The name goes in as a quoted identifier: "users@3". */
-    char *ident = malloc(strlen(ref) * 2 + 3), *o = ident;
-    if (ident == NULL) {
-        free(lit);
-        free(sql);
-        return out_error("out of memory");
-    }
-    *o++ = '"';
-    for (const char *p = ref; *p; p++) {
-        if (*p == '"')
-            *o++ = '"';
-        *o++ = *p;
-    }
-    *o++ = '"';
-    *o = '\0';
-    snprintf(sql, n, "COPY (SELECT * FROM %s) TO %s (FORMAT %s%s)", ident, lit, kind,
-             strcmp(kind, "parquet") == 0 ? ", COMPRESSION zstd" : ", HEADER true");
-    free(ident);
-    free(lit);
     udr_repo *repo = cli_open_repo(c);
-    int status = EXIT_FAIL;
-    if (repo != NULL) {
-        udr_result *r;
-        if (udr_query(repo, sql, NULL, 0, &r) != UDR_OK) {
-            out_repo_error(repo);
-        } else {
-            char *count = udr_result_rows(r) ? udr_result_text(r, 0, 0) : NULL;
-            if (!c->quiet)
-                printf("exported %s rows of %s to %s\n", count ? count : "?", ref, file);
-            free(count);
-            udr_result_free(r);
-            status = EXIT_OK;
-        }
-        udr_close(repo);
+    if (repo == NULL)
+        return EXIT_FAIL;
+    udr_export_info info;
+    work_progress prog;
+    work_attach(&prog, c, repo, "export");
+    int rc = udr_table_export(repo, ref, file, kind, &info);
+    work_detach(&prog, repo);
+    int status = EXIT_OK;
+    if (rc != UDR_OK) {
+        status = out_repo_error(repo);
+    } else if (!c->quiet) {
+        char b[32];
+        printf("exported %llu rows of %s to %s (%s)\n", (unsigned long long)info.rows, ref,
+               file, out_bytes(info.bytes, b, sizeof b));
     }
-    free(sql);
+    udr_close(repo);
     return status;
 }
 

@@ -126,6 +126,37 @@ void progress_end(progress *p)
     p->shown = 0;
 }
 
+static void on_work(void *ctx, const udr_work_progress *p)
+{
+    work_progress *w = ctx;
+    if (p->done)
+        return;                /* the verb prints its own summary */
+    char what[256], unit[64];
+    snprintf(what, sizeof what, "%s %s: %s", w->verb, p->table ? p->table : "", p->phase);
+    if (p->chunks)
+        snprintf(what + strlen(what), sizeof what - strlen(what), ", %llu chunks",
+                 (unsigned long long)p->chunks);
+    if (p->total_rows)
+        snprintf(unit, sizeof unit, "of %llu rows", (unsigned long long)p->total_rows);
+    else
+        snprintf(unit, sizeof unit, "rows");
+    progress_update(&w->prog, what, p->rows, unit, p->bytes);
+}
+
+void work_attach(work_progress *w, const cli *c, udr_repo *repo, const char *verb)
+{
+    progress_begin(&w->prog, c);
+    w->verb = verb;
+    if (w->prog.on)
+        udr_progress_set(repo, on_work, w);
+}
+
+void work_detach(work_progress *w, udr_repo *repo)
+{
+    udr_progress_set(repo, NULL, NULL);
+    progress_end(&w->prog);
+}
+
 /* ---- output formats ------------------------------------------------------ */
 
 int out_parse_format(const char *s)

@@ -330,6 +330,80 @@ int udr_table_commit_chunks(udr_repo *repo, const char *table, uint64_t version,
 /* Removes a table from the current branch; its versions stay readable. */
 int udr_table_drop(udr_repo *repo, const char *table, const char *message);
 
+/* Writes a table version to a file: ref is what a query names, "users",
+ * "users@3", "users@v1.0" (on the handle's branch, as udr_query resolves
+ * it); format is "parquet" (zstd) or "csv" (with a header), or NULL to go by
+ * the extension (.parquet .pq .csv .tsv .txt). DuckDB's COPY writes a
+ * temporary file beside path (path.udr-export.PID), renamed over path once
+ * whole: on failure an existing file at path is left as it was. info (may
+ * be NULL) receives the rows written and the file's size. UDR_EINVAL for an
+ * unknown format, and for a failed COPY (an unknown table, a directory that
+ * is not there), with DuckDB's message; UDR_EIO if the rename fails. */
+typedef struct udr_export_info {
+    uint64_t rows;            /* rows written */
+    uint64_t bytes;           /* the size of the file written */
+} udr_export_info;
+
+int udr_table_export(udr_repo *repo, const char *ref, const char *path, const char *format,
+                     udr_export_info *info);
+
+/* ---- progress of long work ------------------------------------------------
+ *
+ * A handle may have one progress hook. Long work calls it on the calling
+ * thread, now and then, with what it has done so far:
+ *
+ *   udr_table_write, _append, _import (and udr_tx_write, _append, SQL
+ *   writes that rewrite a whole table, and udr_merge's row merges)
+ *                "reading"         before a statement that reads the whole
+ *                                  source before any chunk can be written
+ *                                  (a keyed write's sort, a check); counts 0
+ *                "writing chunks"  after each chunk is stored: rows, chunks
+ *                                  and bytes of the chunks stored so far
+ *   udr_table_compact   the same ("reading" while it gathers the rows)
+ *   udr_table_export    "exporting": first with 0 rows, then rows as
+ *                                  DuckDB's progress estimates them (its
+ *                                  percentage of total_rows, the version's
+ *                                  rows from the catalog; for a ref the
+ *                                  catalog cannot resolve, DuckDB's own row
+ *                                  count and estimate), bytes the size of
+ *                                  the file written so far
+ *
+ * Until the last report rows, chunks and bytes never decrease within one
+ * call of the API. The last report of udr_table_write, _append, _import,
+ * _compact and _export has done = 1 and phase "done", and carries the
+ * totals of what was made: for writes and compaction rows, chunks and
+ * bytes as udr_write_info has them (the whole version's, reused chunks
+ * included; a write that stored chunks and then changed course, a delta
+ * turned into a rewrite, may have counted more before), for an export as
+ * udr_export_info has them (chunks 0). A call that fails makes no done
+ * report. A compaction of a table already clean makes only the done report.
+ *
+ * Reports come at most once per chunk, and during one long DuckDB statement
+ * (an export) about every 100 ms; the callback should be quick (the front
+ * end limits how often it draws). It is called on the thread that called
+ * the API, with no lock of UDR's held (so a transaction's commit, which may
+ * merge rows under the log's lock, reports nothing), but inside the call:
+ * it must not call into the same handle (nor close it). The strings live
+ * until the callback returns. With no hook set (the default) nothing is
+ * counted or measured, and an export runs as one plain DuckDB statement.
+ */
+
+typedef struct udr_work_progress {
+    const char *phase;        /* "reading", "writing chunks", "exporting", "done" */
+    const char *table;        /* the table written, compacted or exported */
+    uint64_t rows;            /* rows done so far */
+    uint64_t total_rows;      /* rows to do, when known (else 0) */
+    uint64_t chunks;          /* chunks stored so far (exports: 0) */
+    uint64_t bytes;           /* bytes stored (or exported) so far */
+    int done;                 /* 1 on the last report, which has the totals */
+} udr_work_progress;
+
+typedef void (*udr_work_progress_fn)(void *ctx, const udr_work_progress *p);
+
+/* Sets the handle's progress hook (fn NULL: none). Takes effect from the
+ * next call; not to be called from inside the hook. */
+void udr_progress_set(udr_repo *repo, udr_work_progress_fn fn, void *ctx);
+
 /* ---- inspecting tables -------------------------------------------------- */
 
 /* One version of a table, as `udr tables` and `udr log` show it. */

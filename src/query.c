@@ -1121,6 +1121,10 @@ struct query_pool {
     size_t njobs, cap;
     pthread_t th[8];
     size_t nthreads;
+    /* with a progress hook: what the writers stored (under mu), and what
+     * the call had reported before this pool started */
+    uint64_t stored_rows, stored_chunks, stored_bytes;
+    udr_work_progress base;
     /* streamed: the columns __udr_part() returns */
     duckdb_logical_type *types;
     char **names;
@@ -1190,7 +1194,15 @@ static void *pool_thread(void *arg)
             pool_fail(p, err.msg);
         else if (ok)
             j->adopted = 1;
+        uint64_t size = 0;
+        if (j->adopted && p->q->progress != NULL)
+            store_size(&st, &j->hash, &size);
         pthread_mutex_lock(&p->mu);
+        if (j->adopted) {
+            p->stored_rows += j->rows;
+            p->stored_chunks++;
+            p->stored_bytes += size;
+        }
         p->queued--;
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
@@ -1220,7 +1232,21 @@ static int pool_start(query *q, query_pool *p)
         return err_set(q->err, UDR_ERROR, "cannot start a thread to write chunks");
     }
     q->pool = p;
+    p->base = q->prog;
     return UDR_OK;
+}
+
+/* Tells the hook what the writers stored so far. Only the thread that runs
+ * the pool calls it, never with mu held. */
+static void pool_report(query_pool *p)
+{
+    if (p->q->progress == NULL)
+        return;
+    pthread_mutex_lock(&p->mu);
+    uint64_t rows = p->stored_rows, chunks = p->stored_chunks, bytes = p->stored_bytes;
+    pthread_mutex_unlock(&p->mu);
+    query_progress_note(p->q, "writing chunks", p->base.rows + rows, p->base.chunks + chunks,
+                        p->base.bytes + bytes);
 }
 
 /* A new job for the next chunk, its file named; NULL (error set) if out of
@@ -1275,6 +1301,7 @@ static int pool_submit(query_pool *p, wjob *j, int wait)
         pthread_cond_broadcast(&p->cv);
     }
     pthread_mutex_unlock(&p->mu);
+    pool_report(p);
     return ok;
 }
 
@@ -1286,6 +1313,15 @@ static int pool_finish(query_pool *p, int keep, cat_chunk **out, size_t *n,
 {
     query *q = p->q;
     pthread_mutex_lock(&p->mu);
+    while (keep && q->progress != NULL && p->queued > 0 && !p->failed) {
+        uint64_t before = p->stored_chunks;
+        pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stored_chunks != before) {
+            pthread_mutex_unlock(&p->mu);
+            pool_report(p);
+            pthread_mutex_lock(&p->mu);
+        }
+    }
     p->closed = 1;
     if (!keep)
         p->failed = 1;
@@ -1956,6 +1992,7 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
     char *sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
+    query_progress_note(q, "reading", 0, 0, 0);
     rc = exec(q, sql, NULL, "cannot read the rows to write");
     free(sql);
     q->staged_strict = 0;
@@ -3125,11 +3162,10 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     } else {
         npick = pick_deletes(old.deletes, old.ndeletes, *matched, pick);
     }
-    /* Folding the tail needs every deleted row in __udr_del (stage_tail). */
-    fold_deletes = fold_tail || npick > 0;
+    fold_deletes = npick > 0;
     if (fold_deletes) {
         /* This change's deleted rows with those of the files picked. */
-        cat_chunk *merge = calloc(npick + 1, sizeof *merge);
+        cat_chunk *merge = calloc(npick, sizeof *merge);
         size_t m = 0;
         for (size_t i = 0; merge != NULL && i < old.ndeletes; i++)
             if (pick[i])
@@ -4005,6 +4041,11 @@ int qi_open(query *q)
 int qi_exec(query *q, const char *sql, duckdb_result *out, const char *what)
 {
     return exec(q, sql, out, what);
+}
+
+int qi_db_error(query *q, const char *what, const char *msg)
+{
+    return db_error(q, what, msg);
 }
 
 void qi_add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)

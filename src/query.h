@@ -119,7 +119,35 @@ typedef struct query {
     char **shown;                     /* query_take_shown: types cast to text */
     size_t nshown;
     size_t nframes;
+    udr_work_progress_fn progress;    /* the handle's progress hook, or NULL */
+    void *progress_ctx;
+    udr_work_progress prog;           /* what the running call has done (progress.c) */
+    char prog_table[256];             /* prog.table points here */
 } query;
+
+/* ---- progress (progress.c) ----------------------------------------------
+ *
+ * The handle's hook (udr_progress_set) lives in the query layer because the
+ * chunk writers count what they store. Every function here does nothing
+ * when no hook is set. Reports are made on the calling thread only, with
+ * no lock held: the writer pool counts under its mutex and the thread that
+ * runs the pool reports after letting go of it. */
+
+/* Starts counting a call of the API on table (zero counts; the name is
+ * copied). Every call that may write chunks begins so. */
+void query_progress_begin(query *q, const char *table);
+/* Reports q->prog under phase; rows, chunks and bytes only grow. */
+void query_progress_note(query *q, const char *phase, uint64_t rows, uint64_t chunks,
+                         uint64_t bytes);
+/* The last report of a call: the totals, done = 1. */
+void query_progress_done(query *q, uint64_t rows, uint64_t chunks, uint64_t bytes);
+
+/* Writes the rows of ref (a name as a query has it: "users@3") to path by
+ * COPY in format ("parquet" or "csv"); the rows and the file's size to
+ * *info. With a hook, the statement runs task by task and reports about
+ * every 100 ms. */
+int query_export(query *q, const char *ref, const char *path, const char *format,
+                 udr_export_info *info);
 
 /* The rows that turn a table's version step->from into step->to (either
  * absent: no rows there), computed from the chunks and delete files in which

@@ -20,6 +20,8 @@ void qi_function_error(const query *q, char *out, size_t size);
 
 /* Starts DuckDB if need be. */
 int qi_open(query *q);
+/* A DuckDB error message as UDR's error (what: the prefix); returns the code. */
+int qi_db_error(query *q, const char *what, const char *msg);
 /* Runs one internal statement on q->con; its result to *out if non-NULL. */
 int qi_exec(query *q, const char *sql, duckdb_result *out, const char *what);
 /* The same for a SELECT whose result a user reads: list, struct, map and

@@ -579,6 +579,7 @@ int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
         uint64_t nconf = 0;
         if (b != NULL && o != NULL && t != NULL) {
             udr_write_info wi;
+            query_progress_begin(&repo->q, tables[i]);
             rc = query_merge_rows(&repo->q, tables[i], &b->hash, &o->hash, &t->hash, take_theirs,
                                   keep_ours, 0, &merged[i], &nconf, &mergeable, &wi);
             if (rc)

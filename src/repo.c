@@ -536,6 +536,61 @@ int udr_table_import(udr_repo *repo, const char *table, const char *path, const 
     return rc;
 }
 
+/* The rows of "table@ref" as the catalog has them, for an export's progress;
+ * 0 if ref is not that simple (the export itself then says what is wrong). */
+static uint64_t export_rows(udr_repo *repo, const char *ref)
+{
+    char table[CATALOG_NAME_MAX + 1];
+    const char *at = strchr(ref, '@');
+    size_t len = at ? (size_t)(at - ref) : strlen(ref);
+    uint64_t rows = 0;
+    if (len < sizeof table) {
+        memcpy(table, ref, len);
+        table[len] = '\0';
+        cat_version cv;
+        if (catalog_refresh(&repo->cat) == UDR_OK &&
+            catalog_check_name(table, NULL) == UDR_OK &&
+            catalog_resolve(&repo->cat, table, at ? at + 1 : NULL, &cv) == UDR_OK &&
+            !cv.dropped && query_rows(&repo->q, &cv.hash, &rows) != UDR_OK)
+            rows = 0;
+    }
+    repo->err.code = 0;                /* a failed look-up is not the export's error */
+    repo->err.msg[0] = '\0';
+    return rows;
+}
+
+int udr_table_export(udr_repo *repo, const char *ref, const char *path, const char *format,
+                     udr_export_info *info)
+{
+    int rc = repo_begin(repo);
+    if (rc)
+        return rc;
+    udr_export_info scratch;
+    if (info == NULL)
+        info = &scratch;
+    memset(info, 0, sizeof *info);
+    const char *f = format ? format : format_of(path);
+    if (f == NULL || (strcmp(f, "csv") && strcmp(f, "parquet")))
+        return err_set(&repo->err, UDR_EINVAL,
+                       "cannot tell how to export %s to %s: name the format, csv or parquet",
+                       ref, path);
+    query_progress_begin(&repo->q, ref);
+    if (repo->q.progress != NULL)
+        repo->q.prog.total_rows = export_rows(repo, ref);
+    if ((rc = query_export(&repo->q, ref, path, f, info)) != UDR_OK)
+        return rc;
+    query_progress_done(&repo->q, info->rows, 0, info->bytes);
+    return UDR_OK;
+}
+
+void udr_progress_set(udr_repo *repo, udr_work_progress_fn fn, void *ctx)
+{
+    if (repo == NULL)
+        return;
+    repo->q.progress = fn;
+    repo->q.progress_ctx = fn != NULL ? ctx : NULL;
+}
+
 int udr_table_drop(udr_repo *repo, const char *table, const char *message)
 {
     int rc = repo_begin(repo);

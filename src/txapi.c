@@ -104,9 +104,11 @@ static int do_write(udr_tx *tx, const char *table, const char *select_sql,
     udr_hash tvh;
     if ((rc = catalog_check_name(table, &tx->repo->err)) == UDR_OK)
         rc = tx_lookup(&tx->t, table, &base, &found);
-    if (rc == UDR_OK)
+    if (rc == UDR_OK) {
+        query_progress_begin(&tx->repo->q, table);
         rc = query_build(&tx->repo->q, table, select_sql, opts ? opts->key : NULL, append,
                          found ? &base.hash : NULL, &tvh, info);
+    }
     if (rc == UDR_OK && tx_record_write(&tx->t, table, &tvh) != UDR_OK)
         rc = err_set(&tx->repo->err, UDR_ENOMEM, "out of memory");
     if (rc && catalog_check_name(table, NULL) == UDR_OK)
@@ -256,6 +258,7 @@ static int small_change(udr_tx *tx, const dml *d, const udr_hash *base, int *don
     udr_hash tvh;
     uint64_t matched = 0;
     udr_write_info info;
+    query_progress_begin(&repo->q, d->table);     /* a change may compact the table */
     int rc = query_change(&repo->q, d->table, base, &req, &tvh, &matched, done, &info);
     free(cols);
     free(replace);
@@ -344,6 +347,7 @@ static int run_dml(udr_tx *tx, const dml *d, udr_result **out)
     if (rc == UDR_OK && count_sql != NULL && count_sql[0])
         rc = scalar_u64(repo, count_sql, &before);
     udr_write_info info;
+    query_progress_begin(&repo->q, d->table);
     if (rc == UDR_OK)
         rc = query_build(&repo->q, d->table, src, NULL, append, found ? &e.hash : NULL, &e.hash,
                          &info);
@@ -582,6 +586,10 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex)
      * is checked is what is committed on (others wait for the merge). */
     udr_hash commit;
     int retry = 0;
+    /* A merge at commit may run under the log's lock: the hook, which must
+     * never be called with a lock held, hears nothing of it. */
+    udr_work_progress_fn hook = tx->repo->q.progress;
+    tx->repo->q.progress = NULL;
     rc = attempt(tx, message, 0, &commit, &retry);
     if (retry && (rc = catalog_lock(&tx->repo->cat)) == UDR_OK) {
         rc = attempt(tx, message, 1, &commit, &retry);
@@ -589,6 +597,7 @@ int udr_tx_commit(udr_tx *tx, const char *message, char *commit_hex)
         if (rc == UDR_OK)
             rc = catalog_sync(&tx->repo->cat);
     }
+    tx->repo->q.progress = hook;
     if (rc == UDR_OK && commit_hex != NULL)
         hash_to_hex(&commit, commit_hex);
     tx_end(tx);
@@ -656,6 +665,7 @@ int txapi_write_alone(udr_repo *repo, const char *table, const char *select_sql,
     /* The version number the commit gave the table. */
     const cat_entry *e = catalog_head_entry(&repo->cat, table);
     info->version = e ? e->version : 0;
+    query_progress_done(&repo->q, info->rows, info->chunks, info->bytes);
     return UDR_OK;
 }
 
@@ -678,6 +688,7 @@ int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info)
             rc = err_set(&repo->err, UDR_ENOTFOUND,
                          "there is no table %s to compact (see 'udr tables')", table);
         udr_hash tvh;
+        query_progress_begin(&repo->q, table);
         if (rc == UDR_OK)
             rc = query_compact(&repo->q, table, &e.hash, &tvh, &changed, info);
         if (rc == UDR_OK && changed && tx_record_write(&tx->t, table, &tvh) != UDR_OK)
@@ -687,6 +698,7 @@ int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info)
     if (rc == UDR_OK && !changed) {
         info->version = e.version;
         udr_tx_rollback(tx);
+        query_progress_done(&repo->q, info->rows, info->chunks, info->bytes);
         return UDR_OK;
     }
     char msg[CATALOG_NAME_MAX + 16], hex[UDR_HASH_HEX + 1];
@@ -702,6 +714,7 @@ int udr_table_compact(udr_repo *repo, const char *table, udr_write_info *info)
     }
     const cat_entry *h = catalog_head_entry(&repo->cat, table);
     info->version = h ? h->version : 0;
+    query_progress_done(&repo->q, info->rows, info->chunks, info->bytes);
     return UDR_OK;
 }
 
