@@ -3162,10 +3162,11 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     } else {
         npick = pick_deletes(old.deletes, old.ndeletes, *matched, pick);
     }
-    fold_deletes = npick > 0;
+    /* Folding the tail needs every deleted row in __udr_del (stage_tail). */
+    fold_deletes = fold_tail || npick > 0;
     if (fold_deletes) {
         /* This change's deleted rows with those of the files picked. */
-        cat_chunk *merge = calloc(npick, sizeof *merge);
+        cat_chunk *merge = calloc(npick + 1, sizeof *merge);
         size_t m = 0;
         for (size_t i = 0; merge != NULL && i < old.ndeletes; i++)
             if (pick[i])
