@@ -905,7 +905,9 @@ typedef struct udr_gc_opts {
     int64_t grace_s;                  /* negative: UDR_GC_GRACE_S. 0 takes every
                                          unreferenced object: only when nothing
                                          else writes */
-    udr_gc_progress_fn progress;      /* may be NULL; called every few thousand objects */
+    udr_gc_progress_fn progress;      /* may be NULL; called every few thousand objects,
+                                         once the sweep is done (before GC checks what
+                                         it took against the log), and at the end */
     void *ctx;
 } udr_gc_opts;
 

@@ -102,10 +102,12 @@ int gc_mark(udr_repo *repo, gc_refs *refs, int strict, int64_t expired_before_us
             if (catalog_read_tablever(c, &tb->v[v].hash, &tv) != UDR_OK) {
                 if (!strict)
                     continue;
+                char why[ERR_MSG_BYTES];        /* err_set writes where msg is */
+                snprintf(why, sizeof why, "%s", repo->err.msg);
                 return err_set(&repo->err, repo->err.code ? repo->err.code : UDR_ECORRUPT,
                                "gc stops: table %s version %llu cannot be read, so what it "
                                "refers to is unknown (%s); run udr fsck",
-                               tb->name, (unsigned long long)tb->v[v].version, repo->err.msg);
+                               tb->name, (unsigned long long)tb->v[v].version, why);
             }
             for (size_t k = 0; k < tv.nchunks; k++)
                 set_add(refs, &tv.chunks[k].hash);
@@ -177,12 +179,47 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
     return w->taken.oom;
 }
 
+/* Puts back, before marking, the taken table versions the log names now:
+ * a commit made meanwhile may name one, and marking must read it to learn
+ * its chunks. (Commits and checkpoints the log names by hash alone.) */
+static int put_back_versions(sweep *w)
+{
+    catalog *c = &w->repo->cat;
+    int rc = catalog_refresh(c);
+    gc_refs tvs = {0};
+    for (size_t t = 0; rc == UDR_OK && t < c->ntables; t++)
+        for (size_t v = 0; v < c->tables[t].nv; v++) {
+            const cat_version *cv = &c->tables[t].v[v];
+            if (!cv->dropped && !(cv->expired_us != 0 && cv->expired_us < w->expired_before_us))
+                set_add(&tvs, &cv->hash);
+        }
+    if (rc == UDR_OK && tvs.oom)
+        rc = err_set(&w->repo->err, UDR_ENOMEM, "out of memory checking what gc took");
+    if (rc == UDR_OK && tvs.n > 0)
+        qsort(tvs.v, tvs.n, sizeof *tvs.v, cmp_hash);
+    for (size_t i = 0; rc == UDR_OK && i < w->taken.n; i++) {
+        const udr_hash *h = &w->taken.v[i];
+        if (!gc_refs_has(&tvs, h))
+            continue;
+        char hex[UDR_HASH_HEX + 1], from[PATH_MAX * 2], path[PATH_MAX];
+        hash_to_hex(h, hex);
+        snprintf(from, sizeof from, "%s/%s", w->trash, hex);
+        store_object_path(repo_store(w->repo), h, path, sizeof path);
+        if (access(path, F_OK) != 0 && rename(from, path) != 0)
+            rc = err_sys(&w->repo->err, errno, "gc cannot put object %s back", hex);
+    }
+    gc_refs_free(&tvs);
+    return rc;
+}
+
 /* Puts back what a commit made meanwhile refers to, or what a put
    freshened; deletes the rest. */
 static int settle(sweep *w, int64_t started_ns)
 {
     gc_refs now = {0};
-    int rc = gc_mark(w->repo, &now, 1, w->expired_before_us);
+    int rc = put_back_versions(w);
+    if (rc == UDR_OK)
+        rc = gc_mark(w->repo, &now, 1, w->expired_before_us);
     for (size_t i = 0; i < w->taken.n; i++) {
         const udr_hash *h = &w->taken.v[i];
         char hex[UDR_HASH_HEX + 1], from[PATH_MAX * 2], path[PATH_MAX];
@@ -244,6 +281,7 @@ int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out)
     if (rc == UDR_OK && w.taken.oom)
         rc = err_set(&repo->err, UDR_ENOMEM, "out of memory sweeping objects");
     if (!opts->dry_run) {
+        progress(&w);                   /* swept: what was taken is in the trash */
         int rc2 = settle(&w, started);
         rc = rc ? rc : rc2;
         rmdir(w.trash);

@@ -500,6 +500,45 @@ static void test_gc_stops_on_an_unreadable_version(void)
     udr_close(r);
 }
 
+typedef struct putback {
+    udr_tx *tx;                      /* committed at GC's first progress call */
+    int calls, rc;
+} putback;
+
+static void commit_midway(void *ctx, const udr_gc_report *sofar)
+{
+    putback *p = ctx;
+    (void)sofar;
+    if (p->calls++ == 0)
+        p->rc = udr_tx_commit(p->tx, "midway", NULL);
+}
+
+/* A transaction wrote its objects; GC with no grace takes them; the
+ * transaction commits after the sweep, before GC checks what it took: GC
+ * puts them back (by rename), and the committed version reads. */
+static void test_gc_puts_back_what_a_commit_took(void)
+{
+    udr_repo *r = new_repo(), *w = NULL;
+    must_write(r, "t", "SELECT 1 AS a", NULL, NULL);
+    REQUIRE(udr_open(t_path("repo"), &w) == UDR_OK);
+    putback p = {NULL, 0, UDR_OK};
+    MUST(w, udr_tx_begin(w, NULL, UDR_SNAPSHOT, &p.tx));
+    REQUIRE(udr_tx_write(p.tx, "u", "SELECT range AS n FROM range(5000)", NULL, NULL) == UDR_OK);
+    udr_gc_opts now = {0, 0, commit_midway, &p};
+    udr_gc_report rep;
+    MUST(r, udr_gc(r, &now, &rep));
+    CHECK_INT(p.rc, ==, UDR_OK);
+    CHECK(p.calls >= 2);
+    CHECK(rep.restored >= 2);                         /* the chunk and the table version */
+    CHECK_INT(rep.removed, ==, 0);
+    CHECK_STR(value(r, "SELECT sum(n) FROM u"), "12497500");
+    udr_fsck_stats fs;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &fs));
+    CHECK_INT(fs.problems, ==, 0);
+    udr_close(w);
+    udr_close(r);
+}
+
 static int age_each(void *ctx, const udr_hash *h, uint64_t size_bytes)
 {
     (void)size_bytes;
@@ -646,6 +685,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_gc_frees_exactly_the_unreferenced),
     TEST_ENTRY(test_gc_grace_and_freshened_objects),
     TEST_ENTRY(test_gc_stops_on_an_unreadable_version),
+    TEST_ENTRY(test_gc_puts_back_what_a_commit_took),
     TEST_ENTRY(test_gc_races_a_writer),
     TEST_ENTRY(test_gc_and_expire_race_a_writer),
     TEST_ENTRY(test_expire_then_gc_frees_exactly_the_unreachable),
