@@ -1504,6 +1504,9 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
                              changes[i].table, (unsigned long long)changes[i].version);
                 goto out;
             }
+            /* (a revert to it, say: its rows may be gone) */
+            if (v != NULL && (rc = catalog_check_kept(c, changes[i].table, v)) != UDR_OK)
+                goto out;
             continue;
         }
         const cat_table *t = catalog_table(c, changes[i].table);

@@ -432,6 +432,7 @@ static void test_expire_refuses_and_reports(void)
     CHECK_CONTAINS(udr_errmsg(r), "table a version 2 has expired");
     CHECK_INT(udr_tag_create(r, "old", saved, NULL), ==, UDR_EINVAL);
     MUST(r, udr_branch_create(r, "fine", commit_of(r, "a", "5"), NULL));
+
     /* A second run lets nothing more go; the earlier ones are counted. */
     MUST(r, udr_expire(r, &a2, &er));
     CHECK_INT(er.expired, ==, 0);
@@ -443,6 +444,12 @@ static void test_expire_refuses_and_reports(void)
     CHECK_INT(er.expired, ==, 4);
     CHECK_INT(er.kept_held, ==, 2);
     CHECK(kept(r, "b", 4) && kept(r, "b", 6) && !kept(r, "b", 5));
+    /* Reverting b@6's commit would bring back b@5, which expired. */
+    char b6[UDR_HASH_HEX + 1];
+    memcpy(b6, commit_of(r, "b", "6"), sizeof b6);
+    CHECK(udr_revert(r, b6, NULL, NULL) != UDR_OK);
+    CHECK_CONTAINS(udr_errmsg(r), "table b version 5 has expired");
+    CHECK_STR(value(r, "SELECT count(*) FROM b"), "6");
     /* The log replays the record: a fresh handle knows. */
     udr_close(r);
     REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
