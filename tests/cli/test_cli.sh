@@ -83,6 +83,7 @@ corrupt_repo() {   # stores three objects; sets $good $flip $trunc $gone
     "$UDR" init -q >/dev/null
     head -c 100000 /dev/urandom > g; head -c 100000 /dev/urandom > f
     head -c 100000 /dev/urandom > t; head -c 1000 /dev/urandom > m
+    printf '\000' | dd of=f bs=1 seek=500 conv=notrunc 2>/dev/null   # so \377 below flips it
     good=$("$UDR" object put g); flip=$("$UDR" object put f)
     trunc=$("$UDR" object put t); gone=$("$UDR" object put m)
     p=.udr/objects/$(echo "$flip" | cut -c1-2)/$(echo "$flip" | cut -c3-4)/$flip
@@ -130,7 +131,7 @@ test_fsck_clean_repo() {
     echo hello > h && "$UDR" object put h >/dev/null
     run "$UDR" fsck
     expect_rc 0
-    expect_out "checked 1 objects"
+    expect_out "checked 0 log records, 1 objects (6 bytes)"
     expect_out "no problems"
     run "$UDR" --quiet fsck
     expect_rc 0
