@@ -190,7 +190,7 @@ bench: all
 
 FUZZ_DIR     := build/fuzz
 FUZZ_CC      := clang
-FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit
+FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit fuzz_replay
 FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/cli/sqlsplit.o \

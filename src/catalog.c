@@ -1307,9 +1307,10 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         c->checkpoints = v;
         v[c->nckpt++] = h;
-        /* A reader that holds the history already has this state. */
-        return c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 && c->ntags == 0 &&
-                       c->nsubs == 0 && !c->branches[0].has_head
+        /* A reader that holds the history already has this state (one
+         * that read from record 1 has, even if its index looks empty). */
+        return !c->complete && c->nhist == 0 && c->ntables == 0 && c->nbranches == 1 &&
+                       c->ntags == 0 && c->nsubs == 0 && !c->branches[0].has_head
                    ? load_checkpoint(c, &h)
                    : UDR_OK;
     }

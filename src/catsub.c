@@ -65,6 +65,17 @@ int catsub_add(catalog *c, const char *name, const char *branch, char *const *ta
     return UDR_OK;
 }
 
+/* A cursor names a record delivered before the one that sets it (the
+ * writers check it against the log's end, under the lock): one at or past
+ * its own record is damage, and would skip records not yet written. */
+static int cursor_ahead(catalog *c, uint64_t seq, const char *name, uint64_t cursor)
+{
+    return err_set(c->err, UDR_ECORRUPT,
+                   "log record %llu is malformed: it puts subscription %s at record %llu, "
+                   "which is not before it",
+                   (unsigned long long)seq, name, (unsigned long long)cursor);
+}
+
 int catsub_apply(catalog *c, uint64_t seq, reader *r)
 {
     uint8_t kind = rd_u8(r);
@@ -88,6 +99,8 @@ int catsub_apply(catalog *c, uint64_t seq, reader *r)
     size_t at;
     if (rc == UDR_OK && (r->bad || !rd_done(r) || name == NULL))
         rc = cat_malformed(c, seq);
+    else if (rc == UDR_OK && (kind == SUB_CREATE || kind == SUB_ACK) && at_seq >= seq)
+        rc = cursor_ahead(c, seq, name, at_seq);
     else if (rc == UDR_OK && kind == SUB_CREATE) {
         if (branch == NULL || tables == NULL || n == 0)
             rc = cat_malformed(c, seq);
@@ -287,6 +300,11 @@ int catsub_apply_acks(catalog *c, uint64_t seq, reader *r)
         uint64_t to = rd_u64(r);
         size_t at;
         int bad = r->bad || name == NULL;
+        if (!bad && to >= seq) {
+            int rc = cursor_ahead(c, seq, name, to);
+            free(name);
+            return rc;
+        }
         if (!bad && find_sub(c, name, &at))
             c->subs[at].cursor = to;
         free(name);

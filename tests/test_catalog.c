@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "hash.h"
 #include "repo.h"
+#include "util/buf.h"
 
 static udr_repo *new_repo(void)
 {
@@ -489,6 +490,95 @@ static void test_checkpoints(void)
     udr_close(r);
 }
 
+static int skip_record(void *ctx, uint64_t seq, const void *payload, size_t len)
+{
+    (void)ctx, (void)seq, (void)payload, (void)len;
+    return 0;
+}
+
+/* Appends a record to the log of repository dir as a writer would (lock,
+ * catch up, append, sync), whatever its payload says. */
+static void append_raw(const char *dir, buf *b, uint64_t *seq)
+{
+    udr_err err = {0, ""};
+    udrlog l;
+    REQUIRE(log_open(&l, dir, &err) == UDR_OK);
+    REQUIRE(log_lock(&l) == UDR_OK);
+    REQUIRE(log_read(&l, skip_record, NULL) == UDR_OK);
+    REQUIRE(log_append(&l, b->data, b->len, seq) == UDR_OK);
+    log_unlock(&l);
+    REQUIRE(log_sync(&l) == UDR_OK);
+    log_close(&l);
+    buf_free(b);
+}
+
+/* fuzz_replay found that a subscription's cursor could be set past the
+ * log's end by a record (fuzz/corpus/replay/crash-cursor-past-log); a
+ * cursor must name a record before the one that sets it. */
+static void test_replay_refuses_cursor_ahead(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    udr_hash a1 = put_tv(r, "a1");
+    commit_one(&c, "alpha", &a1, 1);
+    const char *tables[] = {"alpha"};
+    REQUIRE(catalog_sub_create(&c, "s1", "main", tables, 1, UINT64_MAX) == UDR_OK);
+    REQUIRE(catalog_sub_ack(&c, "s1", UINT64_MAX, 2) == UDR_OK);     /* its own create */
+    catalog_close(&c);
+    open_catalog(r, &c, &err);
+    CHECK_INT(catalog_sub(&c, "s1")->cursor, ==, 2);
+    catalog_close(&c);
+
+    /* An acknowledgement of its own record number (4): one past the end. */
+    buf b;
+    buf_init(&b);
+    buf_u8(&b, 4);                      /* a sub record */
+    buf_u8(&b, 3);                      /*   acknowledge */
+    buf_u64(&b, 1);
+    buf_str16(&b, "s1");
+    buf_u64(&b, 4);
+    uint64_t seq;
+    append_raw(t_path("repo"), &b, &seq);
+    CHECK_INT(seq, ==, 4);
+    CHECK_INT(catalog_open(&c, repo_store(r), t_path("repo"), &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "log record 4 is malformed");
+    CHECK_CONTAINS(err.msg, "subscription s1 at record 4");
+    udr_close(r);
+}
+
+/* catalog_complete reads the whole history, so it never needs a
+ * checkpoint: fuzz_replay found that one was loaded (and the index left
+ * partial, complete 0) when the records before it left the index looking
+ * empty, as a branch made and deleted does. */
+static void test_complete_skips_checkpoints(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    c.checkpoint_every = 2;
+    cat_ref_change mk = {CAT_REF_BRANCH, "x", NULL, "for a moment", 1, 0, 0, {{0}}};
+    REQUIRE(catalog_set_ref(&c, &mk) == UDR_OK);
+    cat_ref_change rm = {CAT_REF_BRANCH_DELETE, "x", NULL, NULL, 0, 0, 0, {{0}}};
+    REQUIRE(catalog_set_ref(&c, &rm) == UDR_OK);
+    catalog_close(&c);
+    char seg[4200];
+    snprintf(seg, sizeof seg, "%s/log/0000000000000002.seg", t_path("repo"));
+    REQUIRE(access(seg, F_OK) == 0);           /* records 1, 2; the checkpoint, 3 */
+
+    open_catalog(r, &c, &err);
+    CHECK_INT(c.complete, ==, 0);              /* from the checkpoint */
+    REQUIRE(catalog_complete(&c) == UDR_OK);
+    CHECK_INT(c.complete, ==, 1);
+    CHECK_INT(c.nckpt, ==, 1);
+    CHECK(catalog_branch(&c, "x") == NULL);
+    CHECK_INT(catalog_branch(&c, "main")->created_us, ==, 0);
+    catalog_close(&c);
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_checkpoints),
     TEST_ENTRY(test_names),
@@ -501,5 +591,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_resolve_by_time),
     TEST_ENTRY(test_parse_time),
     TEST_ENTRY(test_concurrent_committers),
+    TEST_ENTRY(test_replay_refuses_cursor_ahead),
+    TEST_ENTRY(test_complete_skips_checkpoints),
 };
 HARNESS_MAIN("catalog", TESTS)
