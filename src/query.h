@@ -196,7 +196,11 @@ int query_rows(query *q, const udr_hash *tvh, uint64_t *rows);
 
 /* A small change made in place (UPDATE, DELETE): the rows of base where
  * `where` holds (all when NULL) are named in a new delete file and, for an
- * update, written back as `replace` makes them into new chunks. */
+ * update, written back as `replace` makes them into new chunks. Both are
+ * written denser than a write's chunks (Parquet v2 encodings, zstd 15), and
+ * the delete file holds this change's rows only, merged with earlier ones
+ * by size tier once there are many (docs/tables.md, "What small changes
+ * store"). */
 typedef struct query_change_req {
     const char *where;               /* SQL condition over the table, or NULL */
     const char *replace;             /* UPDATE: "expr AS col, ..."; DELETE: NULL */

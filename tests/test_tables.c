@@ -621,9 +621,10 @@ static void test_small_changes_and_compaction(void)
 }
 
 /* Small DELETEs each add a delete file of their own rows only; past 8
- * files, a change merges its deletes with the files of the lowest size
- * tiers (a factor 8 in rows each), so a file merged once stays as it is
- * while the next small files pile up and merge beside it. */
+ * files under 4096 rows, a change merges its deletes with the files of the
+ * lowest size tiers (a factor 8 in rows each), so a file merged once stays
+ * as it is while the next small files pile up and merge beside it. Larger
+ * files stay apart, up to 32. */
 static void test_delete_files_merge_by_tier(void)
 {
     udr_repo *r = new_repo();
@@ -660,6 +661,19 @@ static void test_delete_files_merge_by_tier(void)
     }
     CHECK_STR(value(r, "SELECT count(*) || ',' || count(*) FILTER (id % 1000 < 17) FROM t"),
               "98300,0");
+    /* Files of 4096 rows or more are worth a file each: up to 32 of them. */
+    must_write(r, "big", "SELECT range AS id FROM range(300000)", key, NULL);
+    for (int k = 0; k < 9; k++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DELETE FROM big WHERE id %% 60 = %d", k);
+        CHECK_STR(value(r, sql), "5000");
+    }
+    udr_table_detail *b = detail(r, "big");
+    CHECK_INT(b->ndeletes, ==, 9);
+    CHECK_INT(b->info.rows, ==, 255000);
+    udr_table_detail_free(b);
+    CHECK_STR(value(r, "SELECT count(*) FILTER (id % 60 < 9) || ',' || count(*) FROM big"),
+              "0,255000");
     CHECK_STR(value(r, "SELECT count(*) FROM t WHERE id IN (16, 17, 99016, 99017)"), "2");
     /* An update over the merged deletes: the rows are right. */
     CHECK_STR(value(r, "UPDATE t SET v = -1 WHERE id % 1000 = 20"), "100");
