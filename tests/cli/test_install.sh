@@ -49,7 +49,7 @@ C
     # The installed tool reads what the library wrote.
     run prefix/bin/udr --repo repo fsck
     expect_rc 0
-    expect_out "checked 1 objects"
+    expect_out "checked 0 log records, 1 objects"
     # Static linking works too.
     PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig" run sh -c \
         'cc -o client-static client.c $(pkg-config --cflags udr) prefix/lib/libudr.a $(pkg-config --libs-only-L udr) -lduckdb -lpthread -lm -Wl,-rpath,prefix/lib'
