@@ -5,7 +5,9 @@
 # findings, and writes them as the "Fuzzing" section of bench/RESULTS.md
 # (replacing the section if there is one; bench/run.sh rewrites the file, so
 # run this after `make bench`). Not part of bench/run.sh: at 20,000 to
-# 100,000 executions per second a full run takes about a quarter of an hour.
+# 100,000 executions per second the first four take about a quarter of an
+# hour; fuzz_replay (a log and a catalog opened per run, about 3,000 per
+# second) most of an hour more.
 # A finding's input is kept in the scratch directory, whose path is printed.
 # Usage: bench/fuzz.sh [FUZZ_DIR]   (default build/fuzz; make fuzz first)
 set -u
@@ -14,7 +16,7 @@ runs=${FUZZ_RUNS:-10000000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 rows="" bad=0
-for name in log meta names sqlsplit; do
+for name in log meta names sqlsplit replay; do
     scratch=$(mktemp -d "${TMPDIR:-/tmp}/udr-fuzzbench-$name.XXXXXX")
     mkdir "$scratch/corpus"
     cp fuzz/corpus/"$name"/* "$scratch/corpus/"
