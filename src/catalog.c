@@ -1574,6 +1574,20 @@ int catalog_commit(catalog *c, const char *message, const char *author, cat_chan
     return catalog_commit_on(c, &o, changes, n, commit_out);
 }
 
+/* 1 if commit is a branch's head or a tag's commit: expire never lets its
+ * versions go, so a new ref there needs no check (the usual case: a branch
+ * made from another's head). */
+static int is_held(const catalog *c, const udr_hash *commit)
+{
+    for (size_t i = 0; i < c->nbranches; i++)
+        if (c->branches[i].has_head && hash_equal(&c->branches[i].head, commit))
+            return 1;
+    for (size_t i = 0; i < c->ntags; i++)
+        if (hash_equal(&c->tags[i].commit, commit))
+            return 1;
+    return 0;
+}
+
 int catalog_set_ref(catalog *c, const cat_ref_change *r)
 {
     int tag = r->kind == CAT_REF_TAG || r->kind == CAT_REF_TAG_DELETE;
@@ -1583,7 +1597,8 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
     /* A head or tag at a commit whose versions expired would name rows GC
      * may have taken. Checking needs every version's state: load it now
      * (catalog_complete reopens the log, so never under the lock). */
-    int check_kept = (r->kind == CAT_REF_BRANCH || r->kind == CAT_REF_TAG) && r->commit != NULL;
+    int check_kept = (r->kind == CAT_REF_BRANCH || r->kind == CAT_REF_TAG) && r->commit != NULL &&
+                     !is_held(c, r->commit);
     if (check_kept && (rc = catalog_complete(c)) != 0)
         return rc;
     if ((rc = log_lock(&c->log)) != 0)
@@ -1612,7 +1627,7 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
         rc = err_set(c->err, UDR_EINVAL, "tag %s must name a commit", r->name);
     else if (r->kind == CAT_REF_TAG_DELETE && tg == NULL)
         rc = err_set(c->err, UDR_ENOTFOUND, "there is no tag %s (see 'udr tag')", r->name);
-    else if (check_kept)
+    else if (check_kept && !is_held(c, r->commit))
         rc = catalog_check_commit_kept(c, r->commit);
     if (rc)
         goto out;
