@@ -206,7 +206,9 @@ static int decide_table(const cat_table *tb, const udr_expire_opts *o, int64_t n
         int go = 1;
         if (o->keep_last > 0 && newer < o->keep_last)
             go = 0;
-        if (o->older_than_s >= 0 && cv->time_us > now_us - o->older_than_s * 1000000)
+        /* (an age beyond 1970 keeps everything, without overflowing) */
+        if (o->older_than_s >= 0 &&
+            (o->older_than_s > now_us / 1000000 || cv->time_us > now_us - o->older_than_s * 1000000))
             go = 0;
         const held *hd = go ? held_by(h, tb->name, cv->version) : NULL;
         udr_expire_verdict verdict = !go ? UDR_EXPIRE_KEPT_RULE
