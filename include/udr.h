@@ -926,7 +926,7 @@ int udr_gc(udr_repo *repo, const udr_gc_opts *opts, udr_gc_report *out);
  *   - what a subscription has still to read: the versions at and after its
  *     cursor on its branch, for its tables.
  * A branch or tag cannot later be made to point at a commit with an expired
- * version (UDR_EINVAL). GC keeps a version's objects for its grace period
+ * version (UDR_EINVAL), nor can a commit bring one back (a revert to it). GC keeps a version's objects for its grace period
  * after the version expired, so a reader that resolved it just before has
  * that long to finish.
  *

@@ -121,6 +121,12 @@ show "$udr" show users
 show "$udr" compact users
 show "$udr" recover --report
 
+step "Retention: keep each table's last 2 versions; gc frees what only older ones used"
+show "$udr" expire --keep-last 2 --dry-run --verbose
+show "$udr" expire --keep-last 2
+show "$udr" gc --grace 0
+show "$udr" stats
+
 step "Every object verified against its BLAKE3 name, every reference followed"
 show "$udr" fsck
 
