@@ -750,7 +750,25 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
 {
     cat_entry *tables = NULL;
     size_t n = 0;
-    if (commit != NULL) {
+    /* A branch made at another's head (the usual case) takes its tables
+     * from the index rather than reading the commit object again. */
+    const cat_branch *same = NULL;
+    for (size_t i = 0; commit != NULL && same == NULL && i < c->nbranches; i++)
+        if (&c->branches[i] != b && c->branches[i].has_head &&
+            hash_equal(&c->branches[i].head, commit))
+            same = &c->branches[i];
+    if (same != NULL) {
+        if ((tables = calloc(same->ntables + 1, sizeof *tables)) == NULL)
+            return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+        for (size_t i = 0; i < same->ntables; i++) {
+            tables[i] = same->tables[i];
+            if ((tables[i].table = strdup(same->tables[i].table)) == NULL) {
+                free_entries(tables, i);
+                return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
+            }
+        }
+        n = same->ntables;
+    } else if (commit != NULL) {
         cat_commit cm;
         int rc = catalog_read_commit(c, commit, &cm);
         if (rc && (c->flags & CATALOG_SALVAGE) && (rc == UDR_ENOTFOUND || rc == UDR_ECORRUPT)) {
