@@ -1245,6 +1245,12 @@ static int apply_ref(catalog *c, uint64_t seq, reader *r)
     switch (kind) {
     case CAT_REF_BRANCH: {
         int existed = find_branch(c, name, &at);
+        /* Writers move a branch to a commit, never back to no commit: a
+         * record that did would leave a head-less branch with a history. */
+        if (existed && !has && c->branches[at].has_head) {
+            rc = cat_malformed(c, seq);
+            break;
+        }
         cat_branch *b = branch_get(c, name, 1, time_us);
         if (b == NULL) {
             rc = err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");

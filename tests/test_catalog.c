@@ -548,6 +548,33 @@ static void test_replay_refuses_cursor_ahead(void)
     udr_close(r);
 }
 
+/* A ref record moving a branch that has a head back to no commit: no
+ * writer makes one (fuzz_replay found the index then kept a history whose
+ * last point was not the head); replay refuses it. */
+static void test_replay_refuses_branch_back_to_no_commit(void)
+{
+    udr_repo *r = new_repo();
+    udr_err err = {0, ""};
+    catalog c;
+    open_catalog(r, &c, &err);
+    udr_hash a1 = put_tv(r, "a1");
+    commit_one(&c, "alpha", &a1, 1);
+    catalog_close(&c);
+    buf b;
+    buf_init(&b);
+    buf_u8(&b, 3);                      /* a ref record */
+    buf_u8(&b, 1);                      /*   branch set */
+    buf_u64(&b, 1);
+    buf_str16(&b, "main");
+    buf_u8(&b, 0);                      /*   no commit */
+    buf_str16(&b, "");
+    uint64_t seq;
+    append_raw(t_path("repo"), &b, &seq);
+    CHECK_INT(catalog_open(&c, repo_store(r), t_path("repo"), &err), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(err.msg, "is malformed");
+    udr_close(r);
+}
+
 /* catalog_complete reads the whole history, so it never needs a
  * checkpoint: fuzz_replay found that one was loaded (and the index left
  * partial, complete 0) when the records before it left the index looking
@@ -593,5 +620,6 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_concurrent_committers),
     TEST_ENTRY(test_replay_refuses_cursor_ahead),
     TEST_ENTRY(test_complete_skips_checkpoints),
+    TEST_ENTRY(test_replay_refuses_branch_back_to_no_commit),
 };
 HARNESS_MAIN("catalog", TESTS)
