@@ -101,6 +101,7 @@ void progress_end(progress *p);
 typedef struct work_progress {
     progress prog;
     const char *verb;          /* "import", "export", "compact" */
+    char phase[32];            /* the last phase shown: a new one is always shown */
 } work_progress;
 
 void work_attach(work_progress *w, const cli *c, udr_repo *repo, const char *verb);

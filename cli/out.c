@@ -140,6 +140,10 @@ static void on_work(void *ctx, const udr_work_progress *p)
         snprintf(unit, sizeof unit, "of %llu rows", (unsigned long long)p->total_rows);
     else
         snprintf(unit, sizeof unit, "rows");
+    if (strncmp(w->phase, p->phase, sizeof w->phase) != 0) {
+        snprintf(w->phase, sizeof w->phase, "%s", p->phase);
+        w->prog.last_s = 0;    /* a new phase passes the rate limit */
+    }
     progress_update(&w->prog, what, p->rows, unit, p->bytes);
 }
 
@@ -147,6 +151,7 @@ void work_attach(work_progress *w, const cli *c, udr_repo *repo, const char *ver
 {
     progress_begin(&w->prog, c);
     w->verb = verb;
+    w->phase[0] = '\0';
     if (w->prog.on)
         udr_progress_set(repo, on_work, w);
 }
