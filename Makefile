@@ -54,9 +54,9 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/delvec.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
            src/feed.c src/changes.c src/feedapi.c src/chunkapi.c src/stats.c src/progress.c \
-           src/util/err.c src/util/fs.c src/util/crc32c.c src/util/buf.c \
+           src/util/err.c src/util/fs.c src/util/grow.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/cmd_feed.c cli/cmd_gc.c cli/out.c cli/cmd_stats.c \
            cli/sqlsplit.c

@@ -63,14 +63,6 @@ static unsigned long long repo_bytes(const char *path)
     return n + du(p);
 }
 
-static void run(udr_repo *r, const char *sql)
-{
-    udr_result *res;
-    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK)
-        die(sql, r);
-    udr_result_free(res);
-}
-
 static const char TABLE_SQL[] =
     "SELECT range AS id, (hash(range) %% 1000)::INTEGER AS v, md5(range::VARCHAR) AS name, "
     "(hash(range * 7) %% 100000) / 100.0 AS score, DATE '2026-01-01' + (range %% 365)::INTEGER "
@@ -128,7 +120,7 @@ static void bench_update(const char *path, unsigned long long rows)
     if (udr_open(path, &r) != UDR_OK)
         die("open", r);
     double s = now_s();
-    run(r, "UPDATE t SET v = 0 WHERE id = 1");
+    run_sql(r, "UPDATE t SET v = 0 WHERE id = 1");
     printf("update_cold_s %.5f\n", now_s() - s);
     udr_close(r);
 }
@@ -145,7 +137,7 @@ static void commit_worker(const char *path, int w, int nw, double until, int fd,
         die("open", r);
     long commits = 0, conflicts = 0;
     unsigned seed = (unsigned)w * 7919u + 1;
-    run(r, "SELECT 1");
+    run_sql(r, "SELECT 1");
     while (now_s() < until) {
         char sql[128];
         long id = (long)(rand_r(&seed) % 25000) * nw + w;
@@ -233,47 +225,16 @@ static void bench_commits(const char *path, double seconds)
     udr_close(r);
 }
 
-typedef struct query_case {
-    const char *name, *sql;
-} query_case;
-
 static const query_case QUERIES[] = {
     {"scan", "SELECT sum(v), count(*), max(name) FROM %s"},
     {"filter", "SELECT count(*), avg(score) FROM %s WHERE id BETWEEN 4000000 AND 4100000"},
     {"groupby", "SELECT day, count(*), avg(score) FROM %s GROUP BY day ORDER BY day LIMIT 5"},
 };
 
-/* Median over rounds of (time on t) / (time on fresh), alternating order. */
-static void compare_queries(udr_repo *r, const char *stage)
+static void compare(udr_repo *r, const char *stage)
 {
-    enum { ROUNDS = 15 };
-    for (size_t i = 0; i < sizeof QUERIES / sizeof QUERIES[0]; i++) {
-        char a[256], b[256];
-        snprintf(a, sizeof a, QUERIES[i].sql, "t");
-        snprintf(b, sizeof b, QUERIES[i].sql, "fresh");
-        run(r, a);
-        run(r, b);
-        double ratios[ROUNDS], ta = 1e9, tb = 1e9;
-        for (int k = 0; k < ROUNDS; k++) {
-            double x = 0, y = 1, s;
-            for (int o = 0; o < 2; o++) {
-                int first_a = (k + o) % 2 == 0;
-                s = now_s();
-                run(r, first_a ? a : b);
-                if (first_a)
-                    x = now_s() - s;
-                else
-                    y = now_s() - s;
-            }
-            ratios[k] = x / y;
-            ta = x < ta ? x : ta;
-            tb = y < tb ? y : tb;
-        }
-        qsort(ratios, ROUNDS, sizeof ratios[0], cmp_double);
-        printf("compact_%s_%s_s %.5f\ncompact_%s_%s_fresh_s %.5f\ncompact_%s_%s_ratio %.3f\n",
-               stage, QUERIES[i].name, ta, stage, QUERIES[i].name, tb, stage, QUERIES[i].name,
-               ratios[ROUNDS / 2]);
-    }
+    compare_queries(r, "compact", stage, QUERIES, sizeof QUERIES / sizeof QUERIES[0], "t",
+                    "fresh");
 }
 
 static void bench_compact(const char *path, unsigned long long rows)
@@ -296,7 +257,7 @@ static void bench_compact(const char *path, unsigned long long rows)
             snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %llu", id);
         else
             snprintf(sql, sizeof sql, "UPDATE t SET score = score + 1 WHERE id = %llu", id);
-        run(r, sql);
+        run_sql(r, sql);
     }
     double tcommits = now_s() - s;
     udr_table_detail *d;
@@ -310,14 +271,14 @@ static void bench_compact(const char *path, unsigned long long rows)
     udr_write_opts o = {key, NULL, "bench"};
     if (udr_table_write(r, "fresh", "SELECT * FROM t", &o, NULL) != UDR_OK)
         die("fresh", r);
-    compare_queries(r, "before");
+    compare(r, "before");
     udr_write_info ci;
     s = now_s();
     if (udr_table_compact(r, "t", &ci) != UDR_OK)
         die("compact", r);
     printf("compact_s %.3f\ncompact_new_bytes %llu\ncompact_bytes %llu\n", now_s() - s,
            (unsigned long long)ci.new_bytes, (unsigned long long)ci.bytes);
-    compare_queries(r, "after");
+    compare(r, "after");
     if (int_of(r, "SELECT count(*) FROM (SELECT * FROM t EXCEPT SELECT * FROM fresh)") != 0 ||
         int_of(r, "SELECT count(*) FROM t") != int_of(r, "SELECT count(*) FROM fresh"))
         die("compaction changed the rows", NULL);

@@ -44,6 +44,58 @@ static inline int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Runs a query and drops its result; ends the benchmark on error. */
+static inline void run_sql(udr_repo *r, const char *sql)
+{
+    udr_result *res;
+    if (udr_query(r, sql, NULL, 0, &res) != UDR_OK)
+        die(sql, r);
+    udr_result_free(res);
+}
+
+/* A query to time, with %s where the table's name goes. */
+typedef struct query_case {
+    const char *name, *sql;
+} query_case;
+
+/* Each query on table a against the same on table b: the median over 15
+ * rounds of the per-round ratio (a's time / b's, the order alternating so
+ * that neither always runs warm), and each side's best time. Prints
+ * PREFIX_STAGE_NAME_s, ..._fresh_s (b's) and ..._ratio. */
+static inline void compare_queries(udr_repo *r, const char *prefix, const char *stage,
+                                   const query_case *qs, size_t n, const char *a_table,
+                                   const char *b_table)
+{
+    enum { ROUNDS = 15 };
+    for (size_t i = 0; i < n; i++) {
+        char a[512], b[512];
+        snprintf(a, sizeof a, qs[i].sql, a_table);
+        snprintf(b, sizeof b, qs[i].sql, b_table);
+        run_sql(r, a);
+        run_sql(r, b);
+        double ratios[ROUNDS], ta = 1e9, tb = 1e9;
+        for (int k = 0; k < ROUNDS; k++) {
+            double x = 0, y = 1, s;
+            for (int o = 0; o < 2; o++) {
+                int first_a = (k + o) % 2 == 0;
+                s = now_s();
+                run_sql(r, first_a ? a : b);
+                if (first_a)
+                    x = now_s() - s;
+                else
+                    y = now_s() - s;
+            }
+            ratios[k] = x / y;
+            ta = x < ta ? x : ta;
+            tb = y < tb ? y : tb;
+        }
+        qsort(ratios, ROUNDS, sizeof ratios[0], cmp_double);
+        printf("%s_%s_%s_s %.5f\n%s_%s_%s_fresh_s %.5f\n%s_%s_%s_ratio %.3f\n", prefix, stage,
+               qs[i].name, ta, prefix, stage, qs[i].name, tb, prefix, stage, qs[i].name,
+               ratios[ROUNDS / 2]);
+    }
+}
+
 /* Bytes this process has read through system calls so far. */
 static inline unsigned long long rchar(void)
 {

@@ -157,6 +157,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
 fs=$(df -T "$data" | awk 'NR == 2 { print $2 }')
 out="$top/bench/RESULTS.md"
+# The Fuzzing section is bench/fuzz.sh's (make fuzz-bench, an hour): kept
+# as it was, with its own date, and moved to the end.
+fuzz_section="$data/fuzz-section.md"
+: >"$fuzz_section"
+[ -f "$out" ] && awk '/^## / { keep = ($0 == "## Fuzzing") } keep' "$out" >"$fuzz_section"
 {
     echo "# Benchmark results"
     echo
@@ -394,6 +399,17 @@ out="$top/bench/RESULTS.md"
     echo "into chunks no version had: $(mb "$(sval stats_compacted_bytes)") of the later chunks. Without them,"
     echo "physical bytes would be $(sval stats_physical_over_version_uncompacted)x one version. The $(($(sval stats_versions) - 1)) UPDATEs took $(sval stats_updates_s) s."
     echo
+    echo "Reading the last version, its deleted rows left out through deletion vectors"
+    echo "(docs/tables.md, \"Reading a table\"), against the same rows written afresh as a"
+    echo "table of their own (median of 15 per-round ratios, alternating order; best times):"
+    echo
+    echo "| query | last version | fresh | ratio |"
+    echo "|---|---|---|---|"
+    for k in scan filter point; do
+        case $k in scan) what="full scan: sum, count, max" ;; filter) what="key range, 1 % of rows" ;; *) what="one key" ;; esac
+        echo "| $what | $(sval stats_query_${k}_s) s | $(sval stats_query_${k}_fresh_s) s | **$(sval stats_query_${k}_ratio)** |"
+    done
+    echo
     echo "## Python module"
     echo
     echo "A DataFrame of $(pval rows) rows and 5 columns (id int64, name str, score float64,"
@@ -425,6 +441,10 @@ out="$top/bench/RESULTS.md"
     if [ -n "$(pval read_differs)" ]; then
         echo
         echo "**The DataFrame read back differed from the one written, in: $(pval read_differs).**"
+    fi
+    if [ -s "$fuzz_section" ]; then
+        echo
+        cat "$fuzz_section"
     fi
 } > "$out"
 cat "$out"

@@ -831,7 +831,9 @@ typedef struct udr_sub_info {
 
 /* Creates a subscription to tables (each must exist) on branch (NULL: the
  * handle's branch), recorded in the log. from: NULL or "beginning" (every
- * commit, so the first poll replays the tables' whole history), "now" (only
+ * commit, so the first poll replays the tables' whole history; where
+ * udr_expire let the oldest versions go, from the earliest kept, its rows
+ * all inserts, as a Kafka consumer starts at the earliest offset), "now" (only
  * commits after this one), or a commit ref (that commit and after).
  * Names follow the rules of branch names. UDR_EEXIST if the name is taken. */
 int udr_sub_create(udr_repo *repo, const char *name, const char *const *tables, size_t ntables,
@@ -843,8 +845,10 @@ void udr_sub_info_free(udr_sub_info *v, size_t n);
 
 /* The commits after the subscription's cursor, at most max_commits of them
  * (0: all there are now), as batches of udr_changes_next. Moves nothing:
- * acknowledge with udr_sub_ack or udr_tx_ack. If a version it must read is
- * gone (expired), UDR_ENOTFOUND says which, rather than skip it. */
+ * acknowledge with udr_sub_ack or udr_tx_ack. A version that expired
+ * after one it delivered is not a step of its own: the next kept version's
+ * batch goes from the last delivered. If it must read from an expired
+ * version (or end on one), UDR_ENOTFOUND says which, rather than skip it. */
 int udr_sub_poll(udr_repo *repo, const char *name, size_t max_commits, udr_changes **out);
 
 /* The same from log position after, when it is ahead of the cursor: for a

@@ -279,18 +279,6 @@ int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char
                    table, which, why);
 }
 
-/* Appends one element to a growable array. */
-void *cat_grow(void *arr, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap)
-        return arr;
-    size_t c = *cap ? *cap * 2 : 8;
-    void *a = realloc(arr, c * elem);
-    if (a != NULL)
-        *cap = c;
-    return a;
-}
-
 int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
 {
     memset(tv, 0, sizeof *tv);
@@ -319,7 +307,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
         } else if (field_is(&l, 0, "column") && l.n == 3 && stage >= 2 && stage <= 3) {
             if (tv->ncols >= CATALOG_MAX_COLUMNS)
                 goto bad;
-            cat_column *c = cat_grow(tv->cols, &ccap, tv->ncols, sizeof *c);
+            cat_column *c = grow(tv->cols, &ccap, tv->ncols, sizeof *c);
             if (c == NULL)
                 goto oom;
             tv->cols = c;
@@ -330,7 +318,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
                 goto bad;
             stage = 3;
         } else if (field_is(&l, 0, "key") && l.n == 2 && stage >= 3 && stage <= 4) {
-            char **k = cat_grow(tv->key, &kcap, tv->nkey, sizeof *k);
+            char **k = grow(tv->key, &kcap, tv->nkey, sizeof *k);
             if (k == NULL)
                 goto oom;
             tv->key = k;
@@ -340,7 +328,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             stage = 4;
         } else if (field_is(&l, 0, "chunk") && (l.n == 4 || l.n == 6) && stage >= 2) {
             /* stage 2: no column line before it, a raw version's (checked below) */
-            cat_chunk *ch = cat_grow(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
+            cat_chunk *ch = grow(tv->chunks, &chcap, tv->nchunks, sizeof *ch);
             if (ch == NULL)
                 goto oom;
             tv->chunks = ch;
@@ -357,7 +345,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             sum_rows += c->rows;
             stage = 5;
         } else if (field_is(&l, 0, "delete") && l.n == 3 && stage >= 5) {
-            cat_chunk *d = cat_grow(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
+            cat_chunk *d = grow(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
             if (d == NULL)
                 goto oom;
             tv->deletes = d;
@@ -473,7 +461,7 @@ int catc_decode(const void *data, size_t len, cat_commit *c, udr_err *err)
                 goto bad;
             stage = 3;
         } else if (field_is(&l, 0, "table") && l.n == 4 && stage == 3) {
-            cat_entry *t = cat_grow(c->tables, &tcap, c->ntables, sizeof *t);
+            cat_entry *t = grow(c->tables, &tcap, c->ntables, sizeof *t);
             if (t == NULL)
                 goto oom;
             c->tables = t;
@@ -698,7 +686,7 @@ static cat_branch *branch_get(catalog *c, const char *name, int make, int64_t ti
         return &c->branches[at];
     if (!make)
         return NULL;
-    cat_branch *b = cat_grow(c->branches, &c->bcap, c->nbranches, sizeof *b);
+    cat_branch *b = grow(c->branches, &c->bcap, c->nbranches, sizeof *b);
     if (b == NULL)
         return NULL;
     c->branches = b;
@@ -730,7 +718,7 @@ static int branch_set_entry(catalog *c, cat_branch *b, const char *name, uint64_
         return UDR_OK;
     }
     if (!present) {
-        cat_entry *e = cat_grow(b->tables, &b->tcap, b->ntables, sizeof *e);
+        cat_entry *e = grow(b->tables, &b->tcap, b->ntables, sizeof *e);
         if (e == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         b->tables = e;
@@ -790,7 +778,7 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
     b->has_head = commit != NULL;
     if (commit != NULL) {
         b->head = *commit;
-        cat_point *p = cat_grow(b->points, &b->pcap, b->npoints, sizeof *p);
+        cat_point *p = grow(b->points, &b->pcap, b->npoints, sizeof *p);
         if (p == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         b->points = p;
@@ -808,7 +796,7 @@ static int add_version(catalog *c, const char *name, uint64_t version, const udr
     int dropped = hash_equal(h, &zero);
     size_t at;
     if (!find_table(c, name, &at)) {
-        cat_table *t = cat_grow(c->tables, &c->tcap, c->ntables, sizeof *t);
+        cat_table *t = grow(c->tables, &c->tcap, c->ntables, sizeof *t);
         if (t == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         c->tables = t;
@@ -831,7 +819,7 @@ static int add_version(catalog *c, const char *name, uint64_t version, const udr
                        (unsigned long long)seq, name, (unsigned long long)version,
                        (unsigned long long)t->v[t->nv - 1].version);
     }
-    cat_version *v = cat_grow(t->v, &t->cap, t->nv, sizeof *v);
+    cat_version *v = grow(t->v, &t->cap, t->nv, sizeof *v);
     if (v == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
     t->v = v;
@@ -929,7 +917,7 @@ static int add_tag(catalog *c, const char *name, const udr_hash *commit, int64_t
         t->time_us = time_us;
         return UDR_OK;
     }
-    cat_tag *t = cat_grow(c->tags, &c->tgcap, c->ntags, sizeof *t);
+    cat_tag *t = grow(c->tags, &c->tgcap, c->ntags, sizeof *t);
     if (t == NULL)
         return UDR_ENOMEM;
     c->tags = t;
@@ -964,7 +952,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
         udr_hash a, b;
         if (field_is(&l, 0, "commit") && l.n == 4 && field_u64(&l, 1, &seq) == 0 &&
             field_u64(&l, 2, &t) == 0 && field_hash(&l, 3, &a) == 0 && c->nhist == 0) {
-            cat_point *hp = cat_grow(c->history, &c->histcap, c->nhist, sizeof *hp);
+            cat_point *hp = grow(c->history, &c->histcap, c->nhist, sizeof *hp);
             if (hp == NULL)
                 rc = UDR_ENOMEM;
             else {
@@ -1208,8 +1196,8 @@ static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
     if (rc == UDR_OK && !rd_done(r))
         rc = cat_malformed(c, seq);
     if (rc == UDR_OK) {
-        cat_point *h = cat_grow(c->history, &c->histcap, c->nhist, sizeof *h);
-        cat_point *p = cat_grow(b->points, &b->pcap, b->npoints, sizeof *p);
+        cat_point *h = grow(c->history, &c->histcap, c->nhist, sizeof *h);
+        cat_point *p = grow(b->points, &b->pcap, b->npoints, sizeof *p);
         if (h != NULL)
             c->history = h;
         if (p != NULL)
@@ -1326,7 +1314,7 @@ static int apply_record(void *ctx, uint64_t seq, const void *payload, size_t len
         if (!rd_done(&r))
             return cat_malformed(c, seq);
         /* Kept by GC: opening reads the newest. */
-        udr_hash *v = cat_grow(c->checkpoints, &c->ckcap, c->nckpt, sizeof *v);
+        udr_hash *v = grow(c->checkpoints, &c->ckcap, c->nckpt, sizeof *v);
         if (v == NULL)
             return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         c->checkpoints = v;

@@ -10,11 +10,10 @@
 
 #include "catalog.h"
 #include "util/buf.h"
+#include "util/grow.h"
 
 enum { REC_COMMIT = 1, REC_CHECKPOINT = 2, REC_REF = 3, REC_SUB = 4, REC_EXPIRE = 5 };
 
-/* Room for n + 1 elements of elem bytes (growing *cap); NULL on oom. */
-void *cat_grow(void *arr, size_t *cap, size_t n, size_t elem);
 /* Binary search of a name in an array sorted by it (see catalog.c). */
 int cat_find_name(const void *base, size_t n, size_t size, size_t off, const char *name,
                   size_t *at);

@@ -44,7 +44,7 @@ int catsub_add(catalog *c, const char *name, const char *branch, char *const *ta
     size_t at;
     if (find_sub(c, name, &at))
         return UDR_ECORRUPT;
-    cat_sub *v = cat_grow(c->subs, &c->scap, c->nsubs, sizeof *v);
+    cat_sub *v = grow(c->subs, &c->scap, c->nsubs, sizeof *v);
     if (v == NULL)
         return UDR_ENOMEM;
     c->subs = v;

@@ -74,6 +74,36 @@ static void add_all(buf *s, const query *q, const char *op, const cat_tablever *
     buf_adds(s, ")");
 }
 
+/* 1 if a scan of tv gives its rows in key order already: its chunks'
+ * ranges of first key values follow one another (a scan keeps the files'
+ * order, and leaving deleted rows out keeps it too). */
+static int chunks_in_key_order(const cat_tablever *tv)
+{
+    for (size_t i = 0; i < tv->nchunks; i++)
+        if (!tv->chunks[i].has_range || (i > 0 && tv->chunks[i].lo <= tv->chunks[i - 1].hi))
+            return 0;
+    return 1;
+}
+
+/* " ORDER BY first, tv's key" (either may be absent; nothing if both are,
+ * nor for a lone tv whose rows come in key order already). */
+static void add_key_order(buf *s, const cat_tablever *tv, const char *first)
+{
+    int keyed = tv != NULL && tv->nkey > 0;
+    if (first == NULL && keyed && chunks_in_key_order(tv))
+        return;
+    if (!keyed && first == NULL)
+        return;
+    buf_adds(s, " ORDER BY ");
+    if (first != NULL)
+        buf_adds(s, first);
+    if (keyed) {
+        if (first != NULL)
+            buf_adds(s, ", ");
+        qi_add_key_list(s, (const char *const *)tv->key);
+    }
+}
+
 static int read_side(query *q, const char *table, int has, const udr_hash *h, uint64_t version,
                      cat_tablever *tv)
 {
@@ -113,14 +143,23 @@ static int step_sql(query *q, const char *table, const feed_step *st, buf *s, ch
         buf_adds(s, "SELECT NULL::VARCHAR AS _op LIMIT 0");
         goto done;
     }
+    /* Rows of a keyed table in key order: a scan that leaves deleted rows
+     * out gives them in no set order. */
     if (!has_from || !has_to) {
-        add_all(s, q, has_to ? "insert" : "delete", has_to ? &b : &a);
+        const cat_tablever *all = has_to ? &b : &a;
+        buf_adds(s, "SELECT * FROM (");
+        add_all(s, q, has_to ? "insert" : "delete", all);
+        buf_adds(s, ")");
+        add_key_order(s, all, NULL);
         goto done;
     }
     if (!catv_same_columns(&a, &b)) {
+        buf_adds(s, "SELECT * FROM (");
         add_all(s, q, "delete", &a);
         buf_adds(s, " UNION ALL BY NAME ");
         add_all(s, q, "insert", &b);
+        buf_adds(s, ")");
+        add_key_order(s, same_key(&a, &b) ? &b : NULL, "_op = 'insert'");
         goto done;
     }
     diffs d;

@@ -30,6 +30,7 @@
 #include "catalog.h"
 #include "hash.h"
 #include "repo.h"
+#include "util/grow.h"
 
 typedef struct held {
     const char *table;               /* the catalog's name (stable under the lock) */
@@ -50,16 +51,12 @@ static void hold(holds *h, catalog *c, const char *table, uint64_t version,
     const cat_table *t = catalog_table(c, table);
     if (t == NULL)
         return;
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        held *v = realloc(h->v, cap * sizeof *v);
-        if (v == NULL) {
-            h->oom = 1;
-            return;
-        }
-        h->v = v;
-        h->cap = cap;
+    held *v = grow(h->v, &h->cap, h->n, sizeof *v);
+    if (v == NULL) {
+        h->oom = 1;
+        return;
     }
+    h->v = v;
     char *name = strdup(holder);
     if (name == NULL) {
         h->oom = 1;
@@ -215,14 +212,10 @@ static int decide_table(const cat_table *tb, const udr_expire_opts *o, int64_t n
                                      : hd != NULL ? hd->why
                                                   : UDR_EXPIRE_EXPIRED;
         if (verdict == UDR_EXPIRE_EXPIRED) {
-            if (p->n == p->cap) {
-                size_t cap = p->cap ? p->cap * 2 : 64;
-                cat_expiry *nv = realloc(p->v, cap * sizeof *nv);
-                if (nv == NULL)
-                    return UDR_ENOMEM;
-                p->v = nv;
-                p->cap = cap;
-            }
+            cat_expiry *nv = grow(p->v, &p->cap, p->n, sizeof *nv);
+            if (nv == NULL)
+                return UDR_ENOMEM;
+            p->v = nv;
             p->v[p->n++] = (cat_expiry){tb->name, cv->version};
             out->expired++;
         } else if (verdict == UDR_EXPIRE_KEPT_RULE) {

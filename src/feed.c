@@ -80,7 +80,8 @@ int feed_walk_begin(catalog *c, feed_walk *w, const char *branch, const char *co
     snprintf(w->branch, sizeof w->branch, "%s", branch);
     w->tables = calloc(ntables + 1, sizeof *w->tables);
     w->prev = calloc(ntables + 1, sizeof *w->prev);
-    if (w->tables == NULL || w->prev == NULL)
+    w->behind = calloc(ntables + 1, sizeof *w->behind);
+    if (w->tables == NULL || w->prev == NULL || w->behind == NULL)
         return err_set(c->err, UDR_ENOMEM, "out of memory");
     for (size_t i = 0; i < ntables; i++)
         if ((w->tables[w->ntables++] = strdup(tables[i])) == NULL)
@@ -119,6 +120,14 @@ int feed_walk_next(catalog *c, feed_walk *w, feed_step *out, int *got)
             return UDR_ENOTFOUND;
         size_t k = point_after(b, w->pos);
         if (k == b->npoints || b->points[k].seq > w->upto) {
+            for (size_t i = 0; i < w->ntables; i++) {
+                const cat_version *gone = w->behind[i] ? catalog_version(c, w->tables[i],
+                                                                         w->behind[i])
+                                                       : NULL;
+                int rc = gone ? catalog_check_kept(c, w->tables[i], gone) : UDR_OK;
+                if (rc)
+                    return rc;            /* the walk ends on a version that expired */
+            }
             if (w->pos < w->upto)
                 w->pos = w->upto;
             return UDR_OK;
@@ -137,8 +146,10 @@ int feed_walk_next(catalog *c, feed_walk *w, feed_step *out, int *got)
             return rc;
         }
         for (size_t i = 0; i < w->ntables; i++) {
-            if (same_entry(&w->prev[i], &now[i]))
+            if (same_entry(&w->prev[i], &now[i])) {
+                w->behind[i] = 0;
                 continue;
+            }
             feed_step *s = &w->queue[w->nqueue++];
             memset(s, 0, sizeof *s);
             s->seq = p.seq;
@@ -157,12 +168,20 @@ int feed_walk_next(catalog *c, feed_walk *w, feed_step *out, int *got)
                                                 : NULL;
             const cat_version *tv = s->has_to ? catalog_version(c, w->tables[i], s->to_version)
                                               : NULL;
-            if ((fv != NULL && (rc = catalog_check_kept(c, w->tables[i], fv)) != UDR_OK) ||
-                (tv != NULL && (rc = catalog_check_kept(c, w->tables[i], tv)) != UDR_OK)) {
+            if (fv != NULL && (rc = catalog_check_kept(c, w->tables[i], fv)) != UDR_OK) {
                 w->nqueue = 0;
                 free(now);
                 return rc;
             }
+            if (tv != NULL && catalog_check_kept(c, w->tables[i], tv) != UDR_OK) {
+                /* Expired: the table stays where it was (see feed.h). */
+                err_clear(c->err);
+                w->nqueue--;
+                w->behind[i] = s->to_version;
+                now[i] = w->prev[i];
+                continue;
+            }
+            w->behind[i] = 0;
         }
         memcpy(w->prev, now, w->ntables * sizeof *now);
         free(now);
@@ -187,6 +206,7 @@ void feed_walk_free(feed_walk *w)
         free(w->tables[i]);
     free(w->tables);
     free(w->prev);
+    free(w->behind);
     free(w->queue);
     memset(w, 0, sizeof *w);
 }

@@ -48,7 +48,10 @@ typedef struct feed_walk {
     uint64_t upto;                   /* the last record to consider */
     size_t max_points;               /* points with steps to deliver (0: no limit) */
     size_t points;                   /* delivered so far */
-    cat_entry *prev;                 /* each table's entry at pos (.table NULL: absent) */
+    cat_entry *prev;                 /* each table's entry at pos (.table NULL: absent),
+                                        or at its last step delivered while behind */
+    uint64_t *behind;                /* each table's expired version skipped since its
+                                        last step delivered (0: none) */
     feed_step *queue;                /* steps of the point being delivered */
     size_t nqueue, qnext;
     uint64_t qseq;                   /* that point's seq */
@@ -59,7 +62,13 @@ typedef struct feed_walk {
  * one of the tables (0: all). Loads the whole history (catalog_complete). */
 int feed_walk_begin(catalog *c, feed_walk *w, const char *branch, const char *const *tables,
                     size_t ntables, uint64_t after, uint64_t upto, size_t max_points);
-/* The next step (*got 0 at the end). */
+/* The next step (*got 0 at the end). A step to a version that expired
+ * (udr expire) from one still kept, or from no table, is not delivered:
+ * the table's next step goes from where it was to the next kept version,
+ * so a walk from the beginning of an expired history starts from the
+ * earliest version kept (all its rows new), as a Kafka consumer starts at
+ * the earliest offset retained. A step from an expired version, or a walk
+ * that ends on one, fails, naming it. */
 int feed_walk_next(catalog *c, feed_walk *w, feed_step *out, int *got);
 /* The record every step delivered so far is complete through. */
 uint64_t feed_walk_position(const feed_walk *w);

@@ -40,19 +40,16 @@
 #include "repo.h"
 #include "store.h"
 #include "util/fs.h"
+#include "util/grow.h"
 
 static void set_add(gc_refs *r, const udr_hash *h)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        udr_hash *v = realloc(r->v, cap * sizeof *v);
-        if (v == NULL) {
-            r->oom = 1;
-            return;
-        }
-        r->v = v;
-        r->cap = cap;
+    udr_hash *v = grow(r->v, &r->cap, r->n, sizeof *v);
+    if (v == NULL) {
+        r->oom = 1;
+        return;
     }
+    r->v = v;
     r->v[r->n++] = *h;
 }
 

@@ -3,6 +3,7 @@
  * read.
  */
 #include "query.h"
+#include "delvec.h"
 #include "query_int.h"
 #include "frame.h"
 
@@ -56,6 +57,9 @@ void query_close(query *q)
         if (q->con2_open)
             duckdb_disconnect(&q->con2);
         q->con2_open = 0;
+        if (q->con_dv_open)
+            duckdb_disconnect(&q->con_dv);
+        q->con_dv_open = 0;
         duckdb_disconnect(&q->con);
         duckdb_close(&q->db);
         char dir[PATH_MAX * 2];
@@ -63,6 +67,9 @@ void query_close(query *q)
         rmdir(dir);
         q->open = 0;
     }
+    /* after DuckDB: its udr_live points here */
+    delvec_close(q->dv);
+    q->dv = NULL;
 }
 
 /* A quoted SQL identifier. */
@@ -71,9 +78,17 @@ void query_close(query *q)
  * those under 8^QUERY_SMALL_DELETE_TIER (4096) rows (see pick_deletes). */
 enum {
     QUERY_MAX_PIECES = 8,
-    QUERY_MAX_DELETE_FILES = 32,
+    QUERY_MAX_DELETE_FILES = 64,
     QUERY_MAX_SMALL_DELETE_FILES = 8,
-    QUERY_SMALL_DELETE_TIER = 4
+    QUERY_SMALL_DELETE_TIER = 4,
+    /* A change that would leave more than 1/QUERY_COMPACT_SHARE of the
+     * stored rows deleted writes the table anew: the automatic compaction.
+     * A scan reads deleted rows and leaves them out through a bitmap
+     * (delvec.h), so at half deleted it reads twice the live rows; a
+     * compaction writes the whole table again. Once a fifth, when deleted
+     * rows were anti-joined and cost a scan five times as much at a third
+     * (docs/tables.md). */
+    QUERY_COMPACT_SHARE = 2
 };
 
 static int exec(query *q, const char *sql, duckdb_result *out, const char *what);
@@ -183,11 +198,23 @@ static void add_positions_join(buf *b, const query *q)
                 "substr(__udr_d.chunk, 3, 2) || '/' || __udr_d.chunk = filename");
 }
 
+/* 1 and *id if tv's deletes can be left out through a deletion vector;
+ * 0 to anti-join them (the vectors' memory bound is reached, or building one
+ * failed: the anti-join then reports what is wrong with the delete files). */
+static int use_delvec(const query *q, const cat_tablever *tv, uint64_t *id)
+{
+    if (q->dv == NULL || !q->con_dv_open)
+        return 0;
+    udr_err scratch = {0};
+    return delvec_for(q->dv, q->con_dv, q->root, tv, id, &scratch) == 1;
+}
+
 /* The live rows of a table version as SQL: its chunks, less the rows its
  * delete files name, with columns stored as text cast back. positions adds
  * filename and file_row_number (where each row lies). */
 static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
 {
+    uint64_t dv = 0;
     int marks = positions || tv->ndeletes > 0;
     buf_adds(b, "SELECT ");
     for (size_t i = 0; i < tv->ncols; i++) {
@@ -205,7 +232,11 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
     buf_adds(b, " FROM read_parquet(");
     add_path_list(b, q, tv->chunks, tv->nchunks);
     buf_adds(b, marks ? ", filename = true, file_row_number = true)" : ")");
-    if (tv->ndeletes > 0) {
+    if (tv->ndeletes > 0 && use_delvec(q, tv, &dv)) {
+        /* file_index is the position in the list above; see delvec.h */
+        buf_printf(b, " WHERE udr_live(%llu, file_index, file_row_number)",
+                   (unsigned long long)dv);
+    } else if (tv->ndeletes > 0) {
         buf_adds(b, " ANTI JOIN ");
         buf_adds(b, "(SELECT chunk, \"row\" FROM read_parquet(");
         add_path_list(b, q, tv->deletes, tv->ndeletes);
@@ -442,6 +473,14 @@ static int ensure_open(query *q)
     }
     duckdb_add_replacement_scan(q->db, replace_scan, q, NULL);
     q->open = 1;
+    /* Deletion vectors (delvec.h), built through a connection of their own:
+     * scans are planned while another connection binds. */
+    int drc = delvec_open(q->con, &q->dv, q->err);
+    if (drc != UDR_OK)
+        return drc;
+    if (duckdb_connect(q->db, &q->con_dv) != DuckDBSuccess)
+        return err_set(q->err, UDR_ERROR, "cannot connect to DuckDB");
+    q->con_dv_open = 1;
     /* A streamed write reads its source through a streaming result: with
      * DuckDB's default buffer (1 MB) its threads keep stopping for the
      * reader; 64 MB lets them run (measured: a 10M-row CSV streams in 3.7 s
@@ -2172,8 +2211,9 @@ static int write_delete_file(query *q, const char *select_sql, uint64_t rows, ca
 
 /* Writes the rows of old that changed as a delete file and leaves only the
  * new and changed rows staged, if the change is small: at most a fifth of
- * the rows, and old's deletes, with these, at most a fifth of its chunks'
- * rows (beyond that, a full rewrite is the compaction). *delta says which. */
+ * the rows, and old's deletes, with these, at most 1/QUERY_COMPACT_SHARE of
+ * its chunks' rows (beyond that, a full rewrite is the compaction). *delta
+ * says which. */
 static int try_delta(query *q, const cat_tablever *old, const schema *s, const char *const *key,
                      uint64_t *staged_rows, int *delta, cat_chunk *del, udr_write_info *info)
 {
@@ -2203,7 +2243,8 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
     int rc = exec(q, sql, NULL, "cannot compare with the current version");
     free(sql);
     uint64_t nins = rc ? 0 : count_of(q, "__udr_ins"), ngone = rc ? 0 : count_of(q, "__udr_gone");
-    if (rc || (nins + ngone) * 5 > *staged_rows || (old_deleted + ngone) * 5 > chunk_rows)
+    if (rc || (nins + ngone) * 5 > *staged_rows ||
+        (old_deleted + ngone) * QUERY_COMPACT_SHARE > chunk_rows)
         goto out;
     if (ngone > 0) {
         buf_init(&b);
@@ -3156,9 +3197,9 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     uint64_t chunk_rows = 0;
     for (size_t i = 0; i < old.nchunks; i++)
         chunk_rows += old.chunks[i].rows;
-    /* Past a fifth of the rows deleted, the table is written anew: that is
-     * the automatic compaction. */
-    if ((chunk_rows - old.rows + *matched) * 5 > chunk_rows)
+    /* Past 1/QUERY_COMPACT_SHARE of the rows deleted, the table is written
+     * anew: that is the automatic compaction. */
+    if ((chunk_rows - old.rows + *matched) * QUERY_COMPACT_SHARE > chunk_rows)
         goto out;
     size_t tail = small_tail(q, &old);
     fold_tail = req->replace != NULL && tail + 1 > QUERY_MAX_PIECES;

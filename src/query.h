@@ -98,6 +98,9 @@ typedef struct query {
     duckdb_connection con2;           /* for SQL functions that run queries while
                                          con binds a statement (changes.c) */
     int con2_open;
+    struct delvec_set *dv;            /* deletion vectors (delvec.h) */
+    duckdb_connection con_dv;         /* reads delete files for them */
+    int con_dv_open;
     /* CALL udr_ack(name, seq): set by the layer above (feedapi.c). */
     int (*ack)(void *ctx, const char *name, uint64_t seq);
     void *ack_ctx;

@@ -578,6 +578,16 @@ int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
         int mergeable = 0;
         uint64_t nconf = 0;
         if (b != NULL && o != NULL && t != NULL) {
+            /* Rows are merged against the base's: if retention let that
+             * version go, say so rather than "object missing". */
+            const cat_version *bv = catalog_version(c, tables[i], b->version);
+            if (bv != NULL && (rc = catalog_check_kept(c, tables[i], bv)) != UDR_OK) {
+                err_prefix(&repo->err,
+                           "merging %s into %s: both changed table %s since their merge base "
+                           "%.12s, whose rows are needed",
+                           source, target, tables[i], info->base);
+                break;
+            }
             udr_write_info wi;
             query_progress_begin(&repo->q, tables[i]);
             rc = query_merge_rows(&repo->q, tables[i], &b->hash, &o->hash, &t->hash, take_theirs,

@@ -386,6 +386,93 @@ static void test_expire_then_gc_frees_exactly_the_unreachable(void)
     udr_stats_clear(&st);
     MUST(r, udr_gc(r, &now, &rep));                 /* nothing more to take */
     CHECK_INT(rep.removed, ==, 0);
+    /* A subscription made now, from the beginning, starts from the earliest
+     * kept version (5, the tag's): every row of it new; then each kept
+     * version from the one before it. */
+    MUST(r, udr_sub_create(r, "late", tables, 1, "main", NULL));
+    MUST(r, udr_sub_poll(r, "late", 0, &ch));
+    static const uint64_t want_from[] = {0, 5, 12, 14, 15, 16, 17, 18, 19};
+    static const uint64_t want_to[] = {5, 12, 14, 15, 16, 17, 18, 19, 20};
+    batches = 0;
+    while (udr_changes_next(ch, &bt) == UDR_OK && bt != NULL && batches < 9) {
+        CHECK_INT(bt->from_version, ==, want_from[batches]);
+        CHECK_INT(bt->version, ==, want_to[batches]);
+        if (batches++ == 0) {
+            CHECK_INT(udr_result_rows(bt->rows), ==, 1050);
+            char *op = udr_result_text(bt->rows, 1049, 0);
+            CHECK_STR(op, "insert");
+            free(op);
+        }
+    }
+    CHECK_INT(batches, ==, 9);
+    CHECK(bt == NULL);
+    udr_changes_close(ch);
+    MUST(r, udr_sub_drop(r, "late"));
+    /* The same through the change feed: from the beginning to version 12,
+     * two batches; to version 13, which expired, an error naming it. */
+    MUST(r, udr_changes_open(r, "t", NULL, "12", &ch));
+    batches = 0;
+    while (udr_changes_next(ch, &bt) == UDR_OK && bt != NULL)
+        batches++;
+    CHECK_INT(batches, ==, 2);
+    udr_changes_close(ch);
+    MUST(r, udr_changes_open(r, "t", NULL, "13", &ch));
+    int end_rc = UDR_OK;
+    while ((end_rc = udr_changes_next(ch, &bt)) == UDR_OK && bt != NULL)
+        ;
+    CHECK_INT(end_rc, ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(udr_errmsg(r), "version 13 has expired");
+    udr_changes_close(ch);
+    udr_close(r);
+}
+
+/* A merge whose base appeared after expire let its versions go (a branch
+ * made at a kept commit of a deleted branch): the merge says the base's
+ * version expired, names it, and merges nothing. */
+static void test_merge_over_an_expired_base_says_so(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    char sql[160];
+    for (int v = 1; v <= 6; v++) {
+        snprintf(sql, sizeof sql, "SELECT range AS id, range * %d AS x FROM range(100)", v);
+        must_write(r, "t", sql, key, NULL);
+    }
+    MUST(r, udr_branch_create(r, "feat", commit_of(r, "t", "2"), NULL));
+    MUST(r, udr_use_branch(r, "feat"));
+    CHECK_STR(value(r, "UPDATE t SET x = -1 WHERE id = 1"), "1");          /* t@7 */
+    char feat_head[UDR_HASH_HEX + 1];
+    snprintf(feat_head, sizeof feat_head, "%s", commit_of(r, "t", "7"));
+    MUST(r, udr_use_branch(r, NULL));
+    MUST(r, udr_branch_delete(r, "feat", 1));
+    udr_expire_opts last = {-1, 1, NULL, 0, NULL, NULL};
+    udr_expire_report er;
+    MUST(r, udr_expire(r, &last, &er));
+    CHECK(!kept(r, "t", 2) && kept(r, "t", 6) && kept(r, "t", 7));
+    /* Back at feat's old head, which kept its version; both sides change t. */
+    MUST(r, udr_branch_create(r, "again", feat_head, NULL));
+    CHECK_STR(value(r, "UPDATE t SET x = -2 WHERE id = 2"), "1");          /* main: t@8 */
+    MUST(r, udr_use_branch(r, "again"));
+    CHECK_STR(value(r, "UPDATE t SET x = -3 WHERE id = 3"), "1");          /* again: t@9 */
+    MUST(r, udr_use_branch(r, NULL));
+    const char *head = commit_of(r, "t", "8");
+    char before[UDR_HASH_HEX + 1];
+    snprintf(before, sizeof before, "%s", head);
+    udr_merge_opts mo = {NULL, UDR_MERGE_FAIL, NULL, NULL};
+    udr_merge_info mi;
+    memset(&mi, 0, sizeof mi);
+    CHECK_INT(udr_merge(r, "again", &mo, &mi), ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(udr_errmsg(r), "merging again into main");
+    CHECK_CONTAINS(udr_errmsg(r), "table t version 2 has expired");
+    udr_merge_info_clear(&mi);
+    CHECK_STR(value(r, "SELECT count(*) FILTER (x < 0) FROM t"), "1");     /* nothing merged */
+    udr_branch_info *bl;
+    size_t nb;
+    MUST(r, udr_branch_list(r, &bl, &nb));
+    for (size_t i = 0; i < nb; i++)
+        if (strcmp(bl[i].name, "main") == 0)
+            CHECK_STR(bl[i].head, before);
+    udr_branch_info_free(bl, nb);
     udr_close(r);
 }
 
@@ -701,6 +788,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_gc_and_expire_race_a_writer),
     TEST_ENTRY(test_expire_then_gc_frees_exactly_the_unreachable),
     TEST_ENTRY(test_expire_refuses_and_reports),
+    TEST_ENTRY(test_merge_over_an_expired_base_says_so),
 };
 
 HARNESS_MAIN("gc", TESTS)

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -608,15 +609,178 @@ static void test_small_changes_and_compaction(void)
     CHECK_INT(ci.version, ==, v);
     CHECK(udr_table_compact(r, "nope", &ci) == UDR_ENOTFOUND);
     CHECK(strstr(udr_errmsg(r), "nope") != NULL);
-    /* A large delete compacts by itself. */
+    /* A third of the rows deleted: a delete file still. */
     CHECK_STR(value(r, "DELETE FROM t WHERE id % 3 = 0"), "99999");
     d = detail(r, "t");
-    CHECK_INT(d->ndeletes, ==, 0);
+    CHECK_INT(d->ndeletes, ==, 1);
     CHECK_INT(d->info.rows, ==, 199999);
     udr_table_detail_free(d);
+    /* Past half the stored rows deleted, a change compacts by itself. */
+    CHECK_STR(value(r, "DELETE FROM t WHERE id % 3 = 1"), "100000");
+    d = detail(r, "t");
+    CHECK_INT(d->ndeletes, ==, 0);
+    CHECK_INT(d->info.rows, ==, 99999);
+    udr_table_detail_free(d);
+    CHECK_STR(value(r, "SELECT count(*) || ',' || count(*) FILTER (id % 3 = 2) FROM t"),
+              "99999,99999");
     udr_fsck_stats st;
     MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
     CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
+/* Deleted rows are left out of scans through deletion vectors (delvec.h),
+ * or by an anti-join past their memory bound (UDR_DELVEC_MAX_BYTES). Random
+ * UPDATEs, DELETEs and INSERTs, each checked against a model in C; then
+ * every version read again in fresh handles: vectors for all, none (0: the
+ * anti-join for all), and a bound some versions fit under and others not. */
+enum { MODEL_MAX = 40000 };
+
+typedef struct model {
+    long long v[MODEL_MAX];
+    unsigned char alive[MODEL_MAX];
+    int n;                             /* ids 0..n-1 were ever written */
+} model;
+
+static void model_sum(const model *m, char *out, size_t size)
+{
+    long long count = 0, sum = 0, mix = 0;
+    for (int id = 0; id < m->n; id++)
+        if (m->alive[id]) {
+            count++;
+            sum += m->v[id];
+            mix += (long long)id * m->v[id] % 1000003;
+        }
+    snprintf(out, size, "%lld,%lld,%lld", count, sum, mix);
+}
+
+static const char MODEL_SQL[] = "SELECT count(*) || ',' || coalesce(sum(v), 0) || ',' || "
+                                "coalesce(sum(id * v %% 1000003), 0) FROM \"t@%llu\"";
+
+static void check_versions(const char *path, const char *limit, const uint64_t *versions,
+                           char (*sums)[64], int n)
+{
+    if (limit)
+        setenv("UDR_DELVEC_MAX_BYTES", limit, 1);
+    else
+        unsetenv("UDR_DELVEC_MAX_BYTES");
+    udr_repo *r;
+    REQUIRE(udr_open(path, &r) == UDR_OK);
+    /* Newest first, so that with a small bound the first (larger) versions
+     * take vectors while they fit, and the rest fall back. */
+    for (int i = n - 1; i >= 0; i--) {
+        char sql[256];
+        snprintf(sql, sizeof sql, MODEL_SQL, (unsigned long long)versions[i]);
+        CHECK_STR(value(r, sql), sums[i]);
+    }
+    /* A point query and a key range: the pushed-down filters keep working. */
+    CHECK(strncmp(value(r, "SELECT count(*) FROM t WHERE id BETWEEN 100 AND 200"), "ERROR", 5));
+    udr_close(r);
+    unsetenv("UDR_DELVEC_MAX_BYTES");
+}
+
+static void test_deletion_vectors_match_a_model(void)
+{
+    static model m;
+    memset(&m, 0, sizeof m);
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT range AS id, range * 3 AS v FROM range(30000)", key, NULL);
+    m.n = 30000;
+    for (int id = 0; id < m.n; id++) {
+        m.alive[id] = 1;
+        m.v[id] = id * 3LL;
+    }
+    enum { OPS = 60 };
+    uint64_t versions[OPS + 1];
+    char sums[OPS + 1][64];
+    int nv = 0;
+    versions[nv] = 1;
+    model_sum(&m, sums[nv++], sizeof sums[0]);
+    srand(7);
+    for (int op = 0; op < OPS; op++) {
+        int kind = rand() % 20, mod = 50 + rand() % 450, rest = rand() % mod;
+        int add = 1 + rand() % 1000;
+        char sql[256];
+        long long hit = 0;
+        if (kind < 11) {
+            snprintf(sql, sizeof sql, "UPDATE t SET v = v + %d WHERE id %% %d = %d", add, mod,
+                     rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest)
+                    m.v[id] += add, hit++;
+        } else if (kind < 16) {
+            snprintf(sql, sizeof sql, "DELETE FROM t WHERE id %% %d = %d", mod, rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest)
+                    m.alive[id] = 0, hit++;
+        } else {
+            int k = 1 + rand() % 300;
+            if (m.n + k > MODEL_MAX)
+                k = MODEL_MAX - m.n;
+            snprintf(sql, sizeof sql, "INSERT INTO t SELECT range, range * 7 FROM range(%d, %d)",
+                     m.n, m.n + k);
+            for (int id = m.n; id < m.n + k; id++)
+                m.alive[id] = 1, m.v[id] = id * 7LL;
+            m.n += k;
+            hit = k;
+        }
+        char want[32];
+        snprintf(want, sizeof want, "%lld", hit);
+        CHECK_STR(value(r, sql), want);
+        udr_table_detail *d;
+        MUST(r, udr_table_show(r, "t", NULL, &d));
+        versions[nv] = d->info.version;
+        udr_table_detail_free(d);
+        model_sum(&m, sums[nv], sizeof sums[0]);
+        char q[256];
+        snprintf(q, sizeof q, MODEL_SQL, (unsigned long long)versions[nv]);
+        CHECK_STR(value(r, q), sums[nv]);
+        nv++;
+    }
+    /* Some versions kept delete files (none compacted them all away). */
+    udr_table_detail *d;
+    MUST(r, udr_table_show(r, "t", NULL, &d));
+    CHECK(d->ndeletes > 0);
+    udr_table_detail_free(d);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", udr_repo_path(r));
+    udr_close(r);
+    char (*copy)[64] = malloc(sizeof sums);
+    REQUIRE(copy != NULL);
+    const char *limits[] = {NULL, "0", "16384"};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        memcpy(copy, sums, sizeof sums);
+        check_versions(path, limits[i], versions, copy, nv);
+    }
+    free(copy);
+}
+
+/* A delete file that is not Parquet any more: the query fails, naming it,
+ * and a version without it still reads. */
+static void test_damaged_delete_file_fails_its_queries(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT range AS id FROM range(50000)", key, NULL);
+    CHECK_STR(value(r, "DELETE FROM t WHERE id % 10 = 3"), "5000");
+    udr_table_detail *d;
+    MUST(r, udr_table_show(r, "t", NULL, &d));
+    REQUIRE(d->ndeletes == 1);
+    char hex[UDR_HASH_HEX + 1], file[4200];
+    snprintf(hex, sizeof hex, "%s", d->delete_hash[0]);
+    udr_table_detail_free(d);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", udr_repo_path(r));
+    snprintf(file, sizeof file, "%s/objects/%.2s/%.2s/%s", path, hex, hex + 2, hex);
+    udr_close(r);
+    REQUIRE(chmod(file, 0644) == 0);
+    REQUIRE(truncate(file, 10) == 0);
+    REQUIRE(udr_open(path, &r) == UDR_OK);
+    const char *got = value(r, "SELECT count(*) FROM t");
+    CHECK(strncmp(got, "ERROR", 5) == 0);
+    CHECK_CONTAINS(got, hex);
+    CHECK_STR(value(r, "SELECT count(*) FROM \"t@1\""), "50000");
     udr_close(r);
 }
 
@@ -624,7 +788,7 @@ static void test_small_changes_and_compaction(void)
  * files under 4096 rows, a change merges its deletes with the files of the
  * lowest size tiers (a factor 8 in rows each), so a file merged once stays
  * as it is while the next small files pile up and merge beside it. Larger
- * files stay apart, up to 32. */
+ * files stay apart, up to 64. */
 static void test_delete_files_merge_by_tier(void)
 {
     udr_repo *r = new_repo();
@@ -661,7 +825,7 @@ static void test_delete_files_merge_by_tier(void)
     }
     CHECK_STR(value(r, "SELECT count(*) || ',' || count(*) FILTER (id % 1000 < 17) FROM t"),
               "98300,0");
-    /* Files of 4096 rows or more are worth a file each: up to 32 of them. */
+    /* Files of 4096 rows or more are worth a file each: up to 64 of them. */
     must_write(r, "big", "SELECT range AS id FROM range(300000)", key, NULL);
     for (int k = 0; k < 9; k++) {
         char sql[128];
@@ -1202,6 +1366,8 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_small_changes_and_compaction),
     TEST_ENTRY(test_small_changes_without_key),
     TEST_ENTRY(test_delete_files_merge_by_tier),
+    TEST_ENTRY(test_deletion_vectors_match_a_model),
+    TEST_ENTRY(test_damaged_delete_file_fails_its_queries),
     TEST_ENTRY(test_two_processes_write_different_tables),
     TEST_ENTRY(test_commit_chunks_of_a_table),
     TEST_ENTRY(test_commit_chunks_version_numbers),
