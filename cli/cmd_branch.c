@@ -117,9 +117,9 @@ static int branch_list(cli *c, out_format fmt)
         rows[i][0] = strdup(v[i].current ? "*" : v[i].working ? "+" : "");
         rows[i][1] = strdup(v[i].name);
         rows[i][2] = v[i].has_head ? short_hash(v[i].head) : strdup("(no commits)");
-        rows[i][3] = u64s(v[i].tables);
+        rows[i][3] = v[i].broken ? strdup("BROKEN") : u64s(v[i].tables);
         rows[i][4] = strdup(v[i].created_us ? out_time(v[i].created_us, t, sizeof t) : "");
-        rows[i][5] = strdup(v[i].description);
+        rows[i][5] = strdup(v[i].broken ? v[i].broken : v[i].description);
     }
     if (rows)
         out_grid(head, 6, num, rows, n, fmt, stdout);

@@ -596,6 +596,10 @@ typedef struct udr_branch_info {
     int current;              /* the repository's current branch */
     int working;              /* this handle's branch */
     size_t tables;
+    char *broken;             /* NULL, or why the branch cannot be used: its head
+                                 commit is missing or damaged (udr_fsck names it);
+                                 every other call on it fails so, but
+                                 udr_branch_delete with force */
 } udr_branch_info;
 
 /* Creates a branch at from_ref (NULL: the handle's branch's head). */

@@ -730,11 +730,11 @@ static PyObject *repo_branches(RepoObject *self, PyObject *noargs)
     PyObject *l = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; l != NULL && i < n; i++) {
         PyObject *d = Py_BuildValue(
-            "{s:s,s:s,s:L,s:s,s:O,s:O,s:n}", "name", v[i].name, "description",
+            "{s:s,s:s,s:L,s:s,s:O,s:O,s:n,s:z}", "name", v[i].name, "description",
             v[i].description ? v[i].description : "", "created_us", (long long)v[i].created_us,
             "commit", v[i].has_head ? v[i].head : "", "current",
             v[i].current ? Py_True : Py_False, "working", v[i].working ? Py_True : Py_False,
-            "tables", (Py_ssize_t)v[i].tables);
+            "tables", (Py_ssize_t)v[i].tables, "broken", v[i].broken);
         if (d == NULL) {
             Py_CLEAR(l);
             break;

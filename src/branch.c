@@ -250,6 +250,8 @@ int branch_resolve(catalog *c, const char *ref, udr_hash *out)
     memcpy(name, ref, len);
     name[len] = '\0';
     const cat_branch *b = catalog_branch(c, name);
+    if (b == NULL && catalog_branch_any(c, name) != NULL)
+        return catalog_branch_error(c, name);     /* broken */
     const cat_tag *t = catalog_tag(c, name);
     int found = 0;
     if (b != NULL) {

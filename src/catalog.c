@@ -613,6 +613,25 @@ const char *catalog_work_branch(const catalog *c)
 
 const cat_branch *catalog_branch(const catalog *c, const char *name)
 {
+    const cat_branch *b = catalog_branch_any(c, name);
+    if (b != NULL && b->broken != NULL) {
+        err_set(c->err, UDR_ECORRUPT, "%s", b->broken);
+        return NULL;
+    }
+    return b;
+}
+
+int catalog_branch_error(const catalog *c, const char *name)
+{
+    const cat_branch *b = catalog_branch_any(c, name);
+    if (b != NULL && b->broken != NULL)
+        return err_set(c->err, UDR_ECORRUPT, "%s", b->broken);
+    return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
+                   name ? name : catalog_work_branch(c));
+}
+
+const cat_branch *catalog_branch_any(const catalog *c, const char *name)
+{
     size_t at;
     return find_branch(c, name ? name : catalog_work_branch(c), &at) ? &c->branches[at] : NULL;
 }
@@ -630,9 +649,7 @@ int catalog_set_work_branch(catalog *c, const char *name)
         return UDR_OK;
     }
     if (catalog_branch(c, name) == NULL)
-        return err_set(c->err, UDR_ENOTFOUND,
-                       "there is no branch %s (see 'udr branch' for the branches there are)",
-                       name);
+        return catalog_branch_error(c, name);
     snprintf(c->work, sizeof c->work, "%s", name);
     return UDR_OK;
 }
@@ -671,6 +688,7 @@ static void free_entries(cat_entry *e, size_t n)
 
 static void free_branch(cat_branch *b)
 {
+    free(b->broken);
     free(b->name);
     free(b->description);
     free_entries(b->tables, b->ntables);
@@ -737,12 +755,13 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
                        int64_t time_us)
 {
     cat_entry *tables = NULL;
+    char *broken = NULL;
     size_t n = 0;
     /* A branch made at another's head (the usual case) takes its tables
      * from the index rather than reading the commit object again. */
     const cat_branch *same = NULL;
     for (size_t i = 0; commit != NULL && same == NULL && i < c->nbranches; i++)
-        if (&c->branches[i] != b && c->branches[i].has_head &&
+        if (&c->branches[i] != b && c->branches[i].has_head && !c->branches[i].broken &&
             hash_equal(&c->branches[i].head, commit))
             same = &c->branches[i];
     if (same != NULL) {
@@ -759,10 +778,22 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
     } else if (commit != NULL) {
         cat_commit cm;
         int rc = catalog_read_commit(c, commit, &cm);
-        if (rc && (c->flags & CATALOG_SALVAGE) && (rc == UDR_ENOTFOUND || rc == UDR_ECORRUPT)) {
-            /* Salvage: the head is kept, without tables; fsck names it. */
+        if (rc == UDR_ENOTFOUND || rc == UDR_ECORRUPT) {
+            /* The head is kept, without tables, and the branch marked: the
+             * other branches stay usable (salvage: fsck names it). */
+            char hex[UDR_HASH_HEX + 1];
+            hash_to_hex(commit, hex);
+            char why[ERR_MSG_BYTES + 256];
+            snprintf(why, sizeof why,
+                     "branch %s cannot be used: its head, commit %s, cannot be read (%s); "
+                     "'udr fsck' names what is damaged, 'udr branch delete %s --force' "
+                     "removes the branch",
+                     b->name, hex, c->err->msg, b->name);
             err_clear(c->err);
             memset(&cm, 0, sizeof cm);
+            free(broken);
+            if ((broken = strdup(why)) == NULL)
+                return err_set(c->err, UDR_ENOMEM, "out of memory in the catalog");
         } else if (rc) {
             return rc;
         }
@@ -775,6 +806,8 @@ static int branch_move(catalog *c, cat_branch *b, const udr_hash *commit, uint64
     free_entries(b->tables, b->ntables);
     b->tables = tables;
     b->ntables = b->tcap = n;
+    free(b->broken);
+    b->broken = broken;
     b->has_head = commit != NULL;
     if (commit != NULL) {
         b->head = *commit;
@@ -1033,7 +1066,7 @@ static int load_checkpoint(catalog *c, const udr_hash *h)
     }
     if (rc == UDR_OK && r < 0)
         rc = UDR_ECORRUPT;
-    if (rc == UDR_OK && catalog_branch(c, c->current) == NULL)
+    if (rc == UDR_OK && catalog_branch_any(c, c->current) == NULL)
         rc = UDR_ECORRUPT;
     if (rc == UDR_ECORRUPT) {
         char hex[UDR_HASH_HEX + 1];
@@ -1383,7 +1416,7 @@ int catalog_refresh(catalog *c)
         return UDR_OK;                 /* salvage: the index stays at the damage */
     int rc = log_read(&c->log, apply_record, c);
     /* The handle's branch may have been deleted by another process. */
-    if (rc == UDR_OK && c->work[0] && catalog_branch(c, c->work) == NULL)
+    if (rc == UDR_OK && c->work[0] && catalog_branch_any(c, c->work) == NULL)
         c->work[0] = '\0';
     return rc;
 }
@@ -1490,7 +1523,7 @@ int catalog_commit_on(catalog *c, const cat_commit_opts *o, cat_change *changes,
     snprintf(branch, sizeof branch, "%s", o->branch ? o->branch : catalog_work_branch(c));
     const cat_branch *br = catalog_branch(c, branch);
     if (br == NULL) {
-        rc = err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')", branch);
+        rc = catalog_branch_error(c, branch);
         goto out;
     }
     if (o->check_head && !head_is(br, o->expect_has_head, &o->expect_head)) {
@@ -1617,7 +1650,7 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r)
         return rc;
     if ((rc = catalog_refresh(c)) != 0)
         goto out;
-    const cat_branch *br = catalog_branch(c, r->name);
+    const cat_branch *br = catalog_branch_any(c, r->name);
     const cat_tag *tg = catalog_tag(c, r->name);
     if (r->kind == CAT_REF_BRANCH && r->create && br != NULL)
         rc = err_set(c->err, UDR_EEXIST, "branch %s exists already", r->name);
@@ -1768,6 +1801,8 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
                        "there is no table %s (see 'udr tables' for the tables there are)", table);
     if (ref == NULL || ref[0] == '\0') {
         const cat_entry *e = catalog_head_entry(c, table);
+        if (e == NULL && catalog_branch(c, NULL) == NULL)
+            return catalog_branch_error(c, NULL);        /* broken */
         if (e == NULL) {
             if (t->nv > 0 && t->v[t->nv - 1].dropped)
                 return err_set(c->err, UDR_ENOTFOUND,
@@ -1797,6 +1832,8 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
                        table, ref, (unsigned long long)t->v[t->nv - 1].version, table);
     }
     const cat_branch *b = catalog_branch(c, ref);
+    if (b == NULL && catalog_branch_any(c, ref) != NULL)
+        return catalog_branch_error(c, ref);      /* broken */
     if (b != NULL) {
         size_t at;
         if (!find_entry(b, table, &at))
@@ -1844,6 +1881,8 @@ static int resolve_in(catalog *c, const char *table, const char *ref, cat_versio
                        "2026-11-24T10:00:00Z (see 'udr log %s', 'udr branch', 'udr tag')",
                        table, ref, ref, table);
     b = catalog_branch(c, NULL);
+    if (b == NULL)
+        return catalog_branch_error(c, NULL);
     udr_hash commit;
     int found = 0;
     int rc = b ? branch_at(c, b, at_us, &commit, &found) : UDR_OK;

@@ -231,6 +231,8 @@ typedef struct cat_branch {
     size_t ntables, tcap;
     cat_point *points;               /* the heads it had (those loaded), oldest first */
     size_t npoints, pcap;
+    char *broken;                    /* why it cannot be used (its head commit is missing
+                                        or damaged), or NULL: it has no tables then */
 } cat_branch;
 
 typedef struct cat_tag {
@@ -372,8 +374,14 @@ typedef struct cat_ref_change {
 int catalog_set_ref(catalog *c, const cat_ref_change *r);
 
 const cat_table *catalog_table(const catalog *c, const char *name);
-/* A branch by name; NULL name: the working branch. NULL if there is none. */
+/* A branch by name; NULL name: the working branch. NULL if there is none,
+ * or if it is broken (its head commit cannot be read: c->err says so). */
 const cat_branch *catalog_branch(const catalog *c, const char *name);
+/* The same, broken or not (to list or delete it). */
+const cat_branch *catalog_branch_any(const catalog *c, const char *name);
+/* The error for a name catalog_branch gave NULL for: the branch is broken
+ * (UDR_ECORRUPT, why), or there is none (UDR_ENOTFOUND). */
+int catalog_branch_error(const catalog *c, const char *name);
 const cat_tag *catalog_tag(const catalog *c, const char *name);
 /* The working branch's name: the handle's own, else the repository's. */
 const char *catalog_work_branch(const catalog *c);

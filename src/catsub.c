@@ -211,8 +211,7 @@ static int check_create(catalog *c, void *arg)
     if (catalog_sub(c, a->name) != NULL)
         return err_set(c->err, UDR_EEXIST, "subscription %s exists already", a->name);
     if (catalog_branch(c, a->branch) == NULL)
-        return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
-                       a->branch);
+        return catalog_branch_error(c, a->branch);
     if (a->ntables == 0 || a->ntables > 256)
         return err_set(c->err, UDR_EINVAL, "a subscription names 1 to 256 tables, not %zu",
                        a->ntables);

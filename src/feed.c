@@ -24,7 +24,9 @@ static int cmp_str(const void *a, const void *b)
 static const cat_branch *walk_branch(catalog *c, const feed_walk *w)
 {
     const cat_branch *b = catalog_branch(c, w->branch);
-    if (b == NULL)
+    if (b == NULL && catalog_branch_any(c, w->branch) != NULL)
+        catalog_branch_error(c, w->branch);      /* broken */
+    else if (b == NULL)
         err_set(c->err, UDR_ENOTFOUND,
                 "branch %s is not there any more (it was deleted); its changes cannot be "
                 "followed",
@@ -232,7 +234,7 @@ int feed_bound(catalog *c, const char *table, const char *branch, const char *re
         return rc;
     const cat_branch *b = catalog_branch(c, branch);
     if (b == NULL)
-        return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')", branch);
+        return catalog_branch_error(c, branch);
     if (all_digits(ref)) {
         errno = 0;
         unsigned long long n = strtoull(ref, NULL, 10);

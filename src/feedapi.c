@@ -227,8 +227,7 @@ int udr_sub_create(udr_repo *repo, const char *name, const char *const *tables, 
                            "log position %s is past the log's end (%llu)", from,
                            (unsigned long long)log_last_seq(&repo->cat.log));
     } else if (catalog_branch(&repo->cat, br) == NULL) {
-        return err_set(&repo->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
-                       br);
+        return catalog_branch_error(&repo->cat, br);
     } else if ((rc = feed_bound(&repo->cat, NULL, br, from, 1, &cursor)) != 0) {
         err_prefix(&repo->err, "subscription %s cannot start at %s", name, from);
         return rc;
@@ -337,6 +336,9 @@ int udr_sub_poll_after(udr_repo *repo, const char *name, uint64_t after, size_t 
         sb = catalog_sub(&repo->cat, name);     /* the index may have been reloaded */
     if (rc)
         return rc;
+    if (catalog_branch(&repo->cat, sb->branch) == NULL &&
+        catalog_branch_any(&repo->cat, sb->branch) != NULL)
+        return catalog_branch_error(&repo->cat, sb->branch);   /* broken */
     if (catalog_branch(&repo->cat, sb->branch) == NULL)
         return err_set(&repo->err, UDR_ENOTFOUND,
                        "subscription %s follows branch %s, which was deleted; drop it", name,

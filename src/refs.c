@@ -38,8 +38,7 @@ static int work_head(udr_repo *repo, udr_hash *h, int *has)
 {
     const cat_branch *b = catalog_branch(&repo->cat, NULL);
     if (b == NULL)
-        return err_set(&repo->err, UDR_ENOTFOUND, "the branch %s is gone",
-                       catalog_work_branch(&repo->cat));
+        return catalog_branch_error(&repo->cat, NULL);
     *has = b->has_head;
     if (b->has_head)
         *h = b->head;
@@ -96,10 +95,12 @@ int udr_branch_delete(udr_repo *repo, const char *name, int force)
     catalog *c = &repo->cat;
     if ((rc = catalog_check_ref_name(name, "branch", &repo->err)) != 0)
         return rc;
-    const cat_branch *b = catalog_branch(c, name);
+    const cat_branch *b = catalog_branch_any(c, name);
     if (b == NULL)
         return err_set(&repo->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
                        name);
+    if (b->broken != NULL && !force)
+        return err_set(&repo->err, UDR_ECORRUPT, "%s", b->broken);
     if (strcmp(name, "main") == 0)
         return err_set(&repo->err, UDR_EINVAL, "main cannot be deleted");
     if (strcmp(name, c->current) == 0)
@@ -107,7 +108,7 @@ int udr_branch_delete(udr_repo *repo, const char *name, int force)
                        "%s is the current branch; check out another one first", name);
     if (strcmp(name, catalog_work_branch(c)) == 0)
         return err_set(&repo->err, UDR_EINVAL, "%s is the branch this handle works on", name);
-    if (!force && b->has_head) {
+    if (!force && b->has_head && b->broken == NULL) {
         int held = 0;
         udr_hash head = b->head;
         if ((rc = held_elsewhere(repo, &head, name, &held)) != 0)
@@ -147,7 +148,8 @@ int udr_branch_list(udr_repo *repo, udr_branch_info **out, size_t *n)
         v[i].current = strcmp(b->name, c->current) == 0;
         v[i].working = strcmp(b->name, catalog_work_branch(c)) == 0;
         v[i].tables = b->ntables;
-        if (v[i].name == NULL || v[i].description == NULL) {
+        v[i].broken = b->broken ? strdup(b->broken) : NULL;
+        if (v[i].name == NULL || v[i].description == NULL || (b->broken && !v[i].broken)) {
             udr_branch_info_free(v, i + 1);
             return err_set(&repo->err, UDR_ENOMEM, "out of memory");
         }
@@ -162,6 +164,7 @@ void udr_branch_info_free(udr_branch_info *v, size_t n)
     for (size_t i = 0; v != NULL && i < n; i++) {
         free(v[i].name);
         free(v[i].description);
+        free(v[i].broken);
     }
     free(v);
 }
@@ -506,7 +509,7 @@ int udr_merge(udr_repo *repo, const char *source, const udr_merge_opts *opts,
     snprintf(target, sizeof target, "%s", opts->into ? opts->into : catalog_work_branch(c));
     const cat_branch *tb = catalog_branch(c, target);
     if (tb == NULL)
-        return err_set(&repo->err, UDR_ENOTFOUND, "there is no branch %s to merge into", target);
+        return catalog_branch_error(c, target);
     int had = tb->has_head;
     udr_hash ours = tb->head, theirs;
     if ((rc = branch_resolve(c, source, &theirs)) != 0)

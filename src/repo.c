@@ -738,6 +738,8 @@ int udr_table_list(udr_repo *repo, udr_version_info **out, size_t *n)
     if (rc)
         return rc;
     const cat_branch *b = catalog_branch(&repo->cat, NULL);
+    if (b == NULL && catalog_branch_any(&repo->cat, NULL) != NULL)
+        return catalog_branch_error(&repo->cat, NULL);   /* broken */
     size_t count = b ? b->ntables : 0;
     udr_version_info *v = calloc(count ? count : 1, sizeof *v);
     if (v == NULL)

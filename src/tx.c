@@ -36,8 +36,7 @@ int tx_begin(catalog *c, const char *branch, int serializable, tx_state *t)
         return rc;
     const cat_branch *b = catalog_branch(c, branch);
     if (b == NULL)
-        return err_set(c->err, UDR_ENOTFOUND, "there is no branch %s (see 'udr branch')",
-                       branch ? branch : catalog_work_branch(c));
+        return catalog_branch_error(c, branch);
     snprintf(t->branch, sizeof t->branch, "%s", b->name);
     t->serializable = serializable;
     t->has_head = b->has_head;
@@ -185,6 +184,8 @@ int tx_check(catalog *c, tx_state *t, tx_clash **clashes, size_t *n, int *has_he
     if (rc)
         return rc;
     const cat_branch *b = catalog_branch(c, t->branch);
+    if (b == NULL && catalog_branch_any(c, t->branch) != NULL)
+        return catalog_branch_error(c, t->branch);       /* broken */
     if (b == NULL)
         return err_set(c->err, UDR_ECONFLICT,
                        "branch %s was deleted while this transaction ran; nothing was committed",

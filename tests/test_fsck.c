@@ -540,10 +540,34 @@ static void test_dangling_branch(void)
     char h[UDR_HASH_HEX + 1];
     hex(&c, h);
     udr_close(r);
-    /* A normal open replays the branch and needs its commit: it fails,
-     * naming the commit. */
-    CHECK_INT(udr_open(t_path("repo"), &r), ==, UDR_ENOTFOUND);
-    CHECK_CONTAINS(udr_errmsg(r), h);
+    /* A normal open marks the branch broken and goes on: the rest of the
+     * repository reads and writes; the branch says why it cannot be used,
+     * naming the commit, and can be deleted with force. */
+    REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    CHECK_STR(value(r, "SELECT count(*) FROM users"), "201");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"users@feature\""), "201");
+    CHECK_STR(value(r, "INSERT INTO events VALUES (100, 200)"), "1");
+    const char *got = value(r, "SELECT count(*) FROM \"users@ghost\"");
+    CHECK_CONTAINS(got, "branch ghost cannot be used: its head, commit");
+    CHECK_CONTAINS(got, h);
+    CHECK_INT(udr_use_branch(r, "ghost"), ==, UDR_ECORRUPT);
+    CHECK_CONTAINS(udr_errmsg(r), "branch ghost cannot be used");
+    CHECK_INT(udr_branch_create(r, "copy", "ghost", NULL), ==, UDR_ECORRUPT);
+    udr_branch_info *bl;
+    size_t nb;
+    MUST(r, udr_branch_list(r, &bl, &nb));
+    int seen_broken = 0;
+    for (size_t i = 0; i < nb; i++) {
+        if (strcmp(bl[i].name, "ghost") == 0) {
+            seen_broken = 1;
+            CHECK(bl[i].broken != NULL && strstr(bl[i].broken, h) != NULL);
+        } else {
+            CHECK(bl[i].broken == NULL);
+        }
+    }
+    CHECK(seen_broken);
+    udr_branch_info_free(bl, nb);
+    CHECK_INT(udr_branch_delete(r, "ghost", 0), ==, UDR_ECORRUPT);
     report rep;
     fsck_closed(r, 0, &rep);
     CHECK_INT(rep.n, ==, 1);
@@ -552,6 +576,11 @@ static void test_dangling_branch(void)
     CHECK_STR(p->object, h);
     CHECK_CONTAINS(p->message, "branch ghost: its head, commit");
     CHECK_CONTAINS(p->message, "missing");
+    /* Deleted with force, the branch is gone and fsck finds nothing. */
+    REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    MUST(r, udr_branch_delete(r, "ghost", 1));
+    fsck_closed(r, 0, &rep);
+    CHECK_INT(rep.n, ==, 0);
 }
 
 static void test_dangling_tag(void)
