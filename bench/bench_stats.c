@@ -11,7 +11,7 @@
  *   are split into the first version's chunks, later chunks (the updated rows,
  *   and whole new chunks where a change compacted the table) and delete
  *   files, and the versions that compacted (no delete file) are counted:
- *   small changes compact by themselves once a fifth of the stored rows are
+ *   small changes compact by themselves once half of the stored rows are
  *   deleted ones; the chunks those compactions wrote are reported apart, and
  *   the ratio without them.
  *

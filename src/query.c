@@ -205,6 +205,11 @@ static int use_delvec(const query *q, const cat_tablever *tv, uint64_t *id)
 {
     if (q->dv == NULL || !q->con_dv_open)
         return 0;
+    /* A column of the table's own would hide DuckDB's virtual one. */
+    for (size_t i = 0; i < tv->ncols; i++)
+        if (strcasecmp(tv->cols[i].name, "file_index") == 0 ||
+            strcasecmp(tv->cols[i].name, "file_row_number") == 0)
+            return 0;
     udr_err scratch = {0};
     return delvec_for(q->dv, q->con_dv, q->root, tv, id, &scratch) == 1;
 }
@@ -214,8 +219,12 @@ static int use_delvec(const query *q, const cat_tablever *tv, uint64_t *id)
  * filename and file_row_number (where each row lies). */
 static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
 {
+    /* With a deletion vector, file_index and file_row_number are read as
+     * DuckDB's virtual columns; filename = true would make every row carry
+     * its file's name. */
     uint64_t dv = 0;
-    int marks = positions || tv->ndeletes > 0;
+    int vec = tv->ndeletes > 0 && use_delvec(q, tv, &dv);
+    int marks = positions || (tv->ndeletes > 0 && !vec);
     buf_adds(b, "SELECT ");
     for (size_t i = 0; i < tv->ncols; i++) {
         if (i)
@@ -232,7 +241,7 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
     buf_adds(b, " FROM read_parquet(");
     add_path_list(b, q, tv->chunks, tv->nchunks);
     buf_adds(b, marks ? ", filename = true, file_row_number = true)" : ")");
-    if (tv->ndeletes > 0 && use_delvec(q, tv, &dv)) {
+    if (vec) {
         /* file_index is the position in the list above; see delvec.h */
         buf_printf(b, " WHERE udr_live(%llu, file_index, file_row_number)",
                    (unsigned long long)dv);

@@ -756,6 +756,23 @@ static void test_deletion_vectors_match_a_model(void)
     free(copy);
 }
 
+/* A table with a column named as DuckDB's virtual column file_index: its
+ * deleted rows are still left out (by the anti-join: a vector would read
+ * the table's column in place of the position). */
+static void test_deletes_beside_columns_named_like_positions(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT range AS id, range % 3 AS file_index FROM range(20000)", key,
+               NULL);
+    CHECK_STR(value(r, "DELETE FROM t WHERE id % 10 = 1"), "2000");
+    CHECK_STR(value(r, "UPDATE t SET file_index = -1 WHERE id % 10 = 2"), "2000");
+    CHECK_STR(value(r, "SELECT count(*) || ',' || sum(file_index) || ',' || "
+                       "count(*) FILTER (id % 10 = 1) FROM t"),
+              "18000,13998,0");
+    udr_close(r);
+}
+
 /* A delete file that is not Parquet any more: the query fails, naming it,
  * and a version without it still reads. */
 static void test_damaged_delete_file_fails_its_queries(void)
@@ -1368,6 +1385,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_delete_files_merge_by_tier),
     TEST_ENTRY(test_deletion_vectors_match_a_model),
     TEST_ENTRY(test_damaged_delete_file_fails_its_queries),
+    TEST_ENTRY(test_deletes_beside_columns_named_like_positions),
     TEST_ENTRY(test_two_processes_write_different_tables),
     TEST_ENTRY(test_commit_chunks_of_a_table),
     TEST_ENTRY(test_commit_chunks_version_numbers),
