@@ -92,20 +92,20 @@ enum {
 };
 
 static int exec(query *q, const char *sql, duckdb_result *out, const char *what);
-static void add_ident(buf *b, const char *s)
+void qi_add_ident(buf *b, const char *s)
 {
     buf_quoted(b, s, '"');
 }
 
 /* An SQL string literal. */
-static void add_literal(buf *b, const char *s)
+void qi_add_literal(buf *b, const char *s)
 {
     buf_quoted(b, s, '\'');
 }
 
 /* ---- the replacement scan --------------------------------------------------- */
 
-static void object_path(const query *q, const udr_hash *h, char *out, size_t size)
+void qi_object_path(const query *q, const udr_hash *h, char *out, size_t size)
 {
     char rel[128];
     store_object_relpath(h, rel, sizeof rel);
@@ -120,7 +120,7 @@ static duckdb_value path_list(const query *q, const cat_chunk *chunks, size_t n)
     if (vals != NULL) {
         char path[PATH_MAX * 2];
         for (size_t i = 0; i < n; i++) {
-            object_path(q, &chunks[i].hash, path, sizeof path);
+            qi_object_path(q, &chunks[i].hash, path, sizeof path);
             vals[i] = duckdb_create_varchar(path);
         }
         list = duckdb_create_list_value(vt, vals, n);
@@ -167,7 +167,7 @@ static int prunable_key(const cat_tablever *tv)
     return tv->nkey > 0 && ranged_type(type_of(tv->cols, tv->ncols, tv->key[0]));
 }
 
-static int needs_cast(const cat_tablever *tv)
+int qi_needs_cast(const cat_tablever *tv)
 {
     for (size_t i = 0; i < tv->ncols; i++)
         if (stored_as_text(tv->cols[i].type))
@@ -175,15 +175,15 @@ static int needs_cast(const cat_tablever *tv)
     return 0;
 }
 
-static void add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_t n)
+void qi_add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_t n)
 {
     buf_addc(b, '[');
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX * 2];
-        object_path(q, &chunks[i].hash, path, sizeof path);
+        qi_object_path(q, &chunks[i].hash, path, sizeof path);
         if (i)
             buf_adds(b, ", ");
-        add_literal(b, path);
+        qi_add_literal(b, path);
     }
     buf_addc(b, ']');
 }
@@ -193,7 +193,7 @@ static void add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_
 static void add_positions_join(buf *b, const query *q)
 {
     buf_adds(b, " AS __udr_d ON __udr_d.\"row\" = file_row_number AND ");
-    add_literal(b, q->root);
+    qi_add_literal(b, q->root);
     buf_adds(b, " || '/objects/' || substr(__udr_d.chunk, 1, 2) || '/' || "
                 "substr(__udr_d.chunk, 3, 2) || '/' || __udr_d.chunk = filename");
 }
@@ -231,15 +231,15 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
             buf_adds(b, ", ");
         if (stored_as_text(tv->cols[i].type)) {
             buf_adds(b, "CAST(");
-            add_ident(b, tv->cols[i].name);
+            qi_add_ident(b, tv->cols[i].name);
             buf_printf(b, " AS %s) AS ", tv->cols[i].type);
         }
-        add_ident(b, tv->cols[i].name);
+        qi_add_ident(b, tv->cols[i].name);
     }
     if (positions)
         buf_adds(b, ", filename, file_row_number");
     buf_adds(b, " FROM read_parquet(");
-    add_path_list(b, q, tv->chunks, tv->nchunks);
+    qi_add_path_list(b, q, tv->chunks, tv->nchunks);
     buf_adds(b, marks ? ", filename = true, file_row_number = true)" : ")");
     if (vec) {
         /* file_index is the position in the list above; see delvec.h */
@@ -248,7 +248,7 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
     } else if (tv->ndeletes > 0) {
         buf_adds(b, " ANTI JOIN ");
         buf_adds(b, "(SELECT chunk, \"row\" FROM read_parquet(");
-        add_path_list(b, q, tv->deletes, tv->ndeletes);
+        qi_add_path_list(b, q, tv->deletes, tv->ndeletes);
         buf_adds(b, "))");
         add_positions_join(b, q);
     }
@@ -301,7 +301,7 @@ static int missing_object(const query *q, const char *table, uint64_t version,
     for (size_t i = 0; i < tv->nchunks + tv->ndeletes; i++) {
         const cat_chunk *ch = i < tv->nchunks ? &tv->chunks[i] : &tv->deletes[i - tv->nchunks];
         char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1];
-        object_path(q, &ch->hash, path, sizeof path);
+        qi_object_path(q, &ch->hash, path, sizeof path);
         if (access(path, F_OK) != 0) {
             hash_to_hex(&ch->hash, hex);
             snprintf(msg, size,
@@ -405,7 +405,7 @@ resolved:;
         duckdb_replacement_scan_set_error(info, q->err->msg);
         return;
     }
-    if (needs_cast(&tv) || tv.ndeletes > 0) {
+    if (qi_needs_cast(&tv) || tv.ndeletes > 0) {
         /* Deleted rows to leave out, or types Parquet cannot hold stored as
          * text to cast back: a query rather than a plain read_parquet. */
         char *sql = scan_sql(q, &tv);
@@ -519,7 +519,7 @@ static int exec(query *q, const char *sql, duckdb_result *out, const char *what)
 }
 
 /* Runs the statement built in b (and frees it). */
-static int exec_buf(query *q, buf *b, const char *what)
+int qi_exec_buf(query *q, buf *b, const char *what)
 {
     char *sql = buf_take(b, NULL);
     if (sql == NULL)
@@ -530,7 +530,7 @@ static int exec_buf(query *q, buf *b, const char *what)
 }
 
 /* Runs the statement built in b (and frees it); its result to *out. */
-static int exec_result(query *q, buf *b, duckdb_result *out, const char *what)
+int qi_exec_result(query *q, buf *b, duckdb_result *out, const char *what)
 {
     char *sql = buf_take(b, NULL);
     if (sql == NULL)
@@ -697,10 +697,10 @@ static char *nested_as_text(query *q, const char *sql, duckdb_prepared_statement
             buf_adds(&b, ", ");
         if (is_nested(duckdb_prepared_statement_column_type(ps, i))) {
             buf_adds(&b, "CAST(");
-            add_ident(&b, names[i]);
+            qi_add_ident(&b, names[i]);
             buf_adds(&b, " AS VARCHAR) AS ");
         }
-        add_ident(&b, names[i]);
+        qi_add_ident(&b, names[i]);
     }
     for (idx_t i = 0; i < n; i++)
         duckdb_free(names[i]);
@@ -822,7 +822,7 @@ static char *scalar(query *q, const char *sql, const char *what)
 
 /* ---- writing tables --------------------------------------------------------- */
 
-static void schema_free(schema *s)
+void qi_schema_free(schema *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         free(s->cols[i].name);
@@ -834,7 +834,7 @@ static void schema_free(schema *s)
 }
 
 /* The columns of a table or of a parenthesised query, less the row hash. */
-static int read_schema(query *q, const char *what, schema *s)
+int qi_read_schema(query *q, const char *what, schema *s)
 {
     buf b;
     buf_init(&b);
@@ -870,7 +870,7 @@ static int read_schema(query *q, const char *what, schema *s)
     return UDR_OK;
 }
 
-static int has_column(const schema *s, const char *name)
+int qi_has_column(const schema *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->cols[i].name, name) == 0)
@@ -878,12 +878,12 @@ static int has_column(const schema *s, const char *name)
     return 0;
 }
 
-static void add_column_list(buf *b, const schema *s)
+void qi_add_column_list(buf *b, const schema *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (i)
             buf_adds(b, ", ");
-        add_ident(b, s->cols[i].name);
+        qi_add_ident(b, s->cols[i].name);
     }
 }
 
@@ -900,14 +900,14 @@ static void add_key_label(buf *b, const char *name)
 }
 
 /* concat_ws(', ', 'k1=' || "k1"::VARCHAR, ...): a key as text for messages. */
-static void add_key_text(buf *b, const char *const *key)
+void qi_add_key_text(buf *b, const char *const *key)
 {
     buf_adds(b, "concat_ws(', ', ");
     for (size_t i = 0; key[i]; i++) {
         buf_adds(b, i ? ", " : "");
         add_key_label(b, key[i]);
         buf_adds(b, " || ");
-        add_ident(b, key[i]);
+        qi_add_ident(b, key[i]);
         buf_adds(b, "::VARCHAR");
     }
     buf_adds(b, ")");
@@ -918,7 +918,7 @@ static void add_key_list(buf *b, const char *const *key)
     for (size_t i = 0; key[i]; i++) {
         if (i)
             buf_adds(b, ", ");
-        add_ident(b, key[i]);
+        qi_add_ident(b, key[i]);
     }
 }
 
@@ -926,7 +926,7 @@ static void add_key_list(buf *b, const char *const *key)
 static int check_key(query *q, const char *table, const schema *s, const char *const *key)
 {
     for (size_t i = 0; key[i]; i++)
-        if (!has_column(s, key[i]))
+        if (!qi_has_column(s, key[i]))
             return err_set(q->err, UDR_EINVAL,
                            "key column %s is not a column of the rows written to %s", key[i],
                            table);
@@ -936,7 +936,7 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
     for (size_t i = 0; key[i]; i++) {
         if (i)
             buf_adds(&b, " OR ");
-        add_ident(&b, key[i]);
+        qi_add_ident(&b, key[i]);
         buf_adds(&b, " IS NULL");
     }
     char *sql = buf_take(&b, NULL);
@@ -964,13 +964,13 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
     buf_adds(&b, ") FROM (SELECT ");
     for (size_t i = 0; key[i]; i++) {
         buf_printf(&b, "%s", i ? ", " : "");
-        add_ident(&b, key[i]);
+        qi_add_ident(&b, key[i]);
         buf_printf(&b, " AS a%zu", i);
     }
     buf_adds(&b, " FROM __udr_rows) POSITIONAL JOIN (SELECT ");
     for (size_t i = 0; key[i]; i++) {
         buf_printf(&b, "%s", i ? ", " : "");
-        add_ident(&b, key[i]);
+        qi_add_ident(&b, key[i]);
         buf_printf(&b, " AS b%zu", i);
     }
     buf_adds(&b, " FROM __udr_rows OFFSET 1) WHERE ");
@@ -992,7 +992,7 @@ static int check_key(query *q, const char *table, const schema *s, const char *c
     /* There is one (rare): say which, and how often it repeats. */
     buf_init(&b);
     buf_adds(&b, "SELECT k || ' (' || count(*) || ' times)' FROM (SELECT ");
-    add_key_text(&b, key);
+    qi_add_key_text(&b, key);
     buf_adds(&b, " AS k FROM __udr_rows) WHERE k IN (");
     buf_adds(&b, find);
     buf_adds(&b, ") GROUP BY k");
@@ -1023,12 +1023,6 @@ static char *parenthesise(const char *src_sql)
     return buf_take(&b, NULL);
 }
 
-/* Chunk boundaries: the row numbers where chunks start, plus the total. */
-typedef struct cuts {
-    uint64_t *at;                      /* at[0] = 0, ..., at[n] = rows */
-    size_t n;
-} cuts;
-
 /* Whether a chunk ends after a row: n is the chunk's rows with this one,
  * h the row's hash. One rule for the staged and the streamed path. */
 static int cut_after(const query_chunking *k, uint64_t n, uint64_t h)
@@ -1036,7 +1030,7 @@ static int cut_after(const query_chunking *k, uint64_t n, uint64_t h)
     return n >= k->max_rows || (n >= k->min_rows && h % k->avg_rows == 0);
 }
 
-static int find_cuts(query *q, uint64_t rows, cuts *c)
+int qi_find_cuts(query *q, uint64_t rows, cuts *c)
 {
     const query_chunking *k = &q->chunking;
     char sql[256];
@@ -1109,10 +1103,10 @@ static void add_stored_columns(buf *b, const schema *s)
             buf_adds(b, ", ");
         if (stored_as_text(s->cols[k].type)) {
             buf_adds(b, "CAST(");
-            add_ident(b, s->cols[k].name);
+            qi_add_ident(b, s->cols[k].name);
             buf_adds(b, " AS VARCHAR) AS ");
         }
-        add_ident(b, s->cols[k].name);
+        qi_add_ident(b, s->cols[k].name);
     }
 }
 
@@ -1125,7 +1119,7 @@ static char *chunk_copy_sql(const schema *s, const cuts *c, size_t i, const char
     add_stored_columns(&b, s);
     buf_printf(&b, " FROM __udr_rows WHERE rowid >= %llu AND rowid < %llu) TO ",
                (unsigned long long)c->at[i], (unsigned long long)c->at[i + 1]);
-    add_literal(&b, path);
+    qi_add_literal(&b, path);
     buf_adds(&b, " " CHUNK_FORMAT);
     return buf_take(&b, NULL);
 }
@@ -1430,14 +1424,14 @@ static int fill_ranges(query *q, const schema *s, const char *const *key, const 
     buf b;
     buf_init(&b);
     buf_adds(&b, "SELECT rowid, CAST(");
-    add_ident(&b, key[0]);
+    qi_add_ident(&b, key[0]);
     buf_adds(&b, " AS BIGINT) FROM __udr_rows WHERE rowid IN (");
     for (size_t i = 0; i < n; i++)
         buf_printf(&b, "%s%llu, %llu", i ? ", " : "", (unsigned long long)c->at[i],
                    (unsigned long long)(c->at[i + 1] > c->at[i] ? c->at[i + 1] - 1 : c->at[i]));
     buf_adds(&b, ") ORDER BY rowid");
     duckdb_result r;
-    int rc = exec_result(q, &b, &r, "cannot read key ranges");
+    int rc = qi_exec_result(q, &b, &r, "cannot read key ranges");
     if (rc)
         return rc;
     idx_t k = 0, m = duckdb_row_count(&r);
@@ -1464,7 +1458,7 @@ static int fill_ranges(query *q, const schema *s, const char *const *key, const 
 }
 
 /* Writes the staged rows' chunks (sorted by key, when key is given). */
-static int write_chunks(query *q, const schema *s, const char *const *key, const cuts *c,
+int qi_write_chunks(query *q, const schema *s, const char *const *key, const cuts *c,
                         cat_chunk **out, size_t *n, udr_write_info *info)
 {
     query_pool p;
@@ -1743,7 +1737,7 @@ static int stream_job(query_pool *p, wjob **out)
     buf b;
     buf_init(&b);
     buf_printf(&b, "COPY (SELECT * FROM __udr_part(%zu)) TO ", p->njobs - 1);
-    add_literal(&b, j->path);
+    qi_add_literal(&b, j->path);
     buf_adds(&b, " " CHUNK_FORMAT);
     if ((j->sql = buf_take(&b, NULL)) == NULL)
         return err_set(p->q->err, UDR_ENOMEM, "out of memory");
@@ -1772,7 +1766,7 @@ static int write_streamed(query *q, const char *src, const schema *s, const char
     if (nkeys)
         add_key_list(&b, key);
     else
-        add_column_list(&b, s);
+        qi_add_column_list(&b, s);
     buf_adds(&b, ") AS __udr_h FROM ");
     buf_adds(&b, src);
     buf_adds(&b, " AS __udr_src");
@@ -1950,12 +1944,12 @@ static int order_by_key(query *q, const char *const *key)
     buf_adds(&b, "SELECT count(*) FROM (SELECT (");
     for (size_t i = 0; key[i]; i++) {
         buf_printf(&b, "%s", i ? ", " : "");
-        add_ident(&b, key[i]);
+        qi_add_ident(&b, key[i]);
     }
     buf_adds(&b, ") AS a FROM __udr_rows) POSITIONAL JOIN (SELECT (");
     for (size_t i = 0; key[i]; i++) {
         buf_printf(&b, "%s", i ? ", " : "");
-        add_ident(&b, key[i]);
+        qi_add_ident(&b, key[i]);
     }
     buf_adds(&b, ") AS b FROM __udr_rows OFFSET 1) WHERE b IS NOT NULL AND NOT (a < b)");
     char *sql = buf_take(&b, NULL);
@@ -1982,7 +1976,7 @@ static int order_by_key(query *q, const char *const *key)
     return rc;
 }
 
-static int stage(query *q, const char *src_sql, const char *const *key, const cat_tablever *old,
+int qi_stage(query *q, const char *src_sql, const char *const *key, const cat_tablever *old,
                  int append)
 {
     buf b;
@@ -1992,7 +1986,7 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
     /* The source's schema without running it; then one pass into the staging
      * table (a plain table, so that several connections can write chunks). */
     schema src = {0};
-    int rc = read_schema(q, sub, &src);
+    int rc = qi_read_schema(q, sub, &src);
     if (rc) {
         free(sub);
         return rc;
@@ -2002,12 +1996,12 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
     if (append && old != NULL) {
         /* The appended rows take the table's columns and types. */
         for (size_t i = 0; i < old->ncols; i++) {
-            if (!has_column(&src, old->cols[i].name)) {
+            if (!qi_has_column(&src, old->cols[i].name)) {
                 rc = err_set(q->err, UDR_EINVAL,
                              "the rows have no column %s (the table's columns must all be "
                              "there; to change the schema, write the whole table)",
                              old->cols[i].name);
-                schema_free(&src);
+                qi_schema_free(&src);
                 buf_free(&b);
                 free(sub);
                 return rc;
@@ -2015,33 +2009,33 @@ static int stage(query *q, const char *src_sql, const char *const *key, const ca
             if (i)
                 buf_adds(&b, ", ");
             buf_adds(&b, "CAST(");
-            add_ident(&b, old->cols[i].name);
+            qi_add_ident(&b, old->cols[i].name);
             buf_printf(&b, " AS %s) AS ", old->cols[i].type);
-            add_ident(&b, old->cols[i].name);
+            qi_add_ident(&b, old->cols[i].name);
         }
         if (src.n != old->ncols) {
             rc = err_set(q->err, UDR_EINVAL,
                          "the rows have %zu columns and the table %zu (to change the schema, "
                          "write the whole table)",
                          src.n, old->ncols);
-            schema_free(&src);
+            qi_schema_free(&src);
             buf_free(&b);
             free(sub);
             return rc;
         }
     } else {
-        add_column_list(&b, &src);
+        qi_add_column_list(&b, &src);
     }
     buf_adds(&b, ", hash(");
     if (key != NULL && key[0] != NULL)
         add_key_list(&b, key);
     else
-        add_column_list(&b, &src);
+        qi_add_column_list(&b, &src);
     buf_adds(&b, ") AS __udr_h FROM ");
     buf_adds(&b, sub);
     buf_adds(&b, " AS __udr_src");
     free(sub);
-    schema_free(&src);
+    qi_schema_free(&src);
     char *sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
@@ -2071,10 +2065,10 @@ static int keys_above(query *q, const cat_tablever *old, const char *const *key,
     buf_adds(&b, ")) FROM read_parquet([");
     for (size_t i = 0; i < old->nchunks; i++) {
         char path[PATH_MAX * 2];
-        object_path(q, &old->chunks[i].hash, path, sizeof path);
+        qi_object_path(q, &old->chunks[i].hash, path, sizeof path);
         if (i)
             buf_adds(&b, ", ");
-        add_literal(&b, path);
+        qi_add_literal(&b, path);
     }
     buf_adds(&b, "]))");
     char *sql = buf_take(&b, NULL);
@@ -2110,7 +2104,7 @@ static int check_new_keys(query *q, const char *table, const cat_tablever *old,
     buf b;
     buf_init(&b);
     buf_adds(&b, "SELECT ");
-    add_key_text(&b, key);
+    qi_add_key_text(&b, key);
     buf_adds(&b, " FROM __udr_rows SEMI JOIN (");
     add_scan(&b, q, old, 0);
     buf_adds(&b, ") AS __udr_old USING (");
@@ -2153,12 +2147,12 @@ static int check_appended_keys(query *q, const char *table, const cat_tablever *
     buf b;
     buf_init(&b);
     buf_adds(&b, "SELECT CAST(min(");
-    add_ident(&b, key[0]);
+    qi_add_ident(&b, key[0]);
     buf_adds(&b, ") AS BIGINT), CAST(max(");
-    add_ident(&b, key[0]);
+    qi_add_ident(&b, key[0]);
     buf_adds(&b, ") AS BIGINT) FROM __udr_rows");
     duckdb_result r;
-    int rc = exec_result(q, &b, &r, "cannot read the appended keys");
+    int rc = qi_exec_result(q, &b, &r, "cannot read the appended keys");
     if (rc)
         return rc;
     int none = duckdb_value_is_null(&r, 0, 0);
@@ -2179,7 +2173,7 @@ static int check_appended_keys(query *q, const char *table, const cat_tablever *
     return rc;
 }
 
-static uint64_t count_of(query *q, const char *table_name)
+uint64_t qi_count_of(query *q, const char *table_name)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table_name);
@@ -2190,7 +2184,7 @@ static uint64_t count_of(query *q, const char *table_name)
 }
 
 /* Writes the rows (chunk, "row") of select_sql, sorted, as a delete file. */
-static int write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
+int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
                              udr_write_info *info)
 {
     char tmp[PATH_MAX];
@@ -2202,9 +2196,9 @@ static int write_delete_file(query *q, const char *select_sql, uint64_t rows, ca
     buf_adds(&b, "COPY (SELECT chunk, \"row\" FROM (");
     buf_adds(&b, select_sql);
     buf_adds(&b, ") ORDER BY 1, 2) TO ");
-    add_literal(&b, tmp);
+    qi_add_literal(&b, tmp);
     buf_adds(&b, " " DELTA_FORMAT);
-    int rc = exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
+    int rc = qi_exec_buf(q, &b, "cannot write a delete file"), fresh = 0;
     if (rc == UDR_OK && (rc = store_adopt(q->store, tmp, &del->hash, &fresh)) == UDR_OK) {
         uint64_t size = 0;
         store_size(q->store, &del->hash, &size);
@@ -2236,22 +2230,22 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
     buf_adds(&b, "CREATE OR REPLACE TABLE __udr_old AS ");
     add_scan(&b, q, old, 1);
     buf_adds(&b, "; CREATE OR REPLACE TABLE __udr_ins AS SELECT ");
-    add_column_list(&b, s);
+    qi_add_column_list(&b, s);
     buf_adds(&b, " FROM __udr_rows EXCEPT SELECT ");
-    add_column_list(&b, s);
+    qi_add_column_list(&b, s);
     buf_adds(&b, " FROM __udr_old; CREATE OR REPLACE TABLE __udr_gone AS SELECT ");
     add_key_list(&b, key);
     buf_adds(&b, " FROM (SELECT ");
-    add_column_list(&b, s);
+    qi_add_column_list(&b, s);
     buf_adds(&b, " FROM __udr_old EXCEPT SELECT ");
-    add_column_list(&b, s);
+    qi_add_column_list(&b, s);
     buf_adds(&b, " FROM __udr_rows)");
     char *sql = buf_take(&b, NULL);
     if (sql == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
     int rc = exec(q, sql, NULL, "cannot compare with the current version");
     free(sql);
-    uint64_t nins = rc ? 0 : count_of(q, "__udr_ins"), ngone = rc ? 0 : count_of(q, "__udr_gone");
+    uint64_t nins = rc ? 0 : qi_count_of(q, "__udr_ins"), ngone = rc ? 0 : qi_count_of(q, "__udr_gone");
     if (rc || (nins + ngone) * 5 > *staged_rows ||
         (old_deleted + ngone) * QUERY_COMPACT_SHARE > chunk_rows)
         goto out;
@@ -2265,10 +2259,10 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
             goto out;
         }
-        rc = write_delete_file(q, sql, ngone, del, info);
+        rc = qi_write_delete_file(q, sql, ngone, del, info);
         free(sql);
     }
-    if (rc == UDR_OK && (rc = stage(q, "SELECT * FROM __udr_ins", key, NULL, 0)) == UDR_OK) {
+    if (rc == UDR_OK && (rc = qi_stage(q, "SELECT * FROM __udr_ins", key, NULL, 0)) == UDR_OK) {
         *staged_rows = nins;
         *delta = 1;
     }
@@ -2278,7 +2272,7 @@ out:
     return rc;
 }
 
-static int has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
+int qi_has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
 {
     for (size_t i = 0; i < n; i++)
         if (hash_equal(&v[i].hash, h))
@@ -2453,12 +2447,12 @@ static int load_ranges(query *q, const cat_tablever *tv)
                      "BIGINT)), max(TRY_CAST(stats_max_value AS BIGINT)), count(*) = "
                      "count(TRY_CAST(stats_min_value AS BIGINT)) AND count(*) = "
                      "count(TRY_CAST(stats_max_value AS BIGINT)) FROM parquet_metadata(");
-        add_path_list(&b, q, todo, n);
+        qi_add_path_list(&b, q, todo, n);
         buf_adds(&b, ") WHERE path_in_schema = ");
-        add_literal(&b, tv->key[0]);
+        qi_add_literal(&b, tv->key[0]);
         buf_adds(&b, " GROUP BY 1");
         duckdb_result r;
-        rc = exec_result(q, &b, &r, "cannot read chunk statistics");
+        rc = qi_exec_result(q, &b, &r, "cannot read chunk statistics");
         for (idx_t k = 0; rc == UDR_OK && k < duckdb_row_count(&r); k++) {
             char *hex = duckdb_value_varchar(&r, 0, k);
             udr_hash h;
@@ -2523,7 +2517,7 @@ static int cache_deletes(query *q, const cat_tablever *tv)
 {
     size_t keep = 0;
     for (size_t i = 0; i < q->ndelcache; i++)
-        if (has_chunk(tv->deletes, tv->ndeletes, &q->delcache[i]))
+        if (qi_has_chunk(tv->deletes, tv->ndeletes, &q->delcache[i]))
             keep++;
     int rc = UDR_OK;
     if (q->ndelcache == 0)
@@ -2534,7 +2528,7 @@ static int cache_deletes(query *q, const cat_tablever *tv)
         buf_init(&b);
         buf_adds(&b, "DELETE FROM __udr_delrows WHERE file NOT IN ");
         add_chunk_names(&b, tv->deletes, tv->ndeletes);
-        rc = exec_buf(q, &b, "cannot cache deleted rows");
+        rc = qi_exec_buf(q, &b, "cannot cache deleted rows");
     }
     udr_hash *now = calloc(tv->ndeletes + 1, sizeof *now);
     if (now == NULL)
@@ -2550,9 +2544,9 @@ static int cache_deletes(query *q, const cat_tablever *tv)
             buf_init(&b);
             buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM "
                            "read_parquet(", hex);
-            add_path_list(&b, q, &tv->deletes[i], 1);
+            qi_add_path_list(&b, q, &tv->deletes[i], 1);
             buf_addc(&b, ')');
-            rc = exec_buf(q, &b, "cannot read a delete file");
+            rc = qi_exec_buf(q, &b, "cannot read a delete file");
         }
         now[i] = tv->deletes[i].hash;
     }
@@ -2649,12 +2643,12 @@ static int merge_deletes(query *q, const cat_chunk *dels, size_t ndels, const ch
                  "NULL::BIGINT AS \"row\" WHERE false");
     if (ndels > 0) {
         buf_adds(&b, " UNION ALL SELECT chunk, \"row\" FROM read_parquet(");
-        add_path_list(&b, q, dels, ndels);
+        qi_add_path_list(&b, q, dels, ndels);
         buf_addc(&b, ')');
     }
     if (more_sql != NULL)
         buf_printf(&b, " UNION ALL %s", more_sql);
-    int rc = exec_buf(q, &b, "cannot read the delete files");
+    int rc = qi_exec_buf(q, &b, "cannot read the delete files");
     if (rc)
         return rc;
     buf_init(&b);
@@ -2669,11 +2663,11 @@ static int merge_deletes(query *q, const cat_chunk *dels, size_t ndels, const ch
     buf_init(&b);
     buf_printf(&b, "SELECT count(*) FROM (%s)", sql);
     duckdb_result r;
-    if ((rc = exec_result(q, &b, &r, "cannot count deleted rows")) == UDR_OK) {
+    if ((rc = qi_exec_result(q, &b, &r, "cannot count deleted rows")) == UDR_OK) {
         uint64_t n = (uint64_t)duckdb_value_int64(&r, 0, 0);
         duckdb_destroy_result(&r);
         if (n > 0)
-            rc = write_delete_file(q, sql, n, del, info);
+            rc = qi_write_delete_file(q, sql, n, del, info);
     }
     free(sql);
     return rc;
@@ -2696,21 +2690,21 @@ static int stage_tail(query *q, const cat_tablever *tv, size_t tail)
     } else {
         for (size_t i = 0; i < tv->ncols; i++) {
             buf_adds(&b, i ? ", " : "");
-            add_ident(&b, tv->cols[i].name);
+            qi_add_ident(&b, tv->cols[i].name);
         }
     }
     buf_adds(&b, ") FROM (");
     add_scan(&b, q, &t, 1);
     buf_adds(&b, ") ANTI JOIN __udr_del");
     add_positions_join(&b, q);
-    int rc = exec_buf(q, &b, "cannot fold the last chunks");
+    int rc = qi_exec_buf(q, &b, "cannot fold the last chunks");
     if (rc == UDR_OK && tv->nkey > 0)
         rc = order_by_key(q, (const char *const *)tv->key);
     return rc;
 }
 
 /* Stores a table-version object; its hash to *out. */
-static int put_tablever(query *q, const cat_tablever *tv, udr_hash *out)
+int qi_put_tablever(query *q, const cat_tablever *tv, udr_hash *out)
 {
     size_t len;
     char *text = catv_encode(tv, &len);
@@ -2722,7 +2716,7 @@ static int put_tablever(query *q, const cat_tablever *tv, udr_hash *out)
 }
 
 /* 1 if no chunk appears twice (a delete file names rows by chunk). */
-static int chunks_unique(const cat_chunk *v, size_t n)
+int qi_chunks_unique(const cat_chunk *v, size_t n)
 {
     for (size_t i = 1; i < n; i++)
         for (size_t k = 0; k < i; k++)
@@ -2749,10 +2743,10 @@ static int rewrite_whole(query *q, const char *table, const char *src_sql, const
     buf_adds(&b, ") UNION ALL SELECT ");
     for (size_t i = 0; i < old->ncols; i++) {
         buf_adds(&b, i ? ", " : "");
-        add_ident(&b, old->cols[i].name);
+        qi_add_ident(&b, old->cols[i].name);
     }
     buf_adds(&b, " FROM __udr_rows");
-    int rc = exec_buf(q, &b, "cannot rewrite the table");
+    int rc = qi_exec_buf(q, &b, "cannot rewrite the table");
     if (rc == UDR_OK)
         rc = build(q, table, "SELECT * FROM __udr_app", key, 0, base, 1, out, info);
     exec(q, "DROP TABLE IF EXISTS __udr_app", NULL, "");
@@ -2818,20 +2812,20 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
             rc = err_set(q->err, UDR_ENOMEM, "out of memory");
             goto done;
         }
-        rc = read_schema(q, sub, &s);
+        rc = qi_read_schema(q, sub, &s);
         if (rc == UDR_OK)
             rc = write_streamed(q, sub, &s, use_key, &written, &nwritten, &rows, info, &streamed);
         free(sub);
         if (rc)
             goto done;
         if (!streamed)
-            schema_free(&s);
+            qi_schema_free(&s);
     }
     if (!streamed) {
         info->staged = 1;
-        if ((rc = stage(q, src_sql, use_key, have_old ? &old : NULL, append)) != 0)
+        if ((rc = qi_stage(q, src_sql, use_key, have_old ? &old : NULL, append)) != 0)
             goto done;
-        if ((rc = read_schema(q, "__udr_rows", &s)) != 0)
+        if ((rc = qi_read_schema(q, "__udr_rows", &s)) != 0)
             goto done;
         if (keyed && (rc = check_key(q, table, &s, use_key)) != 0)
             goto done;
@@ -2861,21 +2855,21 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
                 if ((rc = merge_deletes(q, old.deletes, old.ndeletes, NULL,
                                         old.chunks + keep_chunks, tail, &newdel, info)) == UDR_OK &&
                     (rc = stage_tail(q, &old, tail)) == UDR_OK)
-                    rows = count_of(q, "__udr_rows");
+                    rows = qi_count_of(q, "__udr_rows");
                 exec(q, "DROP TABLE IF EXISTS __udr_del", NULL, "");
             }
             if (rc)
                 goto done;
         } else if (!append && !full && have_old && keyed && same_shape(&s, &old, use_key) &&
-                   !needs_cast(&old)) {
+                   !qi_needs_cast(&old)) {
             int delta = 0;
             if ((rc = try_delta(q, &old, &s, use_key, &rows, &delta, &newdel, info)) != 0)
                 goto done;
             keep_old = delta;
         }
         if (!(keep_old && rows == 0)) {
-            if ((rc = find_cuts(q, rows, &c)) != 0 ||
-                (rc = write_chunks(q, &s, keyed ? use_key : NULL, &c, &written, &nwritten,
+            if ((rc = qi_find_cuts(q, rows, &c)) != 0 ||
+                (rc = qi_write_chunks(q, &s, keyed ? use_key : NULL, &c, &written, &nwritten,
                                    info)) != 0)
                 goto done;
         }
@@ -2896,7 +2890,7 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         memmove(tv.chunks, tv.chunks + 1, (tv.nchunks - 1) * sizeof *tv.chunks);
         tv.nchunks--;
     }
-    if (keep_old && !chunks_unique(tv.chunks, tv.nchunks)) {
+    if (keep_old && !qi_chunks_unique(tv.chunks, tv.nchunks)) {
         /* A new chunk has the bytes of one kept (rows deleted, then written
          * again): a delete file could not tell the two apart, so the whole
          * table is written anew. */
@@ -2929,7 +2923,7 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         nkey++;
     tv.key = (char **)use_key;
     tv.nkey = nkey;
-    rc = put_tablever(q, &tv, out);
+    rc = qi_put_tablever(q, &tv, out);
     tv.cols = NULL;
     tv.key = NULL;
     if (rc)
@@ -2945,7 +2939,7 @@ done:
     free(tv.deletes);
     free(written);
     free(c.at);
-    schema_free(&s);
+    qi_schema_free(&s);
     catv_free(&old);
     return rc;
 }
@@ -3049,9 +3043,9 @@ static int write_one_chunk(query *q, const cat_tablever *tv, const char *from,
     buf_adds(&b, " FROM (SELECT ");
     for (size_t i = 0; i < tv->ncols; i++) {
         buf_adds(&b, i ? ", CAST(" : "CAST(");
-        add_ident(&b, tv->cols[i].name);
+        qi_add_ident(&b, tv->cols[i].name);
         buf_printf(&b, " AS %s) AS ", tv->cols[i].type);
-        add_ident(&b, tv->cols[i].name);
+        qi_add_ident(&b, tv->cols[i].name);
     }
     buf_printf(&b, " FROM %s)", from);
     if (tv->nkey > 0) {
@@ -3059,7 +3053,7 @@ static int write_one_chunk(query *q, const cat_tablever *tv, const char *from,
         add_key_list(&b, (const char *const *)tv->key);
     }
     buf_adds(&b, ") TO ");
-    add_literal(&b, tmp);
+    qi_add_literal(&b, tmp);
     buf_adds(&b, " " DELTA_FORMAT);
     duckdb_result r;
     char *sql = buf_take(&b, NULL);
@@ -3088,11 +3082,11 @@ static int write_one_chunk(query *q, const cat_tablever *tv, const char *from,
     } else if (rc == UDR_OK && ch->rows > 0 && prunable_key(tv)) {
         buf_init(&b);
         buf_adds(&b, "SELECT CAST(min(");
-        add_ident(&b, tv->key[0]);
+        qi_add_ident(&b, tv->key[0]);
         buf_adds(&b, ") AS BIGINT), CAST(max(");
-        add_ident(&b, tv->key[0]);
+        qi_add_ident(&b, tv->key[0]);
         buf_printf(&b, ") AS BIGINT) FROM %s", from);
-        if ((rc = exec_result(q, &b, &r, "cannot read a key range")) == UDR_OK) {
+        if ((rc = qi_exec_result(q, &b, &r, "cannot read a key range")) == UDR_OK) {
             ch->has_range = !duckdb_value_is_null(&r, 0, 0) && !duckdb_value_is_null(&r, 1, 0);
             ch->lo = duckdb_value_int64(&r, 0, 0);
             ch->hi = duckdb_value_int64(&r, 1, 0);
@@ -3132,7 +3126,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
         for (size_t k = 0; k < old.nkey; k++)
             if (strcmp(req->columns[i], old.key[k]) == 0)
                 goto out;
-    if (!chunks_unique(old.chunks, old.nchunks))
+    if (!qi_chunks_unique(old.chunks, old.nchunks))
         goto out;
     /* A condition on the key reads only the chunks whose range holds it. */
     cat_tablever view = old;
@@ -3186,7 +3180,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
         goto out;
     }
     buf_adds(&b, ") AS ");
-    add_ident(&b, table);
+    qi_add_ident(&b, table);
     if (req->where != NULL)
         buf_printf(&b, " WHERE (%s)", req->where);
     char *hit_sql = buf_take(&b, NULL);
@@ -3241,7 +3235,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
                    : err_set(q->err, UDR_ENOMEM, "out of memory");
         free(merge);
     } else {
-        rc = write_delete_file(q, hit_positions, *matched, &del, info);
+        rc = qi_write_delete_file(q, hit_positions, *matched, &del, info);
         /* The next change finds these rows in memory, not in the file. */
         if (rc == UDR_OK && q->ndelcache > 0) {
             udr_hash *more = realloc(q->delcache, (q->ndelcache + 1) * sizeof *more);
@@ -3250,7 +3244,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
             buf_init(&b);
             buf_printf(&b, "INSERT INTO __udr_delrows SELECT '%s', chunk, \"row\" FROM (%s)", hex,
                        hit_positions);
-            if (more != NULL && exec_buf(q, &b, "cannot cache deleted rows") == UDR_OK)
+            if (more != NULL && qi_exec_buf(q, &b, "cannot cache deleted rows") == UDR_OK)
                 more[q->ndelcache++] = del.hash;
             if (more != NULL)
                 q->delcache = more;
@@ -3273,16 +3267,16 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     } else if (req->replace != NULL) {
         /* The rows as updated, and those of the small chunks folded, into
          * new chunks in key order. */
-        rc = stage(q, "SELECT * EXCLUDE (filename, file_row_number) FROM __udr_hit",
+        rc = qi_stage(q, "SELECT * EXCLUDE (filename, file_row_number) FROM __udr_hit",
                    (const char *const *)old.key, &old, 1);
         if (rc == UDR_OK && fold_tail)
             rc = stage_tail(q, &old, tail);
         if (rc == UDR_OK)
-            rc = read_schema(q, "__udr_rows", &s);
+            rc = qi_read_schema(q, "__udr_rows", &s);
         if (rc == UDR_OK)
-            rows = count_of(q, "__udr_rows");
-        if (rc == UDR_OK && rows > 0 && (rc = find_cuts(q, rows, &c)) == UDR_OK)
-            rc = write_chunks(q, &s, (const char *const *)old.key, &c, &written, &nwritten,
+            rows = qi_count_of(q, "__udr_rows");
+        if (rc == UDR_OK && rows > 0 && (rc = qi_find_cuts(q, rows, &c)) == UDR_OK)
+            rc = qi_write_chunks(q, &s, (const char *const *)old.key, &c, &written, &nwritten,
                               info);
         if (rc)
             goto out;
@@ -3304,13 +3298,13 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
             tv.deletes[tv.ndeletes++] = old.deletes[i];
     if (del.rows > 0)
         tv.deletes[tv.ndeletes++] = del;
-    if (!chunks_unique(tv.chunks, tv.nchunks))
+    if (!qi_chunks_unique(tv.chunks, tv.nchunks))
         goto out;                      /* a new chunk as one kept: rewrite */
     /* An update keeps the count (folded chunks' rows only move). */
     tv.rows = req->replace != NULL ? old.rows : old.rows - *matched;
     tv.has_parent = 1;
     tv.parent = *base;
-    rc = put_tablever(q, &tv, out);
+    rc = qi_put_tablever(q, &tv, out);
     if (rc == UDR_OK) {
         *done = 1;
         info->rows = tv.rows;
@@ -3329,771 +3323,8 @@ out:
     free(pick);
     free(written);
     free(c.at);
-    schema_free(&s);
+    qi_schema_free(&s);
     catv_free(&old);
-    return rc;
-}
-
-/* ---- diff ------------------------------------------------------------------- */
-
-/* A view of a (sharing its columns, key and deletes; free view->chunks
- * only) restricted to the chunks whose live rows other may not have as
- * they are: chunks other lacks, and chunks named by a delete file that only
- * one of the two has (their deleted rows may differ). Reads those delete
- * files only. */
-static int differing_view(query *q, const cat_tablever *a, const cat_tablever *other,
-                          cat_tablever *view)
-{
-    *view = *a;
-    view->chunks = calloc(a->nchunks + 1, sizeof *view->chunks);
-    view->nchunks = 0;
-    if (view->chunks == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    char *touched = calloc(a->nchunks + 1, 1);
-    if (touched == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    /* Delete files on one side only: which chunks they touch. */
-    buf b;
-    buf_init(&b);
-    size_t nfiles = 0;
-    for (int side = 0; side < 2; side++) {
-        const cat_tablever *x = side ? other : a, *y = side ? a : other;
-        for (size_t i = 0; i < x->ndeletes; i++) {
-            if (has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash))
-                continue;
-            char path[PATH_MAX * 2];
-            object_path(q, &x->deletes[i].hash, path, sizeof path);
-            buf_adds(&b, nfiles++ ? ", " : "SELECT DISTINCT chunk FROM read_parquet([");
-            add_literal(&b, path);
-        }
-    }
-    int rc = UDR_OK;
-    if (nfiles > 0) {
-        buf_adds(&b, "])");
-        char *sql = buf_take(&b, NULL);
-        duckdb_result r;
-        rc = sql ? exec(q, sql, &r, "cannot read delete files") : UDR_ENOMEM;
-        free(sql);
-        for (idx_t i = 0; rc == UDR_OK && i < duckdb_row_count(&r); i++) {
-            char *hex = duckdb_value_varchar(&r, 0, i);
-            udr_hash h;
-            if (hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK)
-                for (size_t k = 0; k < a->nchunks; k++)
-                    if (hash_equal(&a->chunks[k].hash, &h))
-                        touched[k] = 1;
-            duckdb_free(hex);
-        }
-        if (rc == UDR_OK)
-            duckdb_destroy_result(&r);
-    } else {
-        buf_free(&b);
-    }
-    for (size_t i = 0; rc == UDR_OK && i < a->nchunks; i++)
-        if (touched[i] || !has_chunk(other->chunks, other->nchunks, &a->chunks[i].hash))
-            view->chunks[view->nchunks++] = a->chunks[i];
-    free(touched);
-    return rc;
-}
-
-/* ---- where two versions differ ------------------------------------------------
-
-   Rows two versions may not share as they are: the chunks one side lacks
-   (read whole, less that side's deletes), and rows of chunks both share that
-   one side deletes and the other does not. Those rows are found by comparing
-   the (chunk, row) sets of the delete files only one side has, so a fold
-   (eight delete files rewritten as one) costs the rows it newly deletes,
-   not the rows it folds; only the chunks holding them are read. */
-
-
-static void add_path(buf *b, const query *q, const udr_hash *h)
-{
-    char path[PATH_MAX * 2];
-    object_path(q, h, path, sizeof path);
-    add_literal(b, path);
-}
-
-/* read_parquet([the delete files of x that y lacks]) as (chunk, row), or
- * an empty relation. */
-static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
-                             const cat_tablever *y, int common)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < x->ndeletes; i++) {
-        if (has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash) != common)
-            continue;
-        buf_adds(b, n++ ? ", " : "(SELECT chunk, \"row\" FROM read_parquet([");
-        add_path(b, q, &x->deletes[i].hash);
-    }
-    buf_adds(b, n ? "]))" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
-}
-
-/* The rows of chunks both versions have that one deletes and the other
- * does not: side 1 (live in a, deleted in b), side 0 (the other way). */
-int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
-{
-    memset(d, 0, sizeof *d);
-    int any = 0;
-    for (size_t i = 0; i < a->ndeletes && !any; i++)
-        any = !has_chunk(b->deletes, b->ndeletes, &a->deletes[i].hash);
-    for (size_t i = 0; i < b->ndeletes && !any; i++)
-        any = !has_chunk(a->deletes, a->ndeletes, &b->deletes[i].hash);
-    if (!any)
-        return UDR_OK;               /* the same delete files: no such row */
-    buf s;
-    buf_init(&s);
-    buf_adds(&s, "WITH x AS (SELECT * FROM ");
-    add_only_deletes(&s, q, b, a, 0);
-    buf_adds(&s, "), y AS (SELECT * FROM ");
-    add_only_deletes(&s, q, a, b, 0);
-    buf_adds(&s, "), c AS (SELECT * FROM ");
-    add_only_deletes(&s, q, a, b, 1);
-    buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x EXCEPT SELECT * FROM y EXCEPT SELECT * "
-                 "FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y EXCEPT SELECT * FROM x "
-                 "EXCEPT SELECT * FROM c)");
-    duckdb_result r;
-    int rc = exec_result(q, &s, &r, "cannot read delete files");
-    if (rc)
-        return rc;
-    idx_t n = duckdb_row_count(&r);
-    d->v = calloc(n + 1, sizeof *d->v);
-    for (idx_t i = 0; d->v != NULL && i < n; i++) {
-        char *hex = duckdb_value_varchar(&r, 1, i);
-        pos p = {duckdb_value_int32(&r, 0, i) != 0, {{0}}, duckdb_value_int64(&r, 2, i)};
-        /* Only chunks both have: the others are read whole. */
-        if (hex != NULL && udr_hash_from_hex(hex, &p.chunk) == UDR_OK &&
-            has_chunk(a->chunks, a->nchunks, &p.chunk) &&
-            has_chunk(b->chunks, b->nchunks, &p.chunk))
-            d->v[d->n++] = p;
-        duckdb_free(hex);
-    }
-    duckdb_destroy_result(&r);
-    return d->v ? UDR_OK : err_set(q->err, UDR_ENOMEM, "out of memory");
-}
-
-/* SELECT x's columns FROM the rows x may have and y not: x's own chunks
- * (less x's deletes), and the rows of shared chunks on this side of d. */
-void qi_add_side(buf *s, const query *q, const cat_tablever *x, const cat_tablever *y,
-                     const diffs *d, int side)
-{
-    cat_tablever own = *x;
-    cat_chunk *chunks = calloc(x->nchunks + 1, sizeof *chunks);
-    own.chunks = chunks;
-    own.nchunks = 0;
-    for (size_t i = 0; chunks != NULL && i < x->nchunks; i++)
-        if (!has_chunk(y->chunks, y->nchunks, &x->chunks[i].hash))
-            chunks[own.nchunks++] = x->chunks[i];
-    size_t parts = 0;
-    if (own.nchunks > 0) {
-        add_scan(s, q, &own, 0);
-        parts++;
-    }
-    /* The shared chunks' rows, by position: one scan of the chunks that
-     * hold them (in parallel), joined with the positions. */
-    cat_tablever touched = *x;
-    cat_chunk *tc = calloc(d->n + 1, sizeof *tc);
-    touched.chunks = tc;
-    touched.nchunks = 0;
-    touched.ndeletes = 0;
-    buf places;
-    buf_init(&places);
-    for (size_t i = 0; tc != NULL && i < d->n; i++) {
-        if (d->v[i].side != side)
-            continue;
-        if (!has_chunk(tc, touched.nchunks, &d->v[i].chunk))
-            tc[touched.nchunks++] = (cat_chunk){d->v[i].chunk, 0, 0, 0, 0, 0};
-        char path[PATH_MAX * 2];
-        object_path(q, &d->v[i].chunk, path, sizeof path);
-        buf_adds(&places, places.len ? ", (" : "(");
-        add_literal(&places, path);
-        buf_printf(&places, ", %lld)", (long long)d->v[i].row);
-    }
-    if (touched.nchunks > 0) {
-        buf_adds(s, parts++ ? " UNION ALL SELECT * EXCLUDE (filename, file_row_number) FROM ("
-                            : "SELECT * EXCLUDE (filename, file_row_number) FROM (");
-        add_scan(s, q, &touched, 1);
-        buf_adds(s, ") SEMI JOIN (VALUES ");
-        buf_add(s, places.data, places.len);
-        buf_adds(s, ") AS __udr_p(f, r) ON filename = __udr_p.f AND file_row_number = __udr_p.r");
-    }
-    buf_free(&places);
-    free(tc);
-    if (parts == 0) {
-        /* Nothing: an empty relation of x's shape. */
-        cat_tablever any = *x;
-        any.nchunks = x->nchunks > 0 ? 1 : 0;
-        any.ndeletes = 0;
-        buf_adds(s, "SELECT * FROM (");
-        add_scan(s, q, &any, 0);
-        buf_adds(s, ") LIMIT 0");
-    }
-    free(chunks);
-}
-
-/* (SELECT cols FROM the rows a has and other may not have as they are):
- * what a diff of a against other reads. Chunks other lacks are read whole
- * (less a's deleted rows); from a chunk both share, only the rows other
- * deletes and a does not (the chunk is the same file on both sides, so
- * nothing else in it can differ). */
-static int add_only_chunks(buf *b, query *q, const cat_tablever *a, const cat_tablever *other,
-                           const schema *cols)
-{
-    diffs d;
-    int rc = qi_read_diffs(q, a, other, &d);
-    if (rc)
-        return rc;
-    buf_adds(b, "(SELECT ");
-    add_column_list(b, cols);
-    buf_adds(b, " FROM (");
-    qi_add_side(b, q, a, other, &d, 1);
-    buf_adds(b, "))");
-    free(d.v);
-    return UDR_OK;
-}
-
-int query_diff(query *q, const char *table, const char *from, const char *to,
-               const char *const *key, udr_diff *counts, duckdb_result *rows)
-{
-    memset(counts, 0, sizeof *counts);
-    int rc = ensure_open(q);
-    if (rc == UDR_OK)
-        rc = catalog_refresh(q->cat);
-    if (rc)
-        return rc;
-    cat_version va, vb;
-    cat_tablever a = {0}, b = {0};
-    if ((rc = catalog_resolve(q->cat, table, from, &va)) != 0 ||
-        (rc = catalog_resolve(q->cat, table, to, &vb)) != 0 ||
-        (rc = catalog_read_tablever(q->cat, &va.hash, &a)) != 0 ||
-        (rc = catalog_read_tablever(q->cat, &vb.hash, &b)) != 0) {
-        catv_free(&a);
-        return rc;
-    }
-    if (catv_is_raw(&a) || catv_is_raw(&b)) {
-        rc = catv_raw_error(q->err, table, catv_is_raw(&a) ? va.version : vb.version,
-                            "it has no rows to compare");
-        catv_free(&a);
-        catv_free(&b);
-        return rc;
-    }
-    /* Compare on the columns both versions have; the key: the one given,
-     * else the newer version's own. */
-    schema common = {calloc(b.ncols + 1, sizeof(cat_column)), 0};
-    for (size_t i = 0; common.cols && i < b.ncols; i++)
-        for (size_t j = 0; j < a.ncols; j++)
-            if (strcmp(b.cols[i].name, a.cols[j].name) == 0) {
-                common.cols[common.n].name = strdup(b.cols[i].name);
-                common.cols[common.n].type = strdup(b.cols[i].type);
-                common.n++;
-                break;
-            }
-    const char *const *k = key != NULL && key[0] != NULL ? key : (const char *const *)b.key;
-    size_t nk = 0;
-    while (k != NULL && k[nk] != NULL)
-        nk++;
-    for (size_t i = 0; i < nk; i++)
-        if (!has_column(&common, k[i])) {
-            rc = err_set(q->err, UDR_EINVAL, "key column %s is not in both versions of %s", k[i],
-                         table);
-            goto done;
-        }
-    if (common.n == 0) {
-        rc = err_set(q->err, UDR_EINVAL, "the two versions of %s have no column in common", table);
-        goto done;
-    }
-    buf s;
-    buf_init(&s);
-    buf_adds(&s, "WITH a AS ");
-    if ((rc = add_only_chunks(&s, q, &a, &b, &common)) != 0) {
-        buf_free(&s);
-        goto done;
-    }
-    buf_adds(&s, ", b AS ");
-    if ((rc = add_only_chunks(&s, q, &b, &a, &common)) != 0) {
-        buf_free(&s);
-        goto done;
-    }
-    if (nk == 0) {
-        /* Whole rows, as multisets: what is in one and not the other. */
-        buf_adds(&s, " SELECT * FROM (SELECT 'added' AS change, * FROM "
-                     "(SELECT * FROM b EXCEPT ALL SELECT * FROM a) UNION ALL "
-                     "SELECT 'removed', * FROM (SELECT * FROM a EXCEPT ALL SELECT * FROM b)) "
-                     "ORDER BY ALL");
-    } else {
-        buf kl;
-        buf_init(&kl);
-        add_key_list(&kl, k);
-        const char *keys = kl.data ? kl.data : "";
-        buf_printf(&s,
-                   ", added AS (SELECT * FROM b ANTI JOIN a USING (%s)),"
-                   " removed AS (SELECT * FROM a ANTI JOIN b USING (%s)),"
-                   " after AS (SELECT * FROM (SELECT * FROM b EXCEPT SELECT * FROM a)"
-                   " SEMI JOIN a USING (%s)),"
-                   " before AS (SELECT * FROM (SELECT * FROM a EXCEPT SELECT * FROM b)"
-                   " SEMI JOIN b USING (%s))"
-                   " SELECT * FROM (SELECT 'added' AS change, * FROM added UNION ALL"
-                   " SELECT 'removed', * FROM removed UNION ALL"
-                   " SELECT 'before', * FROM before UNION ALL SELECT 'after', * FROM after)"
-                   " ORDER BY %s, change = 'after'",
-                   keys, keys, keys, keys, keys);
-        buf_free(&kl);
-    }
-    char *sql = buf_take(&s, NULL);
-    if (sql == NULL) {
-        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        goto done;
-    }
-    duckdb_result r;
-    rc = qi_exec_shown(q, sql, &r, "cannot compute the diff");
-    free(sql);
-    if (rc)
-        goto done;
-    idx_t n = duckdb_row_count(&r);
-    for (idx_t i = 0; i < n; i++) {
-        char *c = duckdb_value_varchar(&r, 0, i);
-        if (c && strcmp(c, "added") == 0)
-            counts->rows_added++;
-        else if (c && strcmp(c, "removed") == 0)
-            counts->rows_removed++;
-        else if (c && strcmp(c, "after") == 0)
-            counts->rows_modified++;
-        duckdb_free(c);
-    }
-    counts->from_version = va.version;
-    counts->to_version = vb.version;
-    if (rows != NULL)
-        *rows = r;
-    else
-        duckdb_destroy_result(&r);
-done:
-    schema_free(&common);
-    catv_free(&a);
-    catv_free(&b);
-    return rc;
-}
-
-/* ---- three-way merge of a keyed table's rows -------------------------------- */
-
-static int report_rows(query *q, const char *table, const char *const *key,
-                       const char *resolution);
-
-/* {'c1': "c1", ...}: a row as a struct with the columns' names. */
-static void add_row_struct(buf *b, const cat_tablever *tv)
-{
-    buf_addc(b, '{');
-    for (size_t i = 0; i < tv->ncols; i++) {
-        buf_adds(b, i ? ", " : "");
-        add_literal(b, tv->cols[i].name);
-        buf_adds(b, ": ");
-        add_ident(b, tv->cols[i].name);
-    }
-    buf_addc(b, '}');
-}
-
-/* CREATE TABLE name AS the keys whose rows differ between from and to (each
- * side read only where it may differ), with both rows as structs. */
-static int changes_table(query *q, const char *name, const cat_tablever *from,
-                         const cat_tablever *to, const char *from_col, const char *to_col)
-{
-    schema cols = {from->cols, from->ncols};
-    const char *const *key = (const char *const *)from->key;
-    buf b;
-    buf_init(&b);
-    buf_printf(&b, "CREATE OR REPLACE TABLE %s AS SELECT ", name);
-    add_key_list(&b, key);
-    buf_printf(&b, ", f.__r AS %s, t.__r AS %s FROM (SELECT ", from_col, to_col);
-    add_key_list(&b, key);
-    buf_adds(&b, ", ");
-    add_row_struct(&b, from);
-    buf_adds(&b, " AS __r FROM ");
-    int rc = add_only_chunks(&b, q, from, to, &cols);
-    buf_adds(&b, ") f FULL JOIN (SELECT ");
-    add_key_list(&b, key);
-    buf_adds(&b, ", ");
-    add_row_struct(&b, to);
-    buf_adds(&b, " AS __r FROM ");
-    if (rc == UDR_OK)
-        rc = add_only_chunks(&b, q, to, from, &cols);
-    buf_adds(&b, ") t USING (");
-    add_key_list(&b, key);
-    buf_adds(&b, ") WHERE f.__r IS DISTINCT FROM t.__r");
-    char *sql = buf_take(&b, NULL);
-    if (rc == UDR_OK)
-        rc = sql ? exec(q, sql, NULL, "cannot compare two versions") : UDR_ENOMEM;
-    free(sql);
-    return rc;
-}
-
-static int same_columns(const cat_tablever *a, const cat_tablever *b)
-{
-    if (a->nkey != b->nkey || a->nkey == 0 || !catv_same_columns(a, b))
-        return 0;
-    for (size_t i = 0; i < a->nkey; i++)
-        if (strcmp(a->key[i], b->key[i]) != 0)
-            return 0;
-    return 1;
-}
-
-int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
-                     const udr_hash *ours_h, const udr_hash *theirs_h, int take_theirs,
-                     int keep_ours, int strict, udr_hash *out, uint64_t *nconflicts,
-                     int *mergeable, udr_write_info *info)
-{
-    memset(info, 0, sizeof *info);
-    *nconflicts = 0;
-    *mergeable = 0;
-    int rc = ensure_open(q);
-    if (rc)
-        return rc;
-    cat_tablever base = {0}, ours = {0}, theirs = {0};
-    if ((rc = catalog_read_tablever(q->cat, base_h, &base)) != 0 ||
-        (rc = catalog_read_tablever(q->cat, ours_h, &ours)) != 0 ||
-        (rc = catalog_read_tablever(q->cat, theirs_h, &theirs)) != 0)
-        goto done;
-    /* Row by row only with one key and one schema on all three sides. */
-    if (!same_columns(&base, &ours) || !same_columns(&base, &theirs))
-        goto done;
-    *mergeable = 1;
-    const char *const *key = (const char *const *)ours.key;
-    buf kl;
-    buf_init(&kl);
-    add_key_list(&kl, key);
-    char *keys = buf_take(&kl, NULL);
-    if (keys == NULL) {
-        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = changes_table(q, "__udr_mt", &base, &theirs, "base_r", "their_r")) != 0 ||
-        (rc = changes_table(q, "__udr_mo", &base, &ours, "base_r", "our_r")) != 0) {
-        free(keys);
-        goto done;
-    }
-    /* Conflicts: a key both sides changed, differently. The rows theirs
-     * brings: its changes to keys ours left alone, and under "theirs" the
-     * conflicting ones. */
-    buf b;
-    buf_init(&b);
-    buf_printf(&b,
-               "CREATE OR REPLACE TABLE __udr_conflicts AS SELECT %s, t.base_r, o.our_r, "
-               "t.their_r FROM __udr_mt t JOIN __udr_mo o USING (%s) "
-               "WHERE %s; "
-               "CREATE OR REPLACE TABLE __udr_ma AS SELECT %s, their_r FROM __udr_mt "
-               "ANTI JOIN __udr_mo USING (%s)%s",
-               keys, keys, strict ? "true" : "t.their_r IS DISTINCT FROM o.our_r", keys, keys,
-               take_theirs ? " UNION ALL SELECT * EXCLUDE (base_r, our_r) FROM __udr_conflicts"
-                           : "");
-    char *sql = buf_take(&b, NULL);
-    rc = sql ? exec(q, sql, NULL, "cannot merge rows") : err_set(q->err, UDR_ENOMEM, "out of memory");
-    free(sql);
-    if (rc == UDR_OK) {
-        *nconflicts = count_of(q, "__udr_conflicts");
-        if (*nconflicts > 0)
-            rc = report_rows(q, table, key,
-                             take_theirs ? "took theirs" : keep_ours ? "kept ours" : "conflict");
-    }
-    if (rc == UDR_OK) {
-        uint64_t napply = count_of(q, "__udr_ma");
-        if ((*nconflicts > 0 && !take_theirs && !keep_ours) || napply == 0) {
-            *out = *ours_h;            /* nothing to write (or not allowed to) */
-            free(keys);
-            goto done;
-        }
-        /* Where the rows to replace lie in ours: only in chunks that differ
-         * from base or from theirs (elsewhere nothing changed on theirs'
-         * side, and ours kept base's rows). */
-        cat_tablever va = {0}, vb = {0};
-        rc = differing_view(q, &ours, &base, &va);
-        if (rc == UDR_OK)
-            rc = differing_view(q, &ours, &theirs, &vb);
-        cat_tablever where = ours;
-        where.chunks = calloc(ours.nchunks + 1, sizeof *where.chunks);
-        where.nchunks = 0;
-        for (size_t i = 0; rc == UDR_OK && where.chunks && i < ours.nchunks; i++)
-            if (has_chunk(va.chunks, va.nchunks, &ours.chunks[i].hash) ||
-                has_chunk(vb.chunks, vb.nchunks, &ours.chunks[i].hash))
-                where.chunks[where.nchunks++] = ours.chunks[i];
-        free(va.chunks);
-        free(vb.chunks);
-        if (rc == UDR_OK && where.chunks == NULL)
-            rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        cat_chunk del = {0};
-        uint64_t ndel = 0;
-        if (rc == UDR_OK && where.nchunks > 0) {
-            buf_init(&b);
-            buf_adds(&b, "CREATE OR REPLACE TABLE __udr_gone AS SELECT string_split(filename, '/')"
-                         "[-1] AS chunk, file_row_number AS \"row\" FROM (");
-            add_scan(&b, q, &where, 1);
-            buf_printf(&b, ") SEMI JOIN __udr_ma USING (%s) ORDER BY 1, 2", keys);
-            sql = buf_take(&b, NULL);
-            rc = sql ? exec(q, sql, NULL, "cannot find the rows to replace") : UDR_ENOMEM;
-            free(sql);
-            ndel = rc == UDR_OK ? count_of(q, "__udr_gone") : 0;
-        }
-        free(where.chunks);
-        if (rc == UDR_OK && ndel > 0)
-            rc = write_delete_file(q, "SELECT chunk, \"row\" FROM __udr_gone", ndel, &del, info);
-        /* Theirs' rows go into new chunks, sorted by the key. */
-        cuts c = {0};
-        schema s = {0};
-        cat_chunk *written = NULL;
-        size_t nwritten = 0;
-        uint64_t nins = 0;
-        if (rc == UDR_OK &&
-            (rc = stage(q, "SELECT unnest(their_r) FROM __udr_ma WHERE their_r IS NOT NULL", key,
-                        NULL, 0)) == UDR_OK &&
-            (rc = read_schema(q, "__udr_rows", &s)) == UDR_OK) {
-            nins = count_of(q, "__udr_rows");
-            if (nins > 0 && (rc = find_cuts(q, nins, &c)) == UDR_OK)
-                rc = write_chunks(q, &s, key, &c, &written, &nwritten, info);
-        }
-        exec(q, "DROP TABLE IF EXISTS __udr_rows; DROP TABLE IF EXISTS __udr_gone", NULL, "");
-        cat_tablever tv = ours;
-        tv.chunks = NULL;
-        tv.deletes = NULL;
-        if (rc == UDR_OK) {
-            tv.chunks = calloc(ours.nchunks + nwritten + 1, sizeof *tv.chunks);
-            tv.deletes = calloc(ours.ndeletes + 2, sizeof *tv.deletes);
-            if (tv.chunks == NULL || tv.deletes == NULL)
-                rc = err_set(q->err, UDR_ENOMEM, "out of memory");
-        }
-        if (rc == UDR_OK) {
-            memcpy(tv.chunks, ours.chunks, ours.nchunks * sizeof *tv.chunks);
-            if (nwritten)
-                memcpy(tv.chunks + ours.nchunks, written, nwritten * sizeof *tv.chunks);
-            tv.nchunks = ours.nchunks + nwritten;
-            if (ours.ndeletes)
-                memcpy(tv.deletes, ours.deletes, ours.ndeletes * sizeof *tv.deletes);
-            tv.ndeletes = ours.ndeletes;
-            if (ndel > 0)
-                tv.deletes[tv.ndeletes++] = del;
-            tv.rows = ours.rows - ndel + nins;
-            tv.has_parent = 1;
-            tv.parent = *ours_h;
-            rc = put_tablever(q, &tv, out);
-            info->rows = tv.rows;
-            info->chunks = tv.nchunks;
-        }
-        free(tv.chunks);
-        free(tv.deletes);
-        free(written);
-        free(c.at);
-        schema_free(&s);
-    }
-    free(keys);
-done:
-    exec(q, "DROP TABLE IF EXISTS __udr_mt; DROP TABLE IF EXISTS __udr_mo; "
-            "DROP TABLE IF EXISTS __udr_ma",
-         NULL, "");
-    catv_free(&base);
-    catv_free(&ours);
-    catv_free(&theirs);
-    return rc;
-}
-
-/* ---- merging a small change into what committed meanwhile --------------- */
-
-static int same_schema(const cat_tablever *a, const cat_tablever *b)
-{
-    if (a->ncols != b->ncols || a->nkey != b->nkey)
-        return 0;
-    for (size_t i = 0; i < a->ncols; i++)
-        if (strcmp(a->cols[i].name, b->cols[i].name) || strcmp(a->cols[i].type, b->cols[i].type))
-            return 0;
-    for (size_t i = 0; i < a->nkey; i++)
-        if (strcmp(a->key[i], b->key[i]) != 0)
-            return 0;
-    return 1;
-}
-
-/* 1 if tv is base with chunks and delete files added after base's own
- * (nothing of base folded or rewritten). */
-static int extends(const cat_tablever *tv, const cat_tablever *base)
-{
-    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes || !same_schema(tv, base))
-        return 0;
-    for (size_t i = 0; i < base->nchunks; i++)
-        if (!hash_equal(&tv->chunks[i].hash, &base->chunks[i].hash))
-            return 0;
-    for (size_t i = 0; i < base->ndeletes; i++)
-        if (!hash_equal(&tv->deletes[i].hash, &base->deletes[i].hash))
-            return 0;
-    return 1;
-}
-
-/* target with x's additions to base (x extends base): *applies 0 when a row
- * x deleted is not where it was in target (a fold moved it). */
-static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x,
-                       const cat_tablever *target, const udr_hash *target_h, udr_hash *out,
-                       int *applies, int *conflict)
-{
-    cat_tablever tv = {0}, added = {0}, fresh = {0};
-    size_t na = x->nchunks - base->nchunks, nd = x->ndeletes - base->ndeletes;
-    duckdb_result r;
-    buf b;
-    int rc = UDR_OK;
-    /* The rows x deleted must lie in chunks target still has. */
-    if (nd > 0) {
-        buf_init(&b);
-        buf_adds(&b, "SELECT DISTINCT chunk FROM read_parquet(");
-        add_path_list(&b, q, x->deletes + base->ndeletes, nd);
-        buf_addc(&b, ')');
-        if ((rc = exec_result(q, &b, &r, "cannot read a delete file")) != UDR_OK)
-            return rc;
-        int all = 1;
-        for (idx_t i = 0; all && i < duckdb_row_count(&r); i++) {
-            char *hex = duckdb_value_varchar(&r, 0, i);
-            udr_hash h;
-            all = hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK &&
-                  has_chunk(target->chunks, target->nchunks, &h);
-            duckdb_free(hex);
-        }
-        duckdb_destroy_result(&r);
-        if (!all)
-            return UDR_OK;
-    }
-    /* First committer wins by row: a row x deleted (or updated) that target
-     * deleted too, or a key x added that target added since base. */
-    buf_init(&b);
-    buf_adds(&b, "SELECT 0");
-    if (nd > 0 && target->ndeletes > 0) {
-        buf_adds(&b, " + (SELECT count(*) FROM (SELECT chunk, \"row\" FROM read_parquet(");
-        add_path_list(&b, q, x->deletes + base->ndeletes, nd);
-        buf_adds(&b, ") INTERSECT SELECT chunk, \"row\" FROM read_parquet(");
-        add_path_list(&b, q, target->deletes, target->ndeletes);
-        buf_adds(&b, ")))");
-    }
-    added = *x;
-    added.chunks = x->chunks + base->nchunks;
-    added.nchunks = na;
-    fresh = *target;
-    fresh.nchunks = 0;
-    if ((fresh.chunks = calloc(target->nchunks + 1, sizeof *fresh.chunks)) == NULL) {
-        buf_free(&b);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < target->nchunks; i++)
-        if (!has_chunk(base->chunks, base->nchunks, &target->chunks[i].hash))
-            fresh.chunks[fresh.nchunks++] = target->chunks[i];
-    if (na > 0 && fresh.nchunks > 0) {
-        buf_adds(&b, " + (SELECT count(*) FROM (SELECT ");
-        add_key_list(&b, (const char *const *)base->key);
-        buf_adds(&b, " FROM (");
-        add_scan(&b, q, &added, 0);
-        buf_adds(&b, ") INTERSECT SELECT ");
-        add_key_list(&b, (const char *const *)base->key);
-        buf_adds(&b, " FROM (");
-        add_scan(&b, q, &fresh, 0);
-        buf_adds(&b, ")))");
-    }
-    free(fresh.chunks);
-    if ((rc = exec_result(q, &b, &r, "cannot compare the two changes")) != UDR_OK)
-        return rc;
-    *conflict = duckdb_value_int64(&r, 0, 0) > 0;
-    duckdb_destroy_result(&r);
-    *applies = 1;
-    if (*conflict)
-        return UDR_OK;
-    tv = *target;
-    tv.chunks = calloc(target->nchunks + na + 1, sizeof *tv.chunks);
-    tv.deletes = calloc(target->ndeletes + nd + 1, sizeof *tv.deletes);
-    if (tv.chunks == NULL || tv.deletes == NULL) {
-        free(tv.chunks);
-        free(tv.deletes);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    }
-    memcpy(tv.chunks, target->chunks, target->nchunks * sizeof *tv.chunks);
-    if (na)
-        memcpy(tv.chunks + target->nchunks, x->chunks + base->nchunks, na * sizeof *tv.chunks);
-    tv.nchunks = target->nchunks + na;
-    if (target->ndeletes)
-        memcpy(tv.deletes, target->deletes, target->ndeletes * sizeof *tv.deletes);
-    if (nd)
-        memcpy(tv.deletes + target->ndeletes, x->deletes + base->ndeletes,
-               nd * sizeof *tv.deletes);
-    tv.ndeletes = target->ndeletes + nd;
-    if (chunks_unique(tv.chunks, tv.nchunks)) {
-        tv.rows = target->rows + x->rows - base->rows;
-        tv.has_parent = 1;
-        tv.parent = *target_h;
-        rc = put_tablever(q, &tv, out);
-    } else {
-        *applies = 0;                  /* the row merge handles it */
-    }
-    free(tv.chunks);
-    free(tv.deletes);
-    return rc;
-}
-
-int query_merge_deltas(query *q, const udr_hash *base_h, const udr_hash *ours_h,
-                       const udr_hash *theirs_h, udr_hash *out, int *applies, int *conflict)
-{
-    *applies = 0;
-    *conflict = 0;
-    cat_tablever base = {0}, ours = {0}, theirs = {0};
-    int rc = ensure_open(q);
-    if (rc == UDR_OK && (rc = catalog_read_tablever(q->cat, base_h, &base)) == UDR_OK &&
-        (rc = catalog_read_tablever(q->cat, ours_h, &ours)) == UDR_OK)
-        rc = catalog_read_tablever(q->cat, theirs_h, &theirs);
-    /* The side that only added to base has its additions put on the other
-     * (which may have folded base's last chunks or delete files). */
-    if (rc == UDR_OK && base.nkey > 0 && !needs_cast(&base) && same_schema(&ours, &base) &&
-        same_schema(&theirs, &base)) {
-        if (extends(&ours, &base))
-            rc = apply_delta(q, &base, &ours, &theirs, theirs_h, out, applies, conflict);
-        else if (extends(&theirs, &base))
-            rc = apply_delta(q, &base, &theirs, &ours, theirs_h, out, applies, conflict);
-    }
-    catv_free(&base);
-    catv_free(&ours);
-    catv_free(&theirs);
-    if (rc)
-        *applies = 0;
-    return rc;
-}
-
-int query_report_begin(query *q)
-{
-    int rc = ensure_open(q);
-    return rc ? rc
-              : exec(q, "CREATE OR REPLACE TABLE __udr_merge_report (\"table\" VARCHAR, "
-                        "\"key\" VARCHAR, base VARCHAR, ours VARCHAR, theirs VARCHAR, "
-                        "resolution VARCHAR)",
-                     NULL, "cannot start a merge report");
-}
-
-int query_report_table(query *q, const char *table, const char *resolution)
-{
-    buf b;
-    buf_init(&b);
-    buf_adds(&b, "INSERT INTO __udr_merge_report VALUES (");
-    add_literal(&b, table);
-    buf_adds(&b, ", '', NULL, NULL, NULL, ");
-    add_literal(&b, resolution);
-    buf_adds(&b, ")");
-    return exec_buf(q, &b, "cannot report a conflict");
-}
-
-/* The conflicts query_merge_rows left in __udr_conflicts, into the report. */
-static int report_rows(query *q, const char *table, const char *const *key,
-                       const char *resolution)
-{
-    buf b;
-    buf_init(&b);
-    buf_adds(&b, "INSERT INTO __udr_merge_report SELECT ");
-    add_literal(&b, table);
-    buf_adds(&b, ", ");
-    add_key_text(&b, key);
-    buf_adds(&b, ", CAST(base_r AS VARCHAR), CAST(our_r AS VARCHAR), CAST(their_r AS VARCHAR), ");
-    add_literal(&b, resolution);
-    buf_adds(&b, " FROM __udr_conflicts ORDER BY ALL");
-    return exec_buf(q, &b, "cannot report conflicts");
-}
-
-int query_report_take(query *q, duckdb_result *out, uint64_t *rows)
-{
-    int rc = exec(q, "SELECT * FROM __udr_merge_report", out, "cannot read the merge report");
-    *rows = rc == UDR_OK ? (uint64_t)duckdb_row_count(out) : 0;
-    exec(q, "DROP TABLE IF EXISTS __udr_merge_report; DROP TABLE IF EXISTS __udr_conflicts",
-         NULL, "");
     return rc;
 }
 

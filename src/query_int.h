@@ -19,6 +19,37 @@ typedef struct schema {
 void qi_function_error(const query *q, char *out, size_t size);
 
 /* Starts DuckDB if need be. */
+/* Chunk boundaries: the row numbers where chunks start, plus the total. */
+typedef struct cuts {
+    uint64_t *at;                      /* at[0] = 0, ..., at[n] = rows */
+    size_t n;
+} cuts;
+
+/* query.c's helpers that qdiff.c (diffs and merges) uses too. */
+void qi_add_column_list(buf *b, const schema *s);
+void qi_add_ident(buf *b, const char *s);
+void qi_add_key_text(buf *b, const char *const *key);
+void qi_add_literal(buf *b, const char *s);
+void qi_add_path_list(buf *b, const query *q, const cat_chunk *chunks, size_t n);
+int qi_chunks_unique(const cat_chunk *v, size_t n);
+uint64_t qi_count_of(query *q, const char *table_name);
+int qi_exec_buf(query *q, buf *b, const char *what);
+int qi_exec_result(query *q, buf *b, duckdb_result *out, const char *what);
+int qi_find_cuts(query *q, uint64_t rows, cuts *c);
+int qi_has_chunk(const cat_chunk *v, size_t n, const udr_hash *h);
+int qi_has_column(const schema *s, const char *name);
+int qi_needs_cast(const cat_tablever *tv);
+void qi_object_path(const query *q, const udr_hash *h, char *out, size_t size);
+int qi_put_tablever(query *q, const cat_tablever *tv, udr_hash *out);
+int qi_read_schema(query *q, const char *what, schema *s);
+void qi_schema_free(schema *s);
+int qi_stage(query *q, const char *src_sql, const char *const *key, const cat_tablever *old,
+             int append);
+int qi_write_chunks(query *q, const schema *s, const char *const *key, const cuts *c,
+                    cat_chunk **out, size_t *n, udr_write_info *info);
+int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
+                         udr_write_info *info);
+
 int qi_open(query *q);
 /* A DuckDB error message as UDR's error (what: the prefix); returns the code. */
 int qi_db_error(query *q, const char *what, const char *msg);
