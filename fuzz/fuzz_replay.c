@@ -251,11 +251,12 @@ static void check_index(const catalog *c, uint64_t last)
                 broken("a version expired before it was made", t->name);
         }
     }
-    if (catalog_branch(c, "main") == NULL)
+    /* Existence: a branch whose head commit cannot be read is there, broken. */
+    if (catalog_branch_any(c, "main") == NULL)
         broken("main is gone", NULL);
-    if (catalog_branch(c, c->current) == NULL)
+    if (catalog_branch_any(c, c->current) == NULL)
         broken("the current branch does not exist", c->current);
-    if (c->work[0] && catalog_branch(c, c->work) == NULL)
+    if (c->work[0] && catalog_branch_any(c, c->work) == NULL)
         broken("the working branch does not exist", c->work);
     for (size_t i = 0; i < c->nbranches; i++) {
         const cat_branch *b = &c->branches[i];
@@ -265,6 +266,10 @@ static void check_index(const catalog *c, uint64_t last)
             broken("a branch with an invalid name", b->name);
         if (b->ntables > 0 && !b->has_head)
             broken("tables on a branch without a head", b->name);
+        if (b->broken != NULL && (b->ntables > 0 || !b->has_head))
+            broken("a broken branch with tables, or without a head", b->name);
+        if ((b->broken != NULL) != (catalog_branch(c, b->name) == NULL))
+            broken("catalog_branch disagrees with the branch's broken mark", b->name);
         for (size_t k = 1; k < b->ntables; k++)
             if (strcmp(b->tables[k - 1].table, b->tables[k].table) >= 0)
                 broken("a branch's tables not sorted by name", b->name);

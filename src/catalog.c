@@ -1089,6 +1089,11 @@ static void maybe_checkpoint(catalog *c)
     udrlog *l = &c->log;
     if (log_last_seq(l) + 1 - l->seg_first_seq < c->checkpoint_every)
         return;
+    /* A broken branch's tables are not known: a checkpoint would record
+     * it as a branch without tables. Replaying the log keeps it broken. */
+    for (size_t i = 0; i < c->nbranches; i++)
+        if (c->branches[i].broken != NULL)
+            return;
     size_t len;
     char *text = encode_checkpoint(c, &len);
     udr_hash h;
@@ -1197,6 +1202,30 @@ int cat_malformed(catalog *c, uint64_t seq)
     return err_set(c->err, UDR_ECORRUPT, "log record %llu is malformed", (unsigned long long)seq);
 }
 
+/* A broken branch (see branch_move) that a commit record moved on: the
+ * record names only the tables it changed, so the branch's tables are the
+ * new head commit's, if that can be read; else it stays broken, with none. */
+static int unbreak(catalog *c, cat_branch *b, const udr_hash *commit)
+{
+    cat_commit cm;
+    if (catalog_read_commit(c, commit, &cm) != UDR_OK) {
+        err_clear(c->err);
+        free_entries(b->tables, b->ntables);
+        b->tables = NULL;
+        b->ntables = b->tcap = 0;
+        return UDR_OK;
+    }
+    free_entries(b->tables, b->ntables);
+    b->tables = cm.tables;             /* taken over: sorted, owned */
+    b->ntables = b->tcap = cm.ntables;
+    cm.tables = NULL;
+    cm.ntables = 0;
+    catc_free(&cm);
+    free(b->broken);
+    b->broken = NULL;
+    return UDR_OK;
+}
+
 static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
 {
     int64_t time_us = (int64_t)rd_u64(r);
@@ -1242,6 +1271,8 @@ static int apply_commit(catalog *c, uint64_t seq, reader *r, size_t len)
         b->has_head = 1;
         b->head = commit;
     }
+    if (rc == UDR_OK && b->broken != NULL)
+        rc = unbreak(c, b, &commit);
     return rc;
 }
 
