@@ -614,11 +614,7 @@ const char *catalog_work_branch(const catalog *c)
 const cat_branch *catalog_branch(const catalog *c, const char *name)
 {
     const cat_branch *b = catalog_branch_any(c, name);
-    if (b != NULL && b->broken != NULL) {
-        err_set(c->err, UDR_ECORRUPT, "%s", b->broken);
-        return NULL;
-    }
-    return b;
+    return b != NULL && b->broken == NULL ? b : NULL;
 }
 
 int catalog_branch_error(const catalog *c, const char *name)

@@ -375,7 +375,8 @@ int catalog_set_ref(catalog *c, const cat_ref_change *r);
 
 const cat_table *catalog_table(const catalog *c, const char *name);
 /* A branch by name; NULL name: the working branch. NULL if there is none,
- * or if it is broken (its head commit cannot be read: c->err says so). */
+ * or if it is broken (its head commit cannot be read; catalog_branch_error
+ * says which). */
 const cat_branch *catalog_branch(const catalog *c, const char *name);
 /* The same, broken or not (to list or delete it). */
 const cat_branch *catalog_branch_any(const catalog *c, const char *name);

@@ -124,11 +124,6 @@ void delvec_close(delvec_set *s)
     free(s);
 }
 
-size_t delvec_bytes(const delvec_set *s)
-{
-    return s->bytes;
-}
-
 
 /* ---- building ------------------------------------------------------------ */
 

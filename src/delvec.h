@@ -52,7 +52,4 @@ void delvec_close(delvec_set *s);
 int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat_tablever *tv,
                uint64_t *id, udr_err *err);
 
-/* The bytes of bitmaps held. */
-size_t delvec_bytes(const delvec_set *s);
-
 #endif
