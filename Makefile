@@ -54,7 +54,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/qdiff.c src/delvec.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/qdiff.c src/delvec.c src/patch.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
            src/feed.c src/changes.c src/feedapi.c src/chunkapi.c src/stats.c src/progress.c \
            src/util/err.c src/util/fs.c src/util/grow.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
@@ -75,7 +75,7 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog tables branches tx feed repo frame gc stats fsck progress
+TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 

@@ -122,7 +122,7 @@ int main(int argc, char **argv)
     /* Where the physical bytes are: the first version's chunks, later
      * chunks, delete files; and which versions compacted. */
     seen s = {0};
-    uint64_t first = 0, later = 0, deletes = 0, compacted = 0;
+    uint64_t first = 0, later = 0, deletes = 0, patches = 0, compacted = 0;
     int compactions = 0;
     uint64_t last_bytes = 0;
     for (int v = 1; v <= versions; v++) {
@@ -131,32 +131,37 @@ int main(int argc, char **argv)
         udr_table_detail *d;
         if (udr_table_show(r, "t", ref, &d) != UDR_OK)
             die("show", r);
-        if (v > 1 && d->ndeletes == 0)
+        int clean = d->ndeletes == 0 && d->npatches == 0;
+        if (v > 1 && clean)
             compactions++;
         last_bytes = 0;
         for (size_t i = 0; i < d->nchunks; i++) {
             last_bytes += d->chunk_bytes[i];
             if (seen_add(&s, d->chunk_hash[i])) {
                 *(v == 1 ? &first : &later) += d->chunk_bytes[i];
-                if (v > 1 && d->ndeletes == 0)
+                if (v > 1 && clean)
                     compacted += d->chunk_bytes[i];
             }
         }
         for (size_t i = 0; i < d->ndeletes; i++)
             if (seen_add(&s, d->delete_hash[i]))
                 deletes += size_of(r, d->delete_hash[i]);
+        for (size_t i = 0; i < d->npatches; i++)
+            if (seen_add(&s, d->patch_hash[i]))
+                patches += size_of(r, d->patch_hash[i]);
         udr_table_detail_free(d);
     }
     free(s.hex);
     printf("stats_first_chunk_bytes %llu\n", (unsigned long long)first);
     printf("stats_later_chunk_bytes %llu\n", (unsigned long long)later);
     printf("stats_delete_bytes %llu\n", (unsigned long long)deletes);
+    printf("stats_patch_bytes %llu\n", (unsigned long long)patches);
     printf("stats_compactions %d\n", compactions);
     printf("stats_compacted_bytes %llu\n", (unsigned long long)compacted);
     printf("stats_physical_over_version_uncompacted %.3f\n",
            (double)(st.physical_bytes - compacted) / (double)w1.bytes);
     printf("stats_last_version_bytes %llu\n", (unsigned long long)last_bytes);
-    if (first + later + deletes != st.physical_bytes)
+    if (first + later + deletes + patches != st.physical_bytes)
         die("the split does not add up to udr_stats_get's physical bytes", NULL);
     udr_stats_clear(&st);
 

@@ -13,10 +13,10 @@ static const char STATS_HELP[] =
     "\n"
     "What the repository stores against what its history would take:\n"
     "  logical    the bytes of every table version in the log (all tables,\n"
-    "             versions and branches; drops excluded), chunks and delete\n"
-    "             files, as if each version were stored whole\n"
-    "  physical   the bytes of the distinct chunks and delete files those\n"
-    "             versions use, each counted once\n"
+    "             versions and branches; drops excluded), chunks, delete files\n"
+    "             and patches, as if each version were stored whole\n"
+    "  physical   the bytes of the distinct chunks, delete files and patches\n"
+    "             those versions use, each counted once\n"
     "  dedup      1 - physical / logical: what content addressing saved\n"
     "and the objects in the store (metadata included), versions, commits,\n"
     "branches, tags and subscriptions. Then, per table: logical and physical\n"
@@ -109,7 +109,7 @@ static void print_human(const udr_stats *st, const udr_table_stats *only)
            out_bytes(st->object_bytes, a, sizeof a));
     printf("logical        %s (every version stored whole)\n",
            out_bytes(st->logical_bytes, a, sizeof a));
-    printf("physical       %s (distinct chunks and delete files)\n",
+    printf("physical       %s (distinct chunks, delete files and patches)\n",
            out_bytes(st->physical_bytes, b, sizeof b));
     printf("dedup          %.1f %%\n", st->dedup_ratio * 100.0);
     printf("versions       %llu (%llu chunk references, %llu distinct chunks)\n",

@@ -185,10 +185,10 @@ int cmd_compact(cli *c, int argc, char **argv)
 {
     if (out_wants_help(argc, argv)) {
         puts("usage: udr compact TABLE...\n\nFolds the deltas of small INSERT, UPDATE and "
-             "DELETE statements (new chunks,\ndelete files) back into clean chunks in key "
-             "order: a new version with the\nsame rows, as a fresh write of them would store "
-             "it. A table already clean\nis left as it is. Small changes compact a table by "
-             "themselves once a fifth\nof its stored rows are deleted ones.\n\nOn a "
+             "DELETE statements (new chunks,\ndelete files, patches) back into clean chunks in "
+             "key order: a new version\nwith the same rows, as a fresh write of them would "
+             "store it. A table already\nclean is left as it is. Small changes compact a table by "
+             "themselves once\na fifth of its stored rows are deleted ones.\n\nOn a "
              "terminal, a progress line on stderr shows the chunks and rows\nwritten, their "
              "bytes and the rate; none with --quiet or when stderr is\nnot a terminal.");
         return EXIT_OK;
@@ -220,12 +220,16 @@ int cmd_compact(cli *c, int argc, char **argv)
             printf("%s: version %llu is clean already\n", argv[i],
                    (unsigned long long)info.version);
         } else if (!c->quiet) {
-            char b[32];
-            printf("%s: version %llu, %llu rows in %llu chunks (%s), was %zu chunks and %zu "
-                   "delete files\n",
-                   argv[i], (unsigned long long)info.version, (unsigned long long)info.rows,
-                   (unsigned long long)info.chunks, out_bytes(info.bytes, b, sizeof b),
-                   before->nchunks, before->ndeletes);
+            char b[32], was[96];
+            if (before->npatches > 0)
+                snprintf(was, sizeof was, "%zu chunks, %zu delete files and %zu patches",
+                         before->nchunks, before->ndeletes, before->npatches);
+            else
+                snprintf(was, sizeof was, "%zu chunks and %zu delete files", before->nchunks,
+                         before->ndeletes);
+            printf("%s: version %llu, %llu rows in %llu chunks (%s), was %s\n", argv[i],
+                   (unsigned long long)info.version, (unsigned long long)info.rows,
+                   (unsigned long long)info.chunks, out_bytes(info.bytes, b, sizeof b), was);
         }
         udr_table_detail_free(before);
     }
@@ -465,6 +469,15 @@ int cmd_show(cli *c, int argc, char **argv)
             printf("\ndelete files (rows of the chunks above that are gone)\n");
         for (size_t i = 0; i < d->ndeletes; i++)
             printf("  %s  %10llu rows\n", d->delete_hash[i], (unsigned long long)d->delete_rows[i]);
+        if (d->npatches > 0)
+            printf("\npatches (new values of columns of rows of the chunks; a later one wins)\n");
+        for (size_t i = 0; i < d->npatches; i++) {
+            printf("  %s  %10llu rows ", d->patch_hash[i], (unsigned long long)d->patch_rows[i]);
+            for (size_t k = 0, n = 0; k < d->ncols && k < 64; k++)
+                if (d->patch_cols[i] >> k & 1)
+                    printf("%s%s", n++ ? ", " : " ", d->col_names[k]);
+            printf("\n");
+        }
         udr_table_detail_free(d);
     }
     udr_close(repo);

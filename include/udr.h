@@ -260,7 +260,7 @@ typedef struct udr_write_info {
     uint64_t chunks;          /* its chunks */
     uint64_t bytes;           /* the bytes of its chunks */
     uint64_t new_chunks;      /* chunks that were not stored before */
-    uint64_t new_bytes;       /* their bytes, and a new delete file's: what the
+    uint64_t new_bytes;       /* their bytes, and a new delete file or patch's: what the
                                  write added to the store (metadata aside) */
     int staged;               /* 1: the rows were first held in memory (or
                                  DuckDB's spill files) to be sorted by the key,
@@ -443,6 +443,11 @@ typedef struct udr_table_detail {
     size_t ndeletes;          /* delete files: rows of the chunks no longer there */
     char (*delete_hash)[UDR_HASH_HEX + 1];
     uint64_t *delete_rows;
+    size_t npatches;          /* patches: new values of some columns of rows of
+                                 the chunks, in order (a later one wins) */
+    char (*patch_hash)[UDR_HASH_HEX + 1];
+    uint64_t *patch_rows;     /* the rows each names */
+    uint64_t *patch_cols;     /* the columns each holds: bit i for col_names[i] */
 } udr_table_detail;
 
 /* ref as in SQL after the @: NULL for current, a version, or a time. */
@@ -886,9 +891,9 @@ uint64_t udr_log_position(udr_repo *repo);
  *
  * udr_gc removes the objects nothing in the log refers to: objects of
  * writes that failed or were rolled back, of transactions never committed,
- * of commands killed half way. It marks every commit, table version, chunk
- * and delete file the log names, then removes unmarked objects older than
- * a grace period. It is safe while other processes write: a writer's
+ * of commands killed half way. It marks every commit, table version, chunk,
+ * delete file and patch the log names, then removes unmarked objects older
+ * than a grace period. It is safe while other processes write: a writer's
  * objects are younger than the grace period until it commits, and an old
  * object that a put finds and reuses is made young by that put. An object
  * GC took while a commit came to refer to it is put back before GC ends.
@@ -998,19 +1003,21 @@ int udr_expire(udr_repo *repo, const udr_expire_opts *opts, udr_expire_report *o
  *               (path log/<segment>.seg), the record and its byte offset
  *   references  every commit of the log, every branch head and tag, every
  *               table version of every table (dropped and expired ones
- *               excepted) and every chunk and delete file those name: each
- *               must be there and decode; a subscription's cursor must not
- *               be past the log's end
+ *               excepted) and every chunk, delete file and patch those
+ *               name: each must be there and decode; a subscription's
+ *               cursor must not be past the log's end
  *   objects     every file under objects/ is named like an object (strays
  *               are reported) and its bytes hash to its name; a damaged
  *               object is reported with what refers to it (the first
  *               referrer in the log, and how many others), or as referred
- *               to by nothing; every chunk and delete file of a version
- *               with rows is a Parquet file: "PAR1" at both ends and a
- *               footer length that fits
- *   deep        (UDR_FSCK_DEEP) every such chunk and delete file is read in
- *               full through DuckDB, every column of every row decoded, and
- *               its row count compared with the count its version records
+ *               to by nothing; every chunk, delete file and patch of a
+ *               version with rows is a Parquet file: "PAR1" at both ends
+ *               and a footer length that fits
+ *   deep        (UDR_FSCK_DEEP) every such chunk, delete file and patch is
+ *               read in full through DuckDB, every column of every row
+ *               decoded, and its row count compared with the count its
+ *               version records (and a patch's columns: chunk, row and one
+ *               for each column its version says it patches)
  *
  * Each object is reported once, by its first referrer; a branch head or tag
  * whose commit is missing or damaged is reported under its own name too. */
@@ -1026,8 +1033,8 @@ typedef struct udr_fsck_problem {
     const char *message;   /* what is wrong, naming the table and version,
                               branch, tag or log record concerned */
     const char *what;      /* what is damaged or missing: "chunk", "delete file",
-                              "table version", "commit", "branch", "tag", "object"
-                              (referred to by nothing), "log", "subscription",
+                              "patch", "table version", "commit", "branch", "tag",
+                              "object" (referred to by nothing), "log", "subscription",
                               "history" (the log could not be replayed in
                               full: what was not followed), "stray" */
     const char *table;     /* the table whose version refers to it, or NULL */
@@ -1050,7 +1057,7 @@ typedef struct udr_fsck_stats {
     uint64_t bytes;        /* bytes read and hashed */
     uint64_t problems;     /* problems reported */
     uint64_t log_segments, log_records;   /* the log checked */
-    uint64_t chunks_read;  /* deep: chunks and delete files read through DuckDB */
+    uint64_t chunks_read;  /* deep: chunks, delete files and patches read */
     uint64_t chunk_bytes_read;            /*   and their bytes */
     int phase;             /* UDR_FSCK_PHASE_*: for progress callbacks */
 } udr_fsck_stats;
@@ -1100,16 +1107,16 @@ typedef struct udr_table_stats {
  *
  *   logical_bytes   the sum over every table version kept (all tables, all
  *                   branches; drops and expired versions excluded) of the bytes
- *                   of its chunks and delete files: what storing each version
- *                   as a full copy would take
- *   physical_bytes  the bytes of the distinct chunk and delete-file objects
- *                   those versions refer to, each counted once
+ *                   of its chunks, delete files and patches: what storing each
+ *                   version as a full copy would take
+ *   physical_bytes  the bytes of the distinct chunk, delete-file and patch
+ *                   objects those versions refer to, each counted once
  *   dedup_ratio     1 - physical_bytes / logical_bytes (0 when logical is 0):
  *                   the share of the history's bytes that dedup saved
  *   objects, object_bytes  everything in the object store (as
- *                   udr_object_foreach walks it): chunks, delete files, and
- *                   the metadata (table versions, commits, checkpoints), and
- *                   objects no commit refers to yet
+ *                   udr_object_foreach walks it): chunks, delete files,
+ *                   patches, the metadata (table versions, commits,
+ *                   checkpoints), and objects no commit refers to yet
  *   versions        table versions kept (drops and expired ones excluded)
  *   commits, branches, tags, subscriptions  as in the log now */
 typedef struct udr_stats {
@@ -1124,11 +1131,12 @@ typedef struct udr_stats {
 } udr_stats;
 
 /* Reads the whole log and every table version object once (each chunk's
- * bytes come from its version; a delete file's from the store), and lists
- * every object. progress (may be NULL) is called now and then and at the
- * end, with objects = table versions read so far and bytes = their logical
- * bytes. On failure (a table version or delete file missing or damaged:
- * the message names the table, version and object) *out is left empty.
+ * bytes come from its version; a delete file's or patch's from the store),
+ * and lists every object. progress (may be NULL) is called now and then and
+ * at the end, with objects = table versions read so far and bytes = their
+ * logical bytes. On failure (a table version, delete file or patch missing
+ * or damaged: the message names the table, version and object) *out is
+ * left empty.
  * Free with udr_stats_clear. */
 int udr_stats_get(udr_repo *repo, udr_stats *out, udr_progress_fn progress, void *ctx);
 /* Frees what udr_stats_get allocated and zeroes *s. NULL is allowed. */

@@ -551,7 +551,9 @@ static PyObject *detail_dict(const udr_table_detail *d)
     PyObject *cols = PyList_New((Py_ssize_t)d->ncols), *key = str_list(d->key, d->nkey);
     PyObject *chunks = PyList_New((Py_ssize_t)d->nchunks);
     PyObject *dels = PyList_New((Py_ssize_t)d->ndeletes);
-    if (out == NULL || cols == NULL || key == NULL || chunks == NULL || dels == NULL)
+    PyObject *patches = PyList_New((Py_ssize_t)d->npatches);
+    if (out == NULL || cols == NULL || key == NULL || chunks == NULL || dels == NULL ||
+        patches == NULL)
         goto fail;
     for (size_t i = 0; i < d->ncols; i++) {
         PyObject *c = Py_BuildValue("(ss)", d->col_names[i], d->col_types[i]);
@@ -572,14 +574,38 @@ static PyObject *detail_dict(const udr_table_detail *d)
             goto fail;
         PyList_SET_ITEM(dels, (Py_ssize_t)i, c);
     }
+    /* (hash, rows, [the columns it holds]) */
+    for (size_t i = 0; i < d->npatches; i++) {
+        PyObject *names = PyList_New(0);
+        if (names == NULL)
+            goto fail;
+        for (size_t k = 0; k < d->ncols && k < 64; k++) {
+            if (!(d->patch_cols[i] >> k & 1))
+                continue;
+            PyObject *n = PyUnicode_FromString(d->col_names[k]);
+            if (n == NULL || PyList_Append(names, n) < 0) {
+                Py_XDECREF(n);
+                Py_DECREF(names);
+                goto fail;
+            }
+            Py_DECREF(n);
+        }
+        PyObject *c = Py_BuildValue("(sKN)", d->patch_hash[i], (unsigned long long)d->patch_rows[i],
+                                    names);
+        if (c == NULL)
+            goto fail;
+        PyList_SET_ITEM(patches, (Py_ssize_t)i, c);
+    }
     if (PyDict_SetItemString(out, "columns", cols) < 0 || PyDict_SetItemString(out, "key", key) < 0 ||
         PyDict_SetItemString(out, "chunks", chunks) < 0 ||
-        PyDict_SetItemString(out, "deletes", dels) < 0)
+        PyDict_SetItemString(out, "deletes", dels) < 0 ||
+        PyDict_SetItemString(out, "patches", patches) < 0)
         goto fail;
     Py_DECREF(cols);
     Py_DECREF(key);
     Py_DECREF(chunks);
     Py_DECREF(dels);
+    Py_DECREF(patches);
     return out;
 fail:
     Py_XDECREF(out);
@@ -587,6 +613,7 @@ fail:
     Py_XDECREF(key);
     Py_XDECREF(chunks);
     Py_XDECREF(dels);
+    Py_XDECREF(patches);
     return NULL;
 }
 

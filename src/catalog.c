@@ -99,7 +99,7 @@ int catalog_check_ref_name(const char *name, const char *what, udr_err *err)
 
 /* ---- text lines ---------------------------------------------------------- */
 
-enum { MAX_FIELDS = 8 };
+enum { MAX_FIELDS = 3 + 64 };        /* a patch line: 3 + its columns */
 
 typedef struct line {
     const char *f[MAX_FIELDS];       /* fields, not NUL-terminated */
@@ -234,6 +234,17 @@ char *catv_encode(const cat_tablever *tv, size_t *len)
         add_hash(&b, &tv->deletes[i].hash);
         buf_printf(&b, " %llu\n", (unsigned long long)tv->deletes[i].rows);
     }
+    for (size_t i = 0; i < tv->npatches; i++) {
+        buf_adds(&b, "patch ");
+        add_hash(&b, &tv->patches[i].hash);
+        buf_printf(&b, " %llu", (unsigned long long)tv->patches[i].rows);
+        for (size_t c = 0; c < tv->ncols && c < CAT_PATCH_MAX_COLUMN; c++)
+            if (tv->patches[i].cols >> c & 1) {
+                buf_addc(&b, ' ');
+                buf_escaped(&b, tv->cols[c].name);
+            }
+        buf_addc(&b, '\n');
+    }
     return buf_take(&b, len);
 }
 
@@ -249,6 +260,7 @@ void catv_free(cat_tablever *tv)
     free(tv->key);
     free(tv->chunks);
     free(tv->deletes);
+    free(tv->patches);
     memset(tv, 0, sizeof *tv);
 }
 
@@ -279,11 +291,37 @@ int catv_raw_error(udr_err *err, const char *table, uint64_t version, const char
                    table, which, why);
 }
 
+/* The columns a patch line names (fields 3...) as a bit set over tv's
+ * columns: each a column of tv, not of its key, among the first
+ * CAT_PATCH_MAX_COLUMN, in the table's order. 0, or -1 if not so. */
+static int patch_columns(const cat_tablever *tv, const line *l, uint64_t *out)
+{
+    *out = 0;
+    size_t next = 0;
+    for (int f = 3; f < l->n; f++) {
+        char *name = field_str(l, f);
+        if (name == NULL)
+            return -1;
+        size_t c = next;
+        while (c < tv->ncols && strcmp(tv->cols[c].name, name) != 0)
+            c++;
+        int in_key = 0;
+        for (size_t k = 0; k < tv->nkey; k++)
+            in_key |= strcmp(tv->key[k], name) == 0;
+        free(name);
+        if (c >= tv->ncols || c >= CAT_PATCH_MAX_COLUMN || in_key)
+            return -1;
+        *out |= (uint64_t)1 << c;
+        next = c + 1;
+    }
+    return 0;
+}
+
 int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
 {
     memset(tv, 0, sizeof *tv);
     const char *p = data, *end = p + len;
-    size_t ccap = 0, kcap = 0, chcap = 0, dcap = 0;
+    size_t ccap = 0, kcap = 0, chcap = 0, dcap = 0, pcap = 0;
     uint64_t sum_rows = 0, sum_deleted = 0;
     line l;
     int r = next_line(&p, end, &l);
@@ -344,7 +382,7 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             tv->nchunks++;
             sum_rows += c->rows;
             stage = 5;
-        } else if (field_is(&l, 0, "delete") && l.n == 3 && stage >= 5) {
+        } else if (field_is(&l, 0, "delete") && l.n == 3 && stage >= 5 && stage <= 6) {
             cat_chunk *d = grow(tv->deletes, &dcap, tv->ndeletes, sizeof *d);
             if (d == NULL)
                 goto oom;
@@ -356,6 +394,20 @@ int catv_decode(const void *data, size_t len, cat_tablever *tv, udr_err *err)
             tv->ndeletes++;
             sum_deleted += e->rows;
             stage = 6;
+        } else if (field_is(&l, 0, "patch") && l.n >= 4 && stage >= 5) {
+            cat_patch *pv = grow(tv->patches, &pcap, tv->npatches, sizeof *pv);
+            if (pv == NULL)
+                goto oom;
+            tv->patches = pv;
+            cat_patch *e = &pv[tv->npatches];
+            memset(e, 0, sizeof *e);
+            if (field_hash(&l, 1, &e->hash) || field_u64(&l, 2, &e->rows) || e->rows == 0)
+                goto bad;
+            why = "a patch names a column it cannot patch";
+            if (patch_columns(tv, &l, &e->cols) != 0)
+                goto bad;
+            tv->npatches++;
+            stage = 7;
         } else {
             goto bad;
         }

@@ -13,6 +13,7 @@
  *   key <name>          (in order)   message <text>
  *   chunk <hex> <rows> <bytes> [<lo> <hi>]  table <name> <version> <hex> (by name)
  *   delete <hex> <rows>  (optional)
+ *   patch <hex> <rows> <column>...  (optional, in order)
  *
  * A table version is a table's content: its schema, its key, its chunks (the
  * Parquet objects, in row order; for an integer first key column, the
@@ -20,7 +21,13 @@
  * chunk), and its delete files: Parquet objects of
  * (chunk VARCHAR, row BIGINT) naming rows of those chunks that are no longer
  * there (an update or delete of a few rows costs a few rows, not a chunk).
- * rows = the chunks' rows less the deletes' rows. A raw version
+ * rows = the chunks' rows less the deletes' rows. Its patches are Parquet
+ * objects of (chunk VARCHAR, row BIGINT, then the columns named, in the
+ * table's order and types): new values for those columns of rows of its
+ * chunks, which keep their positions (an UPDATE of fixed-width columns
+ * stores only those columns; see docs/tables.md). Where two patches name a
+ * row, the later one wins; a patch never names a key column, and only the
+ * first 64 columns can be patched. A raw version
  * (udr_table_commit_chunks of objects that are not Parquet of one schema)
  * has no column lines, rows 0 and chunks of 0 rows: it keeps objects in
  * order and holds no rows; the decoder refuses no columns anywhere else.
@@ -142,7 +149,17 @@ typedef struct cat_tablever {
     size_t nchunks;
     cat_chunk *deletes;              /* bytes are not recorded: 0 */
     size_t ndeletes;
+    struct cat_patch *patches;       /* in order: a later one wins */
+    size_t npatches;
 } cat_tablever;
+
+enum { CAT_PATCH_MAX_COLUMN = 64 };  /* columns 0..63 can be patched */
+
+typedef struct cat_patch {
+    udr_hash hash;
+    uint64_t rows;                   /* rows it names */
+    uint64_t cols;                   /* bit i: column i of the version */
+} cat_patch;
 
 /* Encodes canonically into a malloc'd buffer; NULL when memory runs out. */
 char *catv_encode(const cat_tablever *tv, size_t *len);

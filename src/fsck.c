@@ -24,7 +24,7 @@
 /* What refers to an object: its first referrer in the log, in the order
  * the reference pass meets them (commits in log order, then branch heads,
  * tags, and every table's versions by number). */
-typedef enum ref_kind { REF_COMMIT, REF_TABLEVER, REF_CHUNK, REF_DELETE } ref_kind;
+typedef enum ref_kind { REF_COMMIT, REF_TABLEVER, REF_CHUNK, REF_DELETE, REF_PATCH } ref_kind;
 typedef enum ref_via { VIA_LOG, VIA_BRANCH, VIA_TAG } ref_via;
 
 typedef struct ref {
@@ -38,10 +38,12 @@ typedef struct ref {
     const char *name;          /* the table, branch or tag (the catalog's string) */
     uint64_t version;          /* the table's version */
     uint64_t seq;              /* a commit's log record */
-    uint64_t rows;             /* chunk, delete file: rows the version records */
+    uint64_t rows;             /* chunk, delete file, patch: rows the version records */
+    uint64_t cols;             /* a patch: the columns it holds (cat_patch) */
     uint64_t others;           /* more referrers of the same object */
-    const char *alt_name;      /* a later referrer that records other rows, or NULL */
-    uint64_t alt_version, alt_rows;
+    const char *alt_name;      /* a later referrer that records other rows (or
+                                  patched columns), or NULL */
+    uint64_t alt_version, alt_rows, alt_cols;
 } ref;
 
 typedef struct walk {
@@ -53,7 +55,14 @@ typedef struct walk {
     int oom;
 } walk;
 
-static const char *const KIND_NAME[] = {"commit", "table version", "chunk", "delete file"};
+static const char *const KIND_NAME[] = {"commit", "table version", "chunk", "delete file",
+                                        "patch"};
+
+/* A chunk, delete file or patch: a Parquet file (unless its version is raw). */
+static int is_data(const ref *r)
+{
+    return r->kind == REF_CHUNK || r->kind == REF_DELETE || r->kind == REF_PATCH;
+}
 
 static void progress(walk *w)
 {
@@ -161,10 +170,11 @@ static void dedup_refs(walk *w)
         if (out > 0 && hash_equal(&w->refs[out - 1].hash, &w->refs[i].hash)) {
             ref *first = &w->refs[out - 1];
             if (first->alt_name == NULL && w->refs[i].kind == first->kind &&
-                w->refs[i].rows != first->rows) {
+                (w->refs[i].rows != first->rows || w->refs[i].cols != first->cols)) {
                 first->alt_name = w->refs[i].name;
                 first->alt_version = w->refs[i].version;
                 first->alt_rows = w->refs[i].rows;
+                first->alt_cols = w->refs[i].cols;
             }
             w->refs[out - 1].others++;
             w->refs[out - 1].reported |= w->refs[i].reported;
@@ -321,6 +331,15 @@ static void collect_versions(walk *w)
                 cr->rows = ch->rows;
                 cr->raw = (uint8_t)raw;
             }
+            for (size_t k = 0; k < tv.npatches && !w->oom; k++) {
+                ref *pr = add_ref(w, &tv.patches[k].hash, REF_PATCH, VIA_LOG, tb->name);
+                if (pr == NULL)
+                    break;
+                pr->version = cv->version;
+                pr->seq = cv->seq;
+                pr->rows = tv.patches[k].rows;
+                pr->cols = tv.patches[k].cols;
+            }
             catv_free(&tv);
         }
     }
@@ -328,7 +347,7 @@ static void collect_versions(walk *w)
 
 /* ---- objects ------------------------------------------------------------- */
 
-/* A chunk or delete file of a version with rows is a Parquet file: "PAR1",
+/* A chunk, delete file or patch of a version with rows is a Parquet file: "PAR1",
  * the data, the footer, its length (u32), "PAR1". Reads 12 bytes. */
 static void check_parquet(walk *w, ref *r, uint64_t size_bytes)
 {
@@ -396,8 +415,7 @@ static int on_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
             report_object(w, rc, h, r, "%s is corrupt (%s)%s", who, w->repo->err.msg,
                           also(r, more, sizeof more));
         }
-    } else if (rc == UDR_OK && r != NULL && !r->raw && !r->reported &&
-               (r->kind == REF_CHUNK || r->kind == REF_DELETE)) {
+    } else if (rc == UDR_OK && r != NULL && !r->raw && !r->reported && is_data(r)) {
         check_parquet(w, r, size_bytes);
     }
     if (w->stats.objects % FSCK_PROGRESS_EVERY == 0)
@@ -415,7 +433,7 @@ static void check_missing(walk *w)
             continue;
         char who[CATALOG_NAME_MAX + UDR_HASH_HEX + 64], more[64], rows[48] = "";
         referrer(r, who, sizeof who);
-        if (r->kind == REF_CHUNK || r->kind == REF_DELETE)
+        if (is_data(r))
             snprintf(rows, sizeof rows, " (%" PRIu64 " rows)", r->rows);
         r->reported = r->bad = 1;
         report_object(w, UDR_ENOTFOUND, &r->hash, r, "%s%s is missing%s", who, rows,
@@ -424,6 +442,81 @@ static void check_missing(walk *w)
 }
 
 /* ---- the deep pass: every chunk read through DuckDB ----------------------- */
+
+/* The columns of a patch file: how many, and whether the first two are
+ * chunk and "row" (what patch.h's scan reads). Only running out of memory
+ * is an error; a file DuckDB cannot describe gives *ncols 0. */
+static int patch_columns(walk *w, const char *path, uint64_t *ncols, int *positions)
+{
+    *ncols = 0;
+    *positions = 0;
+    buf sql;
+    buf_init(&sql);
+    buf_adds(&sql, "SELECT * FROM read_parquet(");
+    buf_quoted(&sql, path, '\'');
+    buf_adds(&sql, ") LIMIT 0");
+    char *text = buf_take(&sql, NULL);
+    if (text == NULL)
+        return err_set(&w->repo->err, UDR_ENOMEM, "out of memory");
+    duckdb_result res;
+    int rc = query_run(&w->repo->q, text, NULL, 0, &res);
+    free(text);
+    if (rc == UDR_ENOMEM)
+        return rc;
+    if (rc != UDR_OK) {
+        err_clear(&w->repo->err);
+        return UDR_OK;
+    }
+    *ncols = duckdb_column_count(&res);
+    const char *c0 = *ncols > 1 ? duckdb_column_name(&res, 0) : NULL;
+    const char *c1 = *ncols > 1 ? duckdb_column_name(&res, 1) : NULL;
+    *positions = c0 != NULL && c1 != NULL && strcmp(c0, "chunk") == 0 && strcmp(c1, "row") == 0;
+    duckdb_destroy_result(&res);
+    return UDR_OK;
+}
+
+/* The columns a patch of these patched columns holds: chunk, row and them. */
+static uint64_t patch_width(uint64_t cols)
+{
+    uint64_t n = 2;
+    for (; cols != 0; cols &= cols - 1)
+        n++;
+    return n;
+}
+
+/* A patch's columns against those its referrers record (as rows are, in
+ * deep_read): a problem is reported, naming the referrer that is wrong. */
+static int check_patch_columns(walk *w, ref *r, const char *path)
+{
+    uint64_t ncols;
+    int positions;
+    int rc = patch_columns(w, path, &ncols, &positions);
+    if (rc != UDR_OK)
+        return rc;
+    ref alt = *r;
+    alt.name = r->alt_name;
+    alt.version = r->alt_version;
+    alt.cols = r->alt_cols;
+    const ref *wrong = patch_width(r->cols) != ncols                           ? r
+                       : r->alt_name != NULL && patch_width(alt.cols) != ncols ? &alt
+                                                                               : NULL;
+    char who[CATALOG_NAME_MAX + UDR_HASH_HEX + 64], more[64];
+    if (wrong != NULL) {
+        referrer(wrong, who, sizeof who);
+        report_object(w, UDR_ECORRUPT, &r->hash, wrong,
+                      "%s holds %" PRIu64 " columns, but the version records %" PRIu64
+                      " (chunk, row and the %" PRIu64 " it patches)%s",
+                      who, ncols, patch_width(wrong->cols), patch_width(wrong->cols) - 2,
+                      also(r, more, sizeof more));
+    } else if (!positions) {
+        referrer(r, who, sizeof who);
+        report_object(w, UDR_ECORRUPT, &r->hash, r,
+                      "%s does not begin with the columns chunk and row%s", who,
+                      also(r, more, sizeof more));
+    }
+    r->bad |= wrong != NULL || !positions;
+    return UDR_OK;
+}
 
 static int deep_read(walk *w, ref *r)
 {
@@ -472,6 +565,8 @@ static int deep_read(walk *w, ref *r)
                           who, n, wrong->rows, also(r, more, sizeof more));
         }
     }
+    if (r->kind == REF_PATCH && !r->bad && (rc = check_patch_columns(w, r, path)) != UDR_OK)
+        return rc;
     w->stats.chunks_read++;
     w->stats.chunk_bytes_read += size;
     progress(w);
@@ -484,7 +579,7 @@ static int check_deep(walk *w)
     progress(w);
     for (size_t i = 0; i < w->nrefs; i++) {
         ref *r = &w->refs[i];
-        if ((r->kind != REF_CHUNK && r->kind != REF_DELETE) || r->raw || r->bad || !r->seen)
+        if (!is_data(r) || r->raw || r->bad || !r->seen)
             continue;
         int rc = deep_read(w, r);
         if (rc != UDR_OK)

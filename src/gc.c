@@ -2,11 +2,11 @@
  * gc — removing objects nothing refers to (udr_gc).
  *
  * Mark: every object the log refers to — each checkpoint, each commit,
- * each table version that is neither a drop nor expired, each chunk and
- * delete file those versions name. Retention (udr expire, expire.c) decides which versions
- * expire, and never expires a branch or tag head, a merge base of two
- * branches, or what a subscription has still to read; so marking what is
- * kept marks what they need. A version that expired within the grace
+ * each table version that is neither a drop nor expired, each chunk,
+ * delete file and patch those versions name. Retention (udr expire,
+ * expire.c) decides which versions expire, and never expires a branch or
+ * tag head, a merge base of two branches, or what a subscription has still
+ * to read; so marking what is kept marks what they need. A version that expired within the grace
  * period is still marked: a reader that resolved it just before it expired
  * has the grace period to finish. A table version that cannot be read
  * stops GC: what it names is unknown, so nothing may go (fsck says why).
@@ -110,6 +110,8 @@ int gc_mark(udr_repo *repo, gc_refs *refs, int strict, int64_t expired_before_us
                 set_add(refs, &tv.chunks[k].hash);
             for (size_t k = 0; k < tv.ndeletes; k++)
                 set_add(refs, &tv.deletes[k].hash);
+            for (size_t k = 0; k < tv.npatches; k++)
+                set_add(refs, &tv.patches[k].hash);
             catv_free(&tv);
         }
     }

@@ -35,24 +35,27 @@ static int differing_view(query *q, const cat_tablever *a, const cat_tablever *o
     char *touched = calloc(a->nchunks + 1, 1);
     if (touched == NULL)
         return err_set(q->err, UDR_ENOMEM, "out of memory");
-    /* Delete files on one side only: which chunks they touch. */
+    /* Delete files and patches on one side only: which chunks they touch. */
     buf b;
     buf_init(&b);
     size_t nfiles = 0;
     for (int side = 0; side < 2; side++) {
         const cat_tablever *x = side ? other : a, *y = side ? a : other;
-        for (size_t i = 0; i < x->ndeletes; i++) {
-            if (qi_has_chunk(y->deletes, y->ndeletes, &x->deletes[i].hash))
+        for (size_t i = 0; i < x->ndeletes + x->npatches; i++) {
+            int del = i < x->ndeletes;
+            const udr_hash *h = del ? &x->deletes[i].hash : &x->patches[i - x->ndeletes].hash;
+            if (del ? qi_has_chunk(y->deletes, y->ndeletes, h) : qi_has_patch(y, h))
                 continue;
             char path[PATH_MAX * 2];
-            qi_object_path(q, &x->deletes[i].hash, path, sizeof path);
-            buf_adds(&b, nfiles++ ? ", " : "SELECT DISTINCT chunk FROM read_parquet([");
+            qi_object_path(q, h, path, sizeof path);
+            buf_adds(&b, nfiles++ ? " UNION SELECT chunk FROM read_parquet("
+                                  : "SELECT DISTINCT chunk FROM read_parquet(");
             qi_add_literal(&b, path);
+            buf_addc(&b, ')');
         }
     }
     int rc = UDR_OK;
     if (nfiles > 0) {
-        buf_adds(&b, "])");
         char *sql = buf_take(&b, NULL);
         duckdb_result r;
         rc = sql ? qi_exec(q, sql, &r, "cannot read delete files") : UDR_ENOMEM;
@@ -110,8 +113,30 @@ static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
     buf_adds(b, n ? "]))" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
 }
 
-/* The rows of chunks both versions have that one deletes and the other
- * does not: side 1 (live in a, deleted in b), side 0 (the other way). */
+/* The positions (chunk, row) named by the patches of a that b lacks and
+ * of b that a lacks, or an empty relation. */
+static void add_only_patches(buf *b, const query *q, const cat_tablever *x,
+                             const cat_tablever *y)
+{
+    size_t n = 0;
+    for (int side = 0; side < 2; side++) {
+        const cat_tablever *u = side ? y : x, *v = side ? x : y;
+        for (size_t i = 0; i < u->npatches; i++) {
+            if (qi_has_patch(v, &u->patches[i].hash))
+                continue;
+            buf_adds(b, n++ ? " UNION SELECT chunk, \"row\" FROM read_parquet("
+                            : "(SELECT chunk, \"row\" FROM read_parquet(");
+            add_path(b, q, &u->patches[i].hash);
+            buf_addc(b, ')');
+        }
+    }
+    buf_adds(b, n ? ")" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
+}
+
+/* The rows of chunks both versions have that may differ: those one
+ * deletes and the other does not, side 1 (live in a, deleted in b), side 0
+ * (the other way); and those a patch of one side names, on each side where
+ * live (their values are compared by the reader). */
 int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs *d)
 {
     memset(d, 0, sizeof *d);
@@ -120,8 +145,14 @@ int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs 
         any = !qi_has_chunk(b->deletes, b->ndeletes, &a->deletes[i].hash);
     for (size_t i = 0; i < b->ndeletes && !any; i++)
         any = !qi_has_chunk(a->deletes, a->ndeletes, &b->deletes[i].hash);
+    for (size_t i = 0; i < a->npatches && !any; i++)
+        any = !qi_has_patch(b, &a->patches[i].hash);
+    for (size_t i = 0; i < b->npatches && !any; i++)
+        any = !qi_has_patch(a, &b->patches[i].hash);
     if (!any)
-        return UDR_OK;               /* the same delete files: no such row */
+        return UDR_OK;      /* the same delete files and patches: no such row */
+    /* x: deleted in b only; y: in a only; c: in both; p: named by a patch
+     * one side lacks (its values may differ: read on each side where live). */
     buf s;
     buf_init(&s);
     buf_adds(&s, "WITH x AS (SELECT * FROM ");
@@ -130,9 +161,11 @@ int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs 
     add_only_deletes(&s, q, a, b, 0);
     buf_adds(&s, "), c AS (SELECT * FROM ");
     add_only_deletes(&s, q, a, b, 1);
-    buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x EXCEPT SELECT * FROM y EXCEPT SELECT * "
-                 "FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y EXCEPT SELECT * FROM x "
-                 "EXCEPT SELECT * FROM c)");
+    buf_adds(&s, "), p AS (SELECT * FROM ");
+    add_only_patches(&s, q, a, b);
+    buf_adds(&s, ") SELECT 1, * FROM (SELECT * FROM x UNION SELECT * FROM p EXCEPT SELECT * "
+                 "FROM y EXCEPT SELECT * FROM c) UNION ALL SELECT 0, * FROM (SELECT * FROM y "
+                 "UNION SELECT * FROM p EXCEPT SELECT * FROM x EXCEPT SELECT * FROM c)");
     duckdb_result r;
     int rc = qi_exec_result(q, &s, &r, "cannot read delete files");
     if (rc)
@@ -587,12 +620,16 @@ static int same_schema(const cat_tablever *a, const cat_tablever *b)
     return 1;
 }
 
-/* 1 if tv is base with chunks and delete files added after base's own
- * (nothing of base folded or rewritten). */
+/* 1 if tv is base with chunks, delete files and patches added after
+ * base's own (nothing of base folded, merged or rewritten). */
 static int extends(const cat_tablever *tv, const cat_tablever *base)
 {
-    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes || !same_schema(tv, base))
+    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes ||
+        tv->npatches < base->npatches || !same_schema(tv, base))
         return 0;
+    for (size_t i = 0; i < base->npatches; i++)
+        if (!hash_equal(&tv->patches[i].hash, &base->patches[i].hash))
+            return 0;
     for (size_t i = 0; i < base->nchunks; i++)
         if (!hash_equal(&tv->chunks[i].hash, &base->chunks[i].hash))
             return 0;
@@ -602,23 +639,41 @@ static int extends(const cat_tablever *tv, const cat_tablever *base)
     return 1;
 }
 
+/* (SELECT chunk, "row" ...): the positions the delete files and patches
+ * of x from nd and np on name, or an empty relation. */
+static void add_positions(buf *b, const query *q, const cat_tablever *x, size_t nd, size_t np)
+{
+    size_t n = 0;
+    for (size_t i = nd; i < x->ndeletes + x->npatches; i++) {
+        if (i >= x->ndeletes && i - x->ndeletes < np)
+            continue;
+        const udr_hash *h = i < x->ndeletes ? &x->deletes[i].hash
+                                            : &x->patches[i - x->ndeletes].hash;
+        buf_adds(b, n++ ? " UNION ALL SELECT chunk, \"row\" FROM read_parquet("
+                        : "(SELECT chunk, \"row\" FROM read_parquet(");
+        add_path(b, q, h);
+        buf_addc(b, ')');
+    }
+    buf_adds(b, n ? ")" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
+}
+
 /* target with x's additions to base (x extends base): *applies 0 when a row
- * x deleted is not where it was in target (a fold moved it). */
+ * x deleted or patched is not where it was in target (a fold moved it). */
 static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x,
                        const cat_tablever *target, const udr_hash *target_h, udr_hash *out,
                        int *applies, int *conflict)
 {
-    cat_tablever tv = {0}, added = {0}, fresh = {0};
+    cat_tablever tv = {0}, added = {0}, fresh = {0}, tpos = {0};
     size_t na = x->nchunks - base->nchunks, nd = x->ndeletes - base->ndeletes;
+    size_t np = x->npatches - base->npatches;
     duckdb_result r;
     buf b;
     int rc = UDR_OK;
-    /* The rows x deleted must lie in chunks target still has. */
-    if (nd > 0) {
+    /* The rows x deleted or patched must lie in chunks target still has. */
+    if (nd + np > 0) {
         buf_init(&b);
-        buf_adds(&b, "SELECT DISTINCT chunk FROM read_parquet(");
-        qi_add_path_list(&b, q, x->deletes + base->ndeletes, nd);
-        buf_addc(&b, ')');
+        buf_adds(&b, "SELECT DISTINCT chunk FROM ");
+        add_positions(&b, q, x, base->ndeletes, base->npatches);
         if ((rc = qi_exec_result(q, &b, &r, "cannot read a delete file")) != UDR_OK)
             return rc;
         int all = 1;
@@ -633,17 +688,30 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         if (!all)
             return UDR_OK;
     }
-    /* First committer wins by row: a row x deleted (or updated) that target
-     * deleted too, or a key x added that target added since base. */
+    /* First committer wins by row: a row x deleted or patched that target
+     * deleted, or patched since base; or a key x added that target added
+     * since base. */
     buf_init(&b);
     buf_adds(&b, "SELECT 0");
-    if (nd > 0 && target->ndeletes > 0) {
-        buf_adds(&b, " + (SELECT count(*) FROM (SELECT chunk, \"row\" FROM read_parquet(");
-        qi_add_path_list(&b, q, x->deletes + base->ndeletes, nd);
-        buf_adds(&b, ") INTERSECT SELECT chunk, \"row\" FROM read_parquet(");
-        qi_add_path_list(&b, q, target->deletes, target->ndeletes);
-        buf_adds(&b, ")))");
+    /* target's positions: all its deletes, its patches base lacks */
+    tpos = *target;
+    tpos.patches = calloc(target->npatches + 1, sizeof *tpos.patches);
+    tpos.npatches = 0;
+    if (tpos.patches == NULL) {
+        buf_free(&b);
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
     }
+    for (size_t i = 0; i < target->npatches; i++)
+        if (!qi_has_patch(base, &target->patches[i].hash))
+            tpos.patches[tpos.npatches++] = target->patches[i];
+    if (nd + np > 0 && target->ndeletes + tpos.npatches > 0) {
+        buf_adds(&b, " + (SELECT count(*) FROM (SELECT * FROM ");
+        add_positions(&b, q, x, base->ndeletes, base->npatches);
+        buf_adds(&b, " INTERSECT SELECT * FROM ");
+        add_positions(&b, q, &tpos, 0, 0);
+        buf_adds(&b, "))");
+    }
+    free(tpos.patches);
     added = *x;
     added.chunks = x->chunks + base->nchunks;
     added.nchunks = na;
@@ -678,9 +746,11 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
     tv = *target;
     tv.chunks = calloc(target->nchunks + na + 1, sizeof *tv.chunks);
     tv.deletes = calloc(target->ndeletes + nd + 1, sizeof *tv.deletes);
-    if (tv.chunks == NULL || tv.deletes == NULL) {
+    tv.patches = calloc(target->npatches + np + 1, sizeof *tv.patches);
+    if (tv.chunks == NULL || tv.deletes == NULL || tv.patches == NULL) {
         free(tv.chunks);
         free(tv.deletes);
+        free(tv.patches);
         return err_set(q->err, UDR_ENOMEM, "out of memory");
     }
     memcpy(tv.chunks, target->chunks, target->nchunks * sizeof *tv.chunks);
@@ -693,6 +763,12 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         memcpy(tv.deletes + target->ndeletes, x->deletes + base->ndeletes,
                nd * sizeof *tv.deletes);
     tv.ndeletes = target->ndeletes + nd;
+    if (target->npatches)
+        memcpy(tv.patches, target->patches, target->npatches * sizeof *tv.patches);
+    if (np)
+        memcpy(tv.patches + target->npatches, x->patches + base->npatches,
+               np * sizeof *tv.patches);
+    tv.npatches = target->npatches + np;
     if (qi_chunks_unique(tv.chunks, tv.nchunks)) {
         tv.rows = target->rows + x->rows - base->rows;
         tv.has_parent = 1;
@@ -703,6 +779,7 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
     }
     free(tv.chunks);
     free(tv.deletes);
+    free(tv.patches);
     return rc;
 }
 

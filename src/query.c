@@ -4,6 +4,7 @@
  */
 #include "query.h"
 #include "delvec.h"
+#include "patch.h"
 #include "query_int.h"
 #include "frame.h"
 
@@ -70,6 +71,8 @@ void query_close(query *q)
     /* after DuckDB: its udr_live points here */
     delvec_close(q->dv);
     q->dv = NULL;
+    patch_close(q->ps);
+    q->ps = NULL;
 }
 
 /* A quoted SQL identifier. */
@@ -198,26 +201,68 @@ static void add_positions_join(buf *b, const query *q)
                 "substr(__udr_d.chunk, 3, 2) || '/' || __udr_d.chunk = filename");
 }
 
+/* 1 if tv has a column that would hide one of DuckDB's virtual columns
+ * file_index and file_row_number. */
+static int hides_positions(const cat_tablever *tv)
+{
+    for (size_t i = 0; i < tv->ncols; i++)
+        if (strcasecmp(tv->cols[i].name, "file_index") == 0 ||
+            strcasecmp(tv->cols[i].name, "file_row_number") == 0)
+            return 1;
+    return 0;
+}
+
 /* 1 and *id if tv's deletes can be left out through a deletion vector;
  * 0 to anti-join them (the vectors' memory bound is reached, or building one
  * failed: the anti-join then reports what is wrong with the delete files). */
 static int use_delvec(const query *q, const cat_tablever *tv, uint64_t *id)
 {
-    if (q->dv == NULL || !q->con_dv_open)
+    if (q->dv == NULL || !q->con_dv_open || hides_positions(tv))
         return 0;
-    /* A column of the table's own would hide DuckDB's virtual one. */
-    for (size_t i = 0; i < tv->ncols; i++)
-        if (strcasecmp(tv->cols[i].name, "file_index") == 0 ||
-            strcasecmp(tv->cols[i].name, "file_row_number") == 0)
-            return 0;
     udr_err scratch = {0};
     return delvec_for(q->dv, q->con_dv, q->root, tv, id, &scratch) == 1;
 }
 
-/* The live rows of a table version as SQL: its chunks, less the rows its
- * delete files name, with columns stored as text cast back. positions adds
- * filename and file_row_number (where each row lies). */
-static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
+/* The same for tv's patches (patch.h): 0 to join the patch files in SQL. */
+static int use_patchmap(const query *q, const cat_tablever *tv, uint64_t *id)
+{
+    if (q->ps == NULL || !q->con_dv_open || hides_positions(tv))
+        return 0;
+    udr_err scratch = {0};
+    return patch_for(q->ps, q->con_dv, q->root, tv, id, &scratch) == 1;
+}
+
+/* The columns some patch of tv names, as a bit set over its columns. */
+static uint64_t patched_columns(const cat_tablever *tv)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < tv->npatches; i++)
+        m |= tv->patches[i].cols;
+    return m;
+}
+
+/* Column i of tv as a scan reads it: cast back if stored as text, through
+ * udr_patched if a patch names it and pid is not UINT64_MAX. */
+static void add_scan_column(buf *b, const cat_tablever *tv, size_t i, uint64_t patched,
+                            uint64_t pid)
+{
+    if (stored_as_text(tv->cols[i].type)) {
+        buf_adds(b, "CAST(");
+        qi_add_ident(b, tv->cols[i].name);
+        buf_printf(b, " AS %s) AS ", tv->cols[i].type);
+    } else if (pid != UINT64_MAX && i < CAT_PATCH_MAX_COLUMN && (patched >> i & 1)) {
+        buf_printf(b, "udr_patched(%llu, %zu, file_index, file_row_number, ",
+                   (unsigned long long)pid, i);
+        qi_add_ident(b, tv->cols[i].name);
+        buf_adds(b, ") AS ");
+    }
+    qi_add_ident(b, tv->cols[i].name);
+}
+
+/* The rows of tv's chunks less its deletes (patches left out unless pid is
+ * an ID of patch.h's for tv). */
+static void add_scan_rows(buf *b, const query *q, const cat_tablever *tv, int positions,
+                          uint64_t pid)
 {
     /* With a deletion vector, file_index and file_row_number are read as
      * DuckDB's virtual columns; filename = true would make every row carry
@@ -225,16 +270,11 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
     uint64_t dv = 0;
     int vec = tv->ndeletes > 0 && use_delvec(q, tv, &dv);
     int marks = positions || (tv->ndeletes > 0 && !vec);
+    uint64_t patched = pid != UINT64_MAX ? patched_columns(tv) : 0;
     buf_adds(b, "SELECT ");
     for (size_t i = 0; i < tv->ncols; i++) {
-        if (i)
-            buf_adds(b, ", ");
-        if (stored_as_text(tv->cols[i].type)) {
-            buf_adds(b, "CAST(");
-            qi_add_ident(b, tv->cols[i].name);
-            buf_printf(b, " AS %s) AS ", tv->cols[i].type);
-        }
-        qi_add_ident(b, tv->cols[i].name);
+        buf_adds(b, i ? ", " : "");
+        add_scan_column(b, tv, i, patched, pid);
     }
     if (positions)
         buf_adds(b, ", filename, file_row_number");
@@ -252,6 +292,73 @@ static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positio
         buf_adds(b, "))");
         add_positions_join(b, q);
     }
+}
+
+/* Without patch maps: tv's rows (with positions) left-joined, for each
+ * patched column, with the latest value a patch gives it at each position. */
+static void add_patch_joins(buf *b, const query *q, const cat_tablever *tv, int positions)
+{
+    uint64_t patched = patched_columns(tv);
+    buf_adds(b, "SELECT ");
+    for (size_t i = 0; i < tv->ncols; i++) {
+        buf_adds(b, i ? ", " : "");
+        if (i < CAT_PATCH_MAX_COLUMN && (patched >> i & 1)) {
+            buf_printf(b, "CASE WHEN __udr_p%zu.__r IS NULL THEN __udr_s.", i);
+            qi_add_ident(b, tv->cols[i].name);
+            buf_printf(b, " ELSE __udr_p%zu.__v END AS ", i);
+        } else {
+            buf_adds(b, "__udr_s.");
+        }
+        qi_add_ident(b, tv->cols[i].name);
+    }
+    if (positions)
+        buf_adds(b, ", __udr_s.filename, __udr_s.file_row_number");
+    buf_adds(b, " FROM (");
+    cat_tablever plain = *tv;
+    plain.npatches = 0;
+    add_scan_rows(b, q, &plain, 1, UINT64_MAX);
+    buf_adds(b, ") AS __udr_s");
+    for (size_t i = 0; i < tv->ncols && i < CAT_PATCH_MAX_COLUMN; i++) {
+        if (!(patched >> i & 1))
+            continue;
+        /* The files naming column i, the later one winning at a position. */
+        buf_adds(b, " LEFT JOIN (SELECT chunk AS __c, \"row\" AS __r, CAST(");
+        qi_add_ident(b, tv->cols[i].name);
+        buf_printf(b, " AS %s) AS __v FROM (", tv->cols[i].type);
+        size_t n = 0;
+        for (size_t k = 0; k < tv->npatches; k++) {
+            if (!(tv->patches[k].cols >> i & 1))
+                continue;
+            buf_adds(b, n++ ? " UNION ALL " : "");
+            buf_printf(b, "SELECT %zu AS __o, chunk, \"row\", ", k);
+            qi_add_ident(b, tv->cols[i].name);
+            char path[PATH_MAX * 2];
+            qi_object_path(q, &tv->patches[k].hash, path, sizeof path);
+            buf_adds(b, " FROM read_parquet(");
+            qi_add_literal(b, path);
+            buf_addc(b, ')');
+        }
+        buf_printf(b, ") QUALIFY row_number() OVER (PARTITION BY chunk, \"row\" ORDER BY __o "
+                      "DESC) = 1) AS __udr_p%zu ON __udr_p%zu.__r = __udr_s.file_row_number "
+                      "AND ", i, i);
+        qi_add_literal(b, q->root);
+        buf_printf(b, " || '/objects/' || substr(__udr_p%zu.__c, 1, 2) || '/' || "
+                      "substr(__udr_p%zu.__c, 3, 2) || '/' || __udr_p%zu.__c = __udr_s.filename",
+                   i, i, i);
+    }
+}
+
+/* The live rows of a table version as SQL: its chunks, less the rows its
+ * delete files name, with its patches applied and columns stored as text
+ * cast back. positions adds filename and file_row_number (where each row
+ * lies). */
+static void add_scan(buf *b, const query *q, const cat_tablever *tv, int positions)
+{
+    uint64_t pid = UINT64_MAX;
+    if (tv->npatches > 0 && !use_patchmap(q, tv, &pid))
+        add_patch_joins(b, q, tv, positions);
+    else
+        add_scan_rows(b, q, tv, positions, pid);
 }
 
 static char *scan_sql(const query *q, const cat_tablever *tv)
@@ -294,21 +401,24 @@ static const cat_tablever *cache_put(query *q, const udr_hash *h, cat_tablever *
     return &e->tv;
 }
 
-/* 1 (and a message) if a chunk or delete file of tv is not in the store. */
+/* 1 (and a message) if a chunk, delete file or patch of tv is not in the store. */
 static int missing_object(const query *q, const char *table, uint64_t version,
                           const cat_tablever *tv, char *msg, size_t size)
 {
-    for (size_t i = 0; i < tv->nchunks + tv->ndeletes; i++) {
-        const cat_chunk *ch = i < tv->nchunks ? &tv->chunks[i] : &tv->deletes[i - tv->nchunks];
+    size_t nd = tv->nchunks + tv->ndeletes;
+    for (size_t i = 0; i < nd + tv->npatches; i++) {
+        const udr_hash *h = i < tv->nchunks ? &tv->chunks[i].hash
+                            : i < nd        ? &tv->deletes[i - tv->nchunks].hash
+                                            : &tv->patches[i - nd].hash;
         char path[PATH_MAX * 2], hex[UDR_HASH_HEX + 1];
-        qi_object_path(q, &ch->hash, path, sizeof path);
+        qi_object_path(q, h, path, sizeof path);
         if (access(path, F_OK) != 0) {
-            hash_to_hex(&ch->hash, hex);
+            hash_to_hex(h, hex);
             snprintf(msg, size,
                      "table %s version %llu cannot be read: its %s %s is missing (%s); "
                      "'udr fsck' lists what else is damaged",
-                     table, (unsigned long long)version, i < tv->nchunks ? "chunk" : "delete file",
-                     hex, path);
+                     table, (unsigned long long)version,
+                     i < tv->nchunks ? "chunk" : i < nd ? "delete file" : "patch", hex, path);
             return 1;
         }
     }
@@ -405,7 +515,7 @@ resolved:;
         duckdb_replacement_scan_set_error(info, q->err->msg);
         return;
     }
-    if (qi_needs_cast(&tv) || tv.ndeletes > 0) {
+    if (qi_needs_cast(&tv) || tv.ndeletes > 0 || tv.npatches > 0) {
         /* Deleted rows to leave out, or types Parquet cannot hold stored as
          * text to cast back: a query rather than a plain read_parquet. */
         char *sql = scan_sql(q, &tv);
@@ -485,6 +595,8 @@ static int ensure_open(query *q)
     /* Deletion vectors (delvec.h), built through a connection of their own:
      * scans are planned while another connection binds. */
     int drc = delvec_open(q->con, &q->dv, q->err);
+    if (drc == UDR_OK)
+        drc = patch_open(q->con, &q->ps, q->err);
     if (drc != UDR_OK)
         return drc;
     if (duckdb_connect(q->db, &q->con_dv) != DuckDBSuccess)
@@ -2281,6 +2393,14 @@ int qi_has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
 }
 
 
+int qi_has_patch(const cat_tablever *tv, const udr_hash *h)
+{
+    for (size_t i = 0; i < tv->npatches; i++)
+        if (hash_equal(&tv->patches[i].hash, h))
+            return 1;
+    return 0;
+}
+
 static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)
 {
     buf_addc(b, '(');
@@ -2673,6 +2793,253 @@ static int merge_deletes(query *q, const cat_chunk *dels, size_t ndels, const ch
     return rc;
 }
 
+/* ---- column patches (patch.h) ---------------------------------------------- */
+
+/* The columns of tv a patch holds, as a bit set: those of a type patch.h
+ * takes, not in the key, among the first CAT_PATCH_MAX_COLUMN. */
+static uint64_t patchable_columns(const cat_tablever *tv)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < tv->ncols && i < CAT_PATCH_MAX_COLUMN; i++) {
+        int in_key = 0;
+        for (size_t k = 0; k < tv->nkey; k++)
+            in_key |= strcmp(tv->key[k], tv->cols[i].name) == 0;
+        if (!in_key && patch_type_ok(tv->cols[i].type))
+            m |= (uint64_t)1 << i;
+    }
+    return m;
+}
+
+/* The columns a patch of tv for an UPDATE assigning `columns` holds, as a
+ * bit set; 0 when the UPDATE cannot be a patch. Each column assigned must
+ * be patchable, and no column of tv named like a patch file's own. A
+ * version's patches all hold the same columns, so that they merge and a
+ * scan reads only those through udr_patched: the first patch holds the
+ * columns its UPDATE assigns; a later UPDATE is a patch when it assigns
+ * some of those (the others keep the row's values), else a delta. */
+static uint64_t patch_columns(const cat_tablever *tv, const char *const *columns)
+{
+    uint64_t m = patchable_columns(tv), want = 0;
+    if (m == 0 || columns == NULL || columns[0] == NULL || hides_positions(tv))
+        return 0;
+    for (size_t i = 0; i < tv->ncols; i++)
+        if (strcasecmp(tv->cols[i].name, "chunk") == 0 || strcasecmp(tv->cols[i].name, "row") == 0 ||
+            strcasecmp(tv->cols[i].name, "filename") == 0)
+            return 0;
+    for (size_t k = 0; columns[k] != NULL; k++) {
+        size_t i = 0;
+        while (i < tv->ncols && strcmp(tv->cols[i].name, columns[k]) != 0)
+            i++;
+        if (i >= CAT_PATCH_MAX_COLUMN || !(m >> i & 1))
+            return 0;
+        want |= (uint64_t)1 << i;
+    }
+    if (tv->npatches == 0)
+        return want;
+    uint64_t have = tv->patches[0].cols;
+    for (size_t i = 1; i < tv->npatches; i++)
+        if (tv->patches[i].cols != have)
+            return 0;
+    return (want & ~have) == 0 ? have : 0;
+}
+
+/* Writes the rows of select_sql (chunk, "row" and tv's columns cols, by
+ * name) as a patch (*out; rows 0, and nothing stored, when there is none),
+ * in the table's types. */
+static int write_patch_file(query *q, const cat_tablever *tv, uint64_t cols,
+                            const char *select_sql, cat_patch *out, udr_write_info *info)
+{
+    memset(out, 0, sizeof *out);
+    out->cols = cols;
+    char tmp[PATH_MAX];
+    if (fs_path(tmp, sizeof tmp, "%s/tmp/patch.%ld.%llu.parquet", q->root, (long)getpid(),
+                (unsigned long long)++q->tmp_seq) != 0)
+        return err_set(q->err, UDR_EINVAL, "repository path too long");
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "COPY (SELECT chunk, \"row\"");
+    for (size_t i = 0; i < tv->ncols && i < CAT_PATCH_MAX_COLUMN; i++) {
+        if (!(cols >> i & 1))
+            continue;
+        buf_adds(&b, ", CAST(");
+        qi_add_ident(&b, tv->cols[i].name);
+        buf_printf(&b, " AS %s) AS ", tv->cols[i].type);
+        qi_add_ident(&b, tv->cols[i].name);
+    }
+    buf_printf(&b, " FROM (%s) ORDER BY 1, 2) TO ", select_sql);
+    qi_add_literal(&b, tmp);
+    buf_adds(&b, " " DELTA_FORMAT);
+    duckdb_result r;
+    int rc = qi_exec_result(q, &b, &r, "cannot write a patch"), fresh = 0;
+    if (rc == UDR_OK) {
+        out->rows = (uint64_t)duckdb_value_int64(&r, 0, 0);
+        duckdb_destroy_result(&r);
+    }
+    if (rc == UDR_OK && out->rows > 0 &&
+        (rc = store_adopt(q->store, tmp, &out->hash, &fresh)) == UDR_OK) {
+        uint64_t size = 0;
+        store_size(q->store, &out->hash, &size);
+        if (fresh)
+            info->new_bytes += size;
+        return UDR_OK;
+    }
+    unlink(tmp);
+    return rc;
+}
+
+/* Writes as one patch (*out; rows 0 when none is left) the rows of tv's
+ * patches from `from` on and those of more_sql (a SELECT of chunk, "row"
+ * and the patched columns; may be NULL), the later winning at a position,
+ * less the rows of the nskip chunks at skip (folded: their positions are
+ * gone). The patches merged, and more_sql, hold the columns cols. */
+static int merge_patches(query *q, const cat_tablever *tv, size_t from, uint64_t cols,
+                         const char *more_sql, const cat_chunk *skip, size_t nskip,
+                         cat_patch *out, udr_write_info *info)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = from; i < tv->npatches; i++)
+        if (tv->patches[i].cols != cols)
+            return err_set(q->err, UDR_EINVAL,
+                           "the patches of this table version name different columns; "
+                           "compact the table (udr compact) first");
+    buf list;                          /* the patched columns, by name */
+    buf_init(&list);
+    for (size_t i = 0; i < tv->ncols && i < CAT_PATCH_MAX_COLUMN; i++)
+        if (cols >> i & 1) {
+            buf_adds(&list, ", ");
+            qi_add_ident(&list, tv->cols[i].name);
+        }
+    const char *names = list.data ? list.data : "";
+    buf b;
+    buf_init(&b);
+    assert(from < tv->npatches || more_sql != NULL);
+    buf_printf(&b, "SELECT chunk, \"row\"%s FROM (", names);
+    for (size_t i = from; i < tv->npatches; i++) {
+        char path[PATH_MAX * 2];
+        qi_object_path(q, &tv->patches[i].hash, path, sizeof path);
+        buf_printf(&b, "%sSELECT %zu AS __o, chunk, \"row\"%s FROM read_parquet(",
+                   i > from ? " UNION ALL " : "", i, names);
+        qi_add_literal(&b, path);
+        buf_addc(&b, ')');
+    }
+    if (more_sql != NULL)
+        buf_printf(&b, "%sSELECT %zu AS __o, chunk, \"row\"%s FROM (%s)",
+                   from < tv->npatches ? " UNION ALL " : "", tv->npatches, names, more_sql);
+    buf_adds(&b, ")");
+    if (nskip > 0) {
+        buf_adds(&b, " WHERE chunk NOT IN ");
+        add_chunk_names(&b, skip, nskip);
+    }
+    buf_adds(&b, " QUALIFY row_number() OVER (PARTITION BY chunk, \"row\" ORDER BY __o DESC) = 1");
+    buf_free(&list);
+    char *sql = buf_take(&b, NULL);
+    int rc = sql ? write_patch_file(q, tv, cols, sql, out, info)
+                 : err_set(q->err, UDR_ENOMEM, "out of memory");
+    free(sql);
+    return rc;
+}
+
+/* Which of tv's patches a change patching new_rows rows merges its own
+ * with: those from the returned index on. As for delete files
+ * (pick_deletes), at most QUERY_MAX_DELETE_FILES in all and
+ * QUERY_MAX_SMALL_DELETE_FILES small ones; but a later patch wins over an
+ * earlier one where both name a row, so only a run at the end can merge:
+ * the newest files, as many as the size tiers of what is merged so far
+ * take. */
+static size_t pick_patches(const cat_patch *p, size_t n, uint64_t new_rows)
+{
+    size_t from = n;
+    uint64_t merged = new_rows;
+    for (;;) {
+        size_t small = delete_tier(merged) < QUERY_SMALL_DELETE_TIER;
+        for (size_t i = 0; i < from; i++)
+            small += delete_tier(p[i].rows) < QUERY_SMALL_DELETE_TIER;
+        if (from + 1 <= QUERY_MAX_DELETE_FILES && small <= QUERY_MAX_SMALL_DELETE_FILES)
+            return from;
+        do {
+            from--;
+            merged += p[from].rows;
+        } while (from > 0 && delete_tier(p[from - 1].rows) <= delete_tier(merged));
+    }
+}
+
+/* An UPDATE of tv (base) that patch_columns took (cols), whose rows as updated are in
+ * __udr_hit (with filename and file_row_number): a patch of them. *done 0
+ * when patches would then name more rows than the chunks hold: the caller
+ * writes the table anew (the compaction). */
+static int change_by_patch(query *q, const cat_tablever *old, const udr_hash *base,
+                           uint64_t cols, uint64_t matched, udr_hash *out, int *done,
+                           udr_write_info *info)
+{
+    uint64_t chunk_rows = 0, patched = matched;
+    for (size_t i = 0; i < old->nchunks; i++)
+        chunk_rows += old->chunks[i].rows;
+    for (size_t i = 0; i < old->npatches; i++)
+        patched += old->patches[i].rows;
+    if (patched > chunk_rows)
+        return UDR_OK;
+    const char *hit = "SELECT string_split(filename, '/')[-1] AS chunk, file_row_number AS "
+                      "\"row\", * EXCLUDE (filename, file_row_number) FROM __udr_hit";
+    size_t from = pick_patches(old->patches, old->npatches, matched);
+    cat_patch np;
+    int rc = from < old->npatches
+                 ? merge_patches(q, old, from, cols, hit, NULL, 0, &np, info)
+                 : write_patch_file(q, old, cols, hit, &np, info);
+    if (rc)
+        return rc;
+    cat_tablever tv = *old;
+    tv.patches = calloc(from + 2, sizeof *tv.patches);
+    if (tv.patches == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    if (from > 0)
+        memcpy(tv.patches, old->patches, from * sizeof *tv.patches);
+    tv.npatches = from;
+    if (np.rows > 0)
+        tv.patches[tv.npatches++] = np;
+    tv.has_parent = 1;
+    tv.parent = *base;
+    rc = qi_put_tablever(q, &tv, out);
+    /* The next statement reads the new version: its maps are old's and
+     * the new patch (patch_derive); when that fails they are built whole
+     * on first use, so the error is not the change's. */
+    if (rc == UDR_OK && q->ps != NULL && q->con_dv_open) {
+        udr_err scratch = {0};
+        patch_derive(q->ps, q->con_dv, q->root, old, &tv, &scratch);
+    }
+    free(tv.patches);
+    if (rc == UDR_OK) {
+        *done = 1;
+        info->rows = tv.rows;
+        info->chunks = tv.nchunks;
+        for (size_t i = 0; i < tv.nchunks; i++)
+            info->bytes += tv.chunks[i].bytes;
+    }
+    return rc;
+}
+
+/* tv's patches less the rows of the nskip chunks at skip (a fold removes
+ * them), into *list (malloc'd; tv's own when nothing changes: *owned 0). */
+static int patches_without(query *q, const cat_tablever *tv, const cat_chunk *skip, size_t nskip,
+                           cat_patch **list, size_t *n, int *owned, udr_write_info *info)
+{
+    *list = tv->patches;
+    *n = tv->npatches;
+    *owned = 0;
+    if (tv->npatches == 0 || nskip == 0)
+        return UDR_OK;
+    cat_patch np;
+    int rc = merge_patches(q, tv, 0, tv->patches[0].cols, NULL, skip, nskip, &np, info);
+    if (rc)
+        return rc;
+    if ((*list = calloc(1, sizeof **list)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    *owned = 1;
+    *n = 0;
+    if (np.rows > 0)
+        (*list)[(*n)++] = np;
+    return UDR_OK;
+}
+
 /* Adds to the staged rows (__udr_rows, in tv's columns) the live rows of
  * tv's last `tail` chunks (less the rows in __udr_del; see merge_deletes),
  * and puts them back in key order. */
@@ -2801,7 +3168,7 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
     cat_chunk *written = NULL;
     size_t nwritten = 0;
     uint64_t rows = 0, appended = UINT64_MAX;  /* set when an append folds */
-    int keep_old = 0, streamed = 0, replace_deletes = 0;
+    int keep_old = 0, streamed = 0, replace_deletes = 0, own_patches = 0;
     size_t keep_chunks = old.nchunks;
     cat_chunk newdel = {0};
     /* A write that needs nothing of the old version streams; appends and
@@ -2897,6 +3264,11 @@ static int build(query *q, const char *table, const char *src_sql, const char *c
         rc = rewrite_whole(q, table, src_sql, use_key, append, &old, base, out, info);
         goto done;
     }
+    /* The old chunks kept keep their patches, less those of chunks folded. */
+    if (keep_old && (rc = patches_without(q, &old, old.chunks + keep_chunks,
+                                          old.nchunks - keep_chunks, &tv.patches, &tv.npatches,
+                                          &own_patches, info)) != UDR_OK)
+        goto done;
     size_t kept_del = keep_old && !replace_deletes ? old.ndeletes : 0;
     size_t ndel = kept_del + (newdel.rows > 0);
     tv.deletes = calloc(ndel + 1, sizeof *tv.deletes);
@@ -2937,6 +3309,8 @@ done:
     exec(q, "DROP TABLE IF EXISTS __udr_rows", NULL, "");
     free(tv.chunks);
     free(tv.deletes);
+    if (own_patches)
+        free(tv.patches);
     free(written);
     free(c.at);
     qi_schema_free(&s);
@@ -2963,7 +3337,7 @@ int query_compact(query *q, const char *table, const udr_hash *base, udr_hash *o
         return rc;
     /* Clean already: no deletes, and (keyed) chunks written in key order,
      * which a delta's chunks at the end are not. */
-    int clean = old.ndeletes == 0;
+    int clean = old.ndeletes == 0 && old.npatches == 0;
     if (clean && old.nkey > 0 && old.nchunks > 1) {
         buf b;
         buf_init(&b);
@@ -3108,7 +3482,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
     cuts c = {0};
     cat_chunk *written = NULL;
     size_t nwritten = 0;
-    int fold_tail = 0, fold_deletes = 0;
+    int fold_tail = 0, fold_deletes = 0, own_patches = 0;
     unsigned char *pick = NULL;        /* old delete files merged with this change's */
     size_t npick = 0;
     if (rc == UDR_OK)
@@ -3197,6 +3571,12 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
         *done = 1;
         goto out;
     }
+    /* Fixed-width columns assigned: only their new values are stored. */
+    uint64_t pcols = req->replace != NULL ? patch_columns(&old, req->columns) : 0;
+    if (pcols != 0) {
+        rc = change_by_patch(q, &old, base, pcols, *matched, out, done, info);
+        goto out;
+    }
     uint64_t chunk_rows = 0;
     for (size_t i = 0; i < old.nchunks; i++)
         chunk_rows += old.chunks[i].rows;
@@ -3282,6 +3662,10 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
             goto out;
     }
     tv = old;
+    /* Patches of the folded chunks name positions no longer there. */
+    if (fold_tail && (rc = patches_without(q, &old, old.chunks + keep, tail, &tv.patches,
+                                           &tv.npatches, &own_patches, info)) != UDR_OK)
+        goto out;
     tv.chunks = calloc(keep + nwritten + 1, sizeof *tv.chunks);
     tv.deletes = calloc(old.ndeletes + 2, sizeof *tv.deletes);
     if (tv.chunks == NULL || tv.deletes == NULL) {
@@ -3320,6 +3704,8 @@ out:
              NULL, "");
     free(tv.chunks);
     free(tv.deletes);
+    if (own_patches)
+        free(tv.patches);
     free(pick);
     free(written);
     free(c.at);

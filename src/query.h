@@ -99,7 +99,8 @@ typedef struct query {
                                          con binds a statement (changes.c) */
     int con2_open;
     struct delvec_set *dv;            /* deletion vectors (delvec.h) */
-    duckdb_connection con_dv;         /* reads delete files for them */
+    struct patch_set *ps;             /* column patches' maps (patch.h) */
+    duckdb_connection con_dv;         /* reads delete and patch files for them */
     int con_dv_open;
     /* CALL udr_ack(name, seq): set by the layer above (feedapi.c). */
     int (*ack)(void *ctx, const char *name, uint64_t seq);

@@ -826,6 +826,9 @@ void udr_table_detail_free(udr_table_detail *d)
     free(d->chunk_bytes);
     free(d->delete_hash);
     free(d->delete_rows);
+    free(d->patch_hash);
+    free(d->patch_rows);
+    free(d->patch_cols);
     free(d);
 }
 
@@ -858,8 +861,12 @@ int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table
     d->chunk_bytes = calloc(tv.nchunks + 1, sizeof *d->chunk_bytes);
     d->delete_hash = calloc(tv.ndeletes + 1, sizeof *d->delete_hash);
     d->delete_rows = calloc(tv.ndeletes + 1, sizeof *d->delete_rows);
+    d->patch_hash = calloc(tv.npatches + 1, sizeof *d->patch_hash);
+    d->patch_rows = calloc(tv.npatches + 1, sizeof *d->patch_rows);
+    d->patch_cols = calloc(tv.npatches + 1, sizeof *d->patch_cols);
     if (!d->col_names || !d->col_types || !d->key || !d->chunk_hash || !d->chunk_rows ||
-        !d->chunk_bytes || !d->delete_hash || !d->delete_rows) {
+        !d->chunk_bytes || !d->delete_hash || !d->delete_rows || !d->patch_hash ||
+        !d->patch_rows || !d->patch_cols) {
         catv_free(&tv);
         udr_table_detail_free(d);
         return err_set(&repo->err, UDR_ENOMEM, "out of memory");
@@ -886,6 +893,12 @@ int udr_table_show(udr_repo *repo, const char *table, const char *ref, udr_table
         d->delete_rows[i] = tv.deletes[i].rows;
     }
     d->ndeletes = tv.ndeletes;
+    for (size_t i = 0; i < tv.npatches; i++) {
+        hash_to_hex(&tv.patches[i].hash, d->patch_hash[i]);
+        d->patch_rows[i] = tv.patches[i].rows;
+        d->patch_cols[i] = tv.patches[i].cols;
+    }
+    d->npatches = tv.npatches;
     catv_free(&tv);
     *out = d;
     return UDR_OK;

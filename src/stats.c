@@ -97,28 +97,33 @@ typedef struct walk {
     void *ctx;
 } walk;
 
+/* What a version refers to: its chunks, delete files and patches. */
+typedef enum obj_kind { OBJ_CHUNK, OBJ_DELETE, OBJ_PATCH } obj_kind;
+
 /* The bytes of one object a version refers to: a chunk's from the version
- * (known), a delete file's from the store (sized once, then remembered). */
-static int object_bytes(walk *w, const cat_chunk *ch, int is_delete, const char *table,
-                        uint64_t version, uint64_t *bytes)
+ * (known), a delete file's or a patch's from the store (sized once, then
+ * remembered). */
+static int object_bytes(walk *w, const udr_hash *h, uint64_t known, obj_kind kind,
+                        const char *table, uint64_t version, uint64_t *bytes)
 {
-    hslot *seen = hset_find(&w->all, &ch->hash);
+    hslot *seen = hset_find(&w->all, h);
     if (seen != NULL) {
         *bytes = seen->bytes;
         return UDR_OK;
     }
-    *bytes = ch->bytes;
-    if (is_delete) {
-        int rc = store_size(w->s, &ch->hash, bytes);
+    *bytes = known;
+    if (kind != OBJ_CHUNK) {
+        int rc = store_size(w->s, h, bytes);
         if (rc != UDR_OK) {
             char hex[UDR_HASH_HEX + 1];
-            hash_to_hex(&ch->hash, hex);
-            err_prefix(w->c->err, "table %s version %llu: delete file %s", table,
-                       (unsigned long long)version, hex);
+            hash_to_hex(h, hex);
+            err_prefix(w->c->err, "table %s version %llu: %s %s", table,
+                       (unsigned long long)version, kind == OBJ_DELETE ? "delete file" : "patch",
+                       hex);
             return rc;
         }
     }
-    if (hset_add(&w->all, &ch->hash, *bytes) != 0)
+    if (hset_add(&w->all, h, *bytes) != 0)
         return err_set(w->c->err, UDR_ENOMEM, "out of memory");
     return UDR_OK;
 }
@@ -137,31 +142,36 @@ static int add_version(walk *w, const cat_table *tb, const cat_version *cv, udr_
         return rc;
     }
     *rows = tv.rows;
-    for (size_t k = 0; k < tv.nchunks + tv.ndeletes && rc == UDR_OK; k++) {
-        int is_delete = k >= tv.nchunks;
-        const cat_chunk *ch = is_delete ? &tv.deletes[k - tv.nchunks] : &tv.chunks[k];
-        int new_here = hset_find(&w->table, &ch->hash) == NULL;
-        int new_anywhere = hset_find(&w->all, &ch->hash) == NULL;
+    size_t nd = tv.nchunks + tv.ndeletes;
+    for (size_t k = 0; k < nd + tv.npatches && rc == UDR_OK; k++) {
+        obj_kind kind = k < tv.nchunks ? OBJ_CHUNK : k < nd ? OBJ_DELETE : OBJ_PATCH;
+        const udr_hash *h = kind == OBJ_CHUNK    ? &tv.chunks[k].hash
+                            : kind == OBJ_DELETE ? &tv.deletes[k - tv.nchunks].hash
+                                                 : &tv.patches[k - nd].hash;
+        int is_chunk = kind == OBJ_CHUNK;
+        int new_here = hset_find(&w->table, h) == NULL;
+        int new_anywhere = hset_find(&w->all, h) == NULL;
         uint64_t bytes;
-        if ((rc = object_bytes(w, ch, is_delete, tb->name, cv->version, &bytes)) != UDR_OK)
+        rc = object_bytes(w, h, is_chunk ? tv.chunks[k].bytes : 0, kind, tb->name, cv->version,
+                          &bytes);
+        if (rc != UDR_OK)
             break;
         out->logical_bytes += bytes;
         ts->logical_bytes += bytes;
         w->sofar.bytes += bytes;
         if (new_anywhere) {
             out->physical_bytes += bytes;
-            out->unique_chunks += !is_delete;
+            out->unique_chunks += is_chunk;
         }
-        if (!is_delete) {
+        if (is_chunk) {
             ts->chunks++;
             out->chunks++;
         }
         if (new_here) {
-            if (hset_add(&w->table, &ch->hash, bytes) != 0)
+            if (hset_add(&w->table, h, bytes) != 0)
                 rc = err_set(w->c->err, UDR_ENOMEM, "out of memory");
             ts->physical_bytes += bytes;
-            if (!is_delete)
-                ts->unique_chunks++;
+            ts->unique_chunks += is_chunk;
         }
     }
     catv_free(&tv);

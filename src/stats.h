@@ -5,7 +5,7 @@
  * It reads the catalog's index (every version of every table, loaded whole
  * with catalog_complete) and the store: each table version object is
  * decoded once; its chunks' bytes come from the version, its delete files'
- * bytes from the store (the version does not record them). Physical bytes
+ * and patches' bytes from the store (the version does not record them). Physical bytes
  * are counted through two sets of object hashes: one for the whole
  * repository, one for the table being walked (tables are walked one at a
  * time, so the second is emptied between them). Nothing is written.

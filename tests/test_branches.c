@@ -235,6 +235,71 @@ static void test_merge_conflicts(void)
     udr_close(r);
 }
 
+static void run_on(udr_repo *r, const char *branch, const char *sql, const char *want)
+{
+    MUST(r, udr_use_branch(r, branch));
+    CHECK_STR(value(r, sql), want);
+}
+
+static size_t patches_of(udr_repo *r, const char *branch)
+{
+    MUST(r, udr_use_branch(r, branch));
+    udr_table_detail *d;
+    MUST(r, udr_table_show(r, "k", NULL, &d));
+    size_t n = d->npatches;
+    udr_table_detail_free(d);
+    return n;
+}
+
+/* Rows updated in place on both sides (column patches, patch.h) merge row
+ * by row like any other change: different keys both land, the same change
+ * on both sides is no conflict, different changes to one key are. */
+static void test_merge_patched_rows(void)
+{
+    udr_repo *r = new_repo();
+    keyed_base(r);
+    run_on(r, "main", "UPDATE k SET v = -1 WHERE id = 1", "1");
+    run_on(r, "main", "UPDATE k SET v = 444 WHERE id = 4", "1");
+    run_on(r, "feature", "UPDATE k SET v = -2 WHERE id = 2", "1");
+    run_on(r, "feature", "UPDATE k SET v = 444 WHERE id = 4", "1");
+    run_on(r, "feature", "DELETE FROM k WHERE id = 3", "1");
+    run_on(r, "feature", "INSERT INTO k VALUES (12, 120)", "1");
+    CHECK_INT(patches_of(r, "main"), ==, 2);
+    CHECK_INT(patches_of(r, "feature"), ==, 2);
+    udr_merge_info mi;
+    MUST(r, merge(r, UDR_MERGE_FAIL, &mi));
+    CHECK_INT(mi.conflicts, ==, 0);
+    CHECK_INT(mi.tables_merged, ==, 1);
+    udr_merge_info_clear(&mi);
+    MUST(r, udr_use_branch(r, "main"));
+    CHECK_STR(value(r, "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM k"),
+              "1:-1 2:-2 4:444 5:50 6:60 7:70 8:80 9:90 10:100 12:120");
+    /* The diff of main across the merge: what feature brought. */
+    udr_diff d;
+    MUST(r, udr_table_diff(r, "k", "3", NULL, NULL, &d, NULL));
+    CHECK_INT(d.rows_added, ==, 1);
+    CHECK_INT(d.rows_removed, ==, 1);
+    CHECK_INT(d.rows_modified, ==, 1);
+    /* One key patched differently on each side: a conflict, then theirs. */
+    run_on(r, "main", "UPDATE k SET v = 555 WHERE id = 5", "1");
+    run_on(r, "feature", "UPDATE k SET v = 5000 WHERE id = 5", "1");
+    char before[UDR_HASH_HEX + 1];
+    snprintf(before, sizeof before, "%s", head_of(r, "main"));
+    CHECK_INT(merge(r, UDR_MERGE_FAIL, &mi), ==, UDR_ECONFLICT);
+    CHECK_INT(mi.conflicts, ==, 1);
+    udr_merge_info_clear(&mi);
+    CHECK_STR(head_of(r, "main"), before);
+    MUST(r, merge(r, UDR_MERGE_THEIRS, &mi));
+    udr_merge_info_clear(&mi);
+    MUST(r, udr_use_branch(r, "main"));
+    CHECK_STR(value(r, "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM k"),
+              "1:-1 2:-2 4:444 5:5000 6:60 7:70 8:80 9:90 10:100 12:120");
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
 static void test_table_level_conflict(void)
 {
     udr_repo *r = new_repo();
@@ -426,6 +491,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_merge_disjoint_tables),
     TEST_ENTRY(test_merge_rows),
     TEST_ENTRY(test_merge_conflicts),
+    TEST_ENTRY(test_merge_patched_rows),
     TEST_ENTRY(test_table_level_conflict),
     TEST_ENTRY(test_criss_cross_refused),
     TEST_ENTRY(test_merge_killed),

@@ -146,6 +146,63 @@ static void test_tablever_refuses_malformed(void)
     expect_tv_refused(t, "a raw version's lines out of order");
 }
 
+/* Patch lines: the columns they name come back as the same bit set, and
+ * the text as the same bytes; a patch naming a key column, a column the
+ * version lacks, columns out of the table's order, no column, or coming
+ * before a delete line is refused. */
+static void test_tablever_patches(void)
+{
+    udr_err err = {0, ""};
+    cat_tablever tv = sample_tv();
+    cat_patch p[2] = {{{{0}}, 7, 0x6}, {{{0}}, 3, 0x2}};
+    udr_hash_buffer("p1", 2, &p[0].hash);
+    udr_hash_buffer("p2", 2, &p[1].hash);
+    tv.patches = p;
+    tv.npatches = 2;
+    size_t len, len2;
+    char *text = catv_encode(&tv, &len);
+    REQUIRE(text != NULL);
+    char hex[UDR_HASH_HEX + 1], line[256];
+    udr_hash_to_hex(&p[0].hash, hex);
+    snprintf(line, sizeof line, "\npatch %s 7 %s %s\n", hex, tv.cols[1].name, tv.cols[2].name);
+    CHECK_CONTAINS(text, line);
+    cat_tablever back;
+    REQUIRE(catv_decode(text, len, &back, &err) == UDR_OK);
+    CHECK_INT(back.npatches, ==, 2);
+    CHECK_INT(back.patches[0].cols, ==, 0x6);
+    CHECK_INT(back.patches[0].rows, ==, 7);
+    CHECK_INT(back.patches[1].cols, ==, 0x2);
+    CHECK(memcmp(back.patches[1].hash.bytes, p[1].hash.bytes, sizeof p[1].hash.bytes) == 0);
+    char *again = catv_encode(&back, &len2);
+    CHECK(again != NULL && len2 == len && memcmp(text, again, len) == 0);
+    free(again);
+    catv_free(&back);
+    free(text);
+
+    const char *h = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+    const char *head = "udr table-version 1\nrows 2\ncolumn id BIGINT\ncolumn v BIGINT\n"
+                       "column w DOUBLE\nkey id\n";
+    char t[2048];
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1 v w\n", head, h, h);
+    REQUIRE(catv_decode(t, strlen(t), &back, &err) == UDR_OK);
+    CHECK_INT(back.patches[0].cols, ==, 0x6);
+    catv_free(&back);
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1 id\n", head, h, h);
+    expect_tv_refused(t, "a patch of a key column");
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1 x\n", head, h, h);
+    expect_tv_refused(t, "a patch of a column the version lacks");
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1 w v\n", head, h, h);
+    expect_tv_refused(t, "a patch's columns out of order");
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1 v v\n", head, h, h);
+    expect_tv_refused(t, "a patch naming a column twice");
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 1\n", head, h, h);
+    expect_tv_refused(t, "a patch of no column");
+    snprintf(t, sizeof t, "%schunk %s 2 10\npatch %s 0 v\n", head, h, h);
+    expect_tv_refused(t, "a patch of no row");
+    snprintf(t, sizeof t, "%schunk %s 3 10\npatch %s 1 v\ndelete %s 1\n", head, h, h, h);
+    expect_tv_refused(t, "a delete line after a patch line");
+}
+
 /* Found by fuzz_meta (fuzz/corpus/meta/crash-nul-in-number): a NUL byte
  * after a signed number ended the number early, so "25\0" decoded as 25, a
  * second spelling of one table version. */
@@ -611,6 +668,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_names),
     TEST_ENTRY(test_tablever_round_trip_canonical),
     TEST_ENTRY(test_tablever_refuses_malformed),
+    TEST_ENTRY(test_tablever_patches),
     TEST_ENTRY(test_tablever_refuses_nul_in_number),
     TEST_ENTRY(test_tablever_raw_version),
     TEST_ENTRY(test_commit_round_trip),

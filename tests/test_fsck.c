@@ -797,6 +797,157 @@ static void test_subscription_cursor_past_end(void)
     CHECK_INT(rep.n, ==, 1);
 }
 
+/* ---- column patches --------------------------------------------------------- */
+
+/* The one problem of rep about the object hex; fails the test if not one. */
+static const seen_problem *problem_with(const report *rep, const char *hex_)
+{
+    const seen_problem *found = NULL;
+    int n = 0;
+    for (int i = 0; i < rep->n; i++)
+        if (strcmp(rep->p[i].object, hex_) == 0) {
+            found = &rep->p[i];
+            n++;
+        }
+    if (n != 1) {
+        dump(rep);
+        harness_fail(__FILE__, __LINE__, "expected one problem about %s, got %d", hex_, n);
+        harness_abort_test();
+    }
+    return found;
+}
+
+/* t@1 (10,000 rows, key id), t@2 and t@3: UPDATEs of its BIGINT column v
+ * alone, which store patches. */
+static udr_repo *patched(void)
+{
+    udr_repo *r = new_repo();
+    must_write(r, "t", "SELECT i AS id, i * 2 AS v, 'x' || i AS name FROM range(10000) t(i)", KEY,
+               NULL);
+    CHECK_STR(value(r, "UPDATE t SET v = v + 1 WHERE id % 100 = 0"), "100");
+    CHECK_STR(value(r, "UPDATE t SET v = -v WHERE id % 1000 = 7"), "10");
+    return r;
+}
+
+/* A patch is checked like a chunk: a clean one is read in full by --deep; a
+ * damaged one and a missing one are named "patch", with the table and
+ * version that list them and their hashes. */
+static void test_flipped_and_missing_patch(void)
+{
+    udr_repo *r = patched();
+    cat_tablever v2 = version_of(r, "t", 2, NULL), v3 = version_of(r, "t", 3, NULL);
+    REQUIRE(v2.npatches > 0);                  /* the UPDATEs made patches */
+    REQUIRE(v3.npatches > 0);
+    udr_hash flipped = v2.patches[0].hash, missing = v3.patches[v3.npatches - 1].hash;
+    REQUIRE(!hash_equal(&flipped, &missing));
+    uint64_t missing_rows = v3.patches[v3.npatches - 1].rows;
+    size_t objects = v3.nchunks + v3.npatches;
+    catv_free(&v2);
+    catv_free(&v3);
+    report rep;
+    run_fsck(r, UDR_FSCK_DEEP, &rep);
+    if (rep.n != 0)
+        dump(&rep);
+    CHECK_INT(rep.n, ==, 0);
+    CHECK(rep.st.chunks_read >= objects);       /* the patches were read too */
+
+    char fh[UDR_HASH_HEX + 1], mh[UDR_HASH_HEX + 1], want[UDR_HASH_HEX + 64];
+    hex(&flipped, fh);
+    hex(&missing, mh);
+    flip_byte(object_file(r, &flipped));
+    REQUIRE(unlink(object_file(r, &missing)) == 0);
+    fsck_closed(r, UDR_FSCK_DEEP, &rep);
+    CHECK_INT(rep.n, ==, 2);                   /* once each, not again by --deep */
+    const seen_problem *p = problem_with(&rep, fh);
+    CHECK_STR(p->what, "patch");
+    CHECK_INT(p->code, ==, UDR_ECORRUPT);
+    CHECK_STR(p->table, "t");
+    CHECK_INT(p->version, ==, 2);
+    snprintf(want, sizeof want, "patch %s", fh);
+    CHECK_CONTAINS(p->message, "table t version 2: its patch");
+    CHECK_CONTAINS(p->message, want);
+    CHECK_CONTAINS(p->message, "corrupt");
+    CHECK_CONTAINS(p->path, "objects/");
+    p = problem_with(&rep, mh);
+    CHECK_STR(p->what, "patch");
+    CHECK_INT(p->code, ==, UDR_ENOTFOUND);
+    CHECK_STR(p->table, "t");
+    CHECK_INT(p->version, ==, 3);
+    snprintf(want, sizeof want, "patch %s (%llu rows) is missing", mh,
+             (unsigned long long)missing_rows);
+    CHECK_CONTAINS(p->message, "table t version 3: its patch");
+    CHECK_CONTAINS(p->message, want);
+}
+
+/* Commits under table `name` a copy of t@2 whose patch records rows and
+ * cols instead; returns the patch's hash (hex) and its true row count. */
+static uint64_t commit_wrong_patch(udr_repo *r, const char *name, int64_t more_rows,
+                                   uint64_t more_cols, char ph[UDR_HASH_HEX + 1])
+{
+    cat_tablever tv = version_of(r, "t", 2, NULL);
+    REQUIRE(tv.npatches == 1);
+    REQUIRE(tv.patches[0].cols == 2);          /* v, column 1 (name is VARCHAR) */
+    uint64_t rows = tv.patches[0].rows;
+    hex(&tv.patches[0].hash, ph);
+    tv.patches[0].rows = (uint64_t)((int64_t)rows + more_rows);
+    tv.patches[0].cols |= more_cols;
+    size_t len;
+    char *enc = catv_encode(&tv, &len);
+    catv_free(&tv);
+    REQUIRE(enc != NULL);
+    udr_hash tvh;
+    MUST(r, store_put(repo_store(r), enc, len, &tvh));
+    free(enc);
+    cat_change change = {name, &tvh, 0};
+    MUST(r, catalog_commit(&r->cat, "by hand", "tester", &change, 1, NULL));
+    return rows;
+}
+
+/* A patch whose (later) version records the wrong row count: only --deep
+ * reads it and sees that, and names that version. */
+static void test_deep_finds_wrong_patch_rows(void)
+{
+    udr_repo *r = patched();
+    char ph[UDR_HASH_HEX + 1], want[200];
+    uint64_t rows = commit_wrong_patch(r, "t", 1, 0, ph);     /* t@4 */
+    report rep;
+    fsck_closed(r, 0, &rep);
+    CHECK_INT(rep.n, ==, 0);                   /* the bytes are fine */
+    REQUIRE(udr_open_v2(t_path("repo"), UDR_OPEN_READONLY, &r) == UDR_OK);
+    run_fsck(r, UDR_FSCK_DEEP, &rep);
+    udr_close(r);
+    CHECK_INT(rep.n, ==, 1);
+    const seen_problem *p = problem_with(&rep, ph);
+    CHECK_STR(p->what, "patch");
+    CHECK_STR(p->table, "t");
+    CHECK_INT(p->version, ==, 4);
+    snprintf(want, sizeof want, "table t version 4: its patch %s holds %llu rows, but the "
+             "version records %llu", ph, (unsigned long long)rows, (unsigned long long)rows + 1);
+    CHECK_CONTAINS(p->message, want);
+}
+
+/* A version that says its patch holds a column more than it does: --deep
+ * compares the patch's columns with its version's. */
+static void test_deep_finds_wrong_patch_columns(void)
+{
+    udr_repo *r = patched();
+    char ph[UDR_HASH_HEX + 1];
+    commit_wrong_patch(r, "u", 0, 4, ph);                     /* u@1: v and name */
+    report rep;
+    fsck_closed(r, 0, &rep);
+    CHECK_INT(rep.n, ==, 0);
+    REQUIRE(udr_open_v2(t_path("repo"), UDR_OPEN_READONLY, &r) == UDR_OK);
+    run_fsck(r, UDR_FSCK_DEEP, &rep);
+    udr_close(r);
+    CHECK_INT(rep.n, ==, 1);
+    const seen_problem *p = problem_with(&rep, ph);
+    CHECK_STR(p->what, "patch");
+    CHECK_STR(p->table, "u");
+    CHECK_INT(p->version, ==, 1);
+    CHECK_CONTAINS(p->message, "table u version 1: its patch");
+    CHECK_CONTAINS(p->message, "holds 3 columns, but the version records 4");
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_clean_repository_deep_finds_nothing),
     TEST_ENTRY(test_flipped_byte_in_chunk),
@@ -817,5 +968,8 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_torn_tail_not_a_problem_and_not_cut),
     TEST_ENTRY(test_flipped_byte_in_old_segment),
     TEST_ENTRY(test_subscription_cursor_past_end),
+    TEST_ENTRY(test_flipped_and_missing_patch),
+    TEST_ENTRY(test_deep_finds_wrong_patch_rows),
+    TEST_ENTRY(test_deep_finds_wrong_patch_columns),
 };
 HARNESS_MAIN("fsck", TESTS)

@@ -179,8 +179,8 @@ static int add_object(void *ctx, const udr_hash *h, uint64_t size_bytes)
 }
 
 /* What must stay, found through the public API alone: the commits of every
- * branch, each version udr_table_log lists as kept with its chunks and
- * delete files, and the checkpoints (objects that say they are one). */
+ * branch, each version udr_table_log lists as kept with its chunks, delete
+ * files and patches, and the checkpoints (objects that say they are one). */
 static void reachable(udr_repo *r, const char *const *tables, const char *const *branches,
                       const hexset *all, hexset *keep)
 {
@@ -208,6 +208,8 @@ static void reachable(udr_repo *r, const char *const *tables, const char *const 
                 hexset_add(keep, d->chunk_hash[k], 0);
             for (size_t k = 0; k < d->ndeletes; k++)
                 hexset_add(keep, d->delete_hash[k], 0);
+            for (size_t k = 0; k < d->npatches; k++)
+                hexset_add(keep, d->patch_hash[k], 0);
             udr_table_detail_free(d);
         }
         udr_version_info_free(log, n);
@@ -779,6 +781,122 @@ static void test_gc_and_expire_race_a_writer(void)
     race(1);
 }
 
+/* ---- column patches ------------------------------------------------------- */
+
+/* The patches a version of t lists, by hex, added to s; their count. */
+static size_t patches_of(udr_repo *r, const char *table, int v, hexset *s)
+{
+    char ref[32];
+    snprintf(ref, sizeof ref, "%d", v);
+    udr_table_detail *d;
+    MUST(r, udr_table_show(r, table, ref, &d));
+    size_t n = d->npatches;
+    for (size_t k = 0; k < n; k++)
+        hexset_add(s, d->patch_hash[k], 0);
+    udr_table_detail_free(d);
+    return n;
+}
+
+/* What a version of t holds, as one line: rows, sum(v), a hash of all. */
+static const char *content_of(udr_repo *r, int v)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || '/' || sum(v) || '/' || bit_xor(hash(id, v, name)) FROM \"t@%d\"",
+             v);
+    return value(r, sql);
+}
+
+static int present(udr_repo *r, const char *hex)
+{
+    udr_hash h;
+    REQUIRE(udr_hash_from_hex(hex, &h) == UDR_OK);
+    return udr_object_exists(r, &h);
+}
+
+/* Patches (an UPDATE of a fixed-width non-key column) are objects GC keeps
+ * while a version kept lists them: every version reads the same after GC,
+ * in this handle and a fresh one; once the versions that list a patch
+ * expire, GC frees it. */
+static void test_gc_keeps_patches_of_kept_versions(void)
+{
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT i AS id, i * 2 AS v, 'x' || i AS name FROM range(10000) t(i)", key,
+               NULL);                                                          /* t@1 */
+    CHECK_STR(value(r, "UPDATE t SET v = v + 1 WHERE id % 100 = 0"), "100");    /* t@2 */
+    CHECK_STR(value(r, "UPDATE t SET v = -v WHERE id % 1000 = 7"), "10");      /* t@3 */
+    hexset p2 = {0}, p3 = {0};
+    REQUIRE(patches_of(r, "t", 1, &p2) == 0);
+    REQUIRE(patches_of(r, "t", 2, &p2) > 0);         /* not vacuous: the UPDATEs patched */
+    REQUIRE(patches_of(r, "t", 3, &p3) > 0);
+    char before[4][200];
+    for (int v = 1; v <= 3; v++)
+        snprintf(before[v], sizeof before[v], "%s", content_of(r, v));
+    CHECK(strcmp(before[1], before[2]) != 0 && strcmp(before[2], before[3]) != 0);
+    CHECK_STR(value(r, "SELECT sum(v) FROM \"t@2\""), "99990100");  /* 2 * sum(0..9999) + 100 */
+
+    /* Nothing expired: GC takes the stray object and no patch. */
+    put_text(r, "a stray object");
+    udr_gc_opts now = {0, 0, NULL, NULL};
+    udr_gc_report rep;
+    MUST(r, udr_gc(r, &now, &rep));
+    CHECK_INT(rep.removed, ==, 1);
+    for (size_t i = 0; i < p2.n; i++)
+        CHECK(present(r, p2.hex[i]));
+    for (size_t i = 0; i < p3.n; i++)
+        CHECK(present(r, p3.hex[i]));
+    for (int pass = 0; pass < 2; pass++) {           /* this handle, then a fresh one */
+        for (int v = 1; v <= 3; v++)
+            CHECK_STR(content_of(r, v), before[v]);
+        udr_close(r);
+        REQUIRE(udr_open(t_path("repo"), &r) == UDR_OK);
+    }
+
+    /* t@4 is written whole (no patches); versions 1 and 2 expire. A patch
+     * of t@2 that t@3 lists too stays; the others go. */
+    must_write(r, "t", "SELECT i AS id, i * 3 AS v, 'y' || i AS name FROM range(5000) t(i)", key,
+               NULL);
+    hexset p4 = {0};
+    REQUIRE(patches_of(r, "t", 4, &p4) == 0);
+    udr_expire_opts keep2 = {-1, 2, NULL, 0, NULL, NULL};
+    udr_expire_report er;
+    MUST(r, udr_expire(r, &keep2, &er));
+    CHECK_INT(er.expired, ==, 2);
+    MUST(r, udr_gc(r, &now, &rep));
+    size_t freed = 0;
+    for (size_t i = 0; i < p2.n; i++) {
+        int shared = hexset_has(&p3, p2.hex[i]);
+        CHECK_INT(present(r, p2.hex[i]), ==, shared);
+        freed += !shared;
+    }
+    for (size_t i = 0; i < p3.n; i++)
+        CHECK(present(r, p3.hex[i]));
+    CHECK_STR(content_of(r, 3), before[3]);
+    CHECK_CONTAINS(content_of(r, 4), "5000/37492500/");
+    udr_fsck_stats fs;
+    MUST(r, udr_fsck_v2(r, &(udr_fsck_opts){UDR_FSCK_DEEP, NULL, NULL, NULL}, &fs));
+    CHECK_INT(fs.problems, ==, 0);
+
+    /* t@3 expires too: nothing lists its patches now, and GC frees them. */
+    udr_expire_opts keep1 = {-1, 1, NULL, 0, NULL, NULL};
+    MUST(r, udr_expire(r, &keep1, &er));
+    CHECK_INT(er.expired, ==, 1);
+    MUST(r, udr_gc(r, &now, &rep));
+    for (size_t i = 0; i < p3.n; i++)
+        CHECK(!present(r, p3.hex[i]));
+    CHECK(rep.removed >= p3.n);
+    printf("    %zu + %zu patches; %zu of t@2's freed with it, t@3's with t@3\n", p2.n, p3.n,
+           freed);
+    CHECK_CONTAINS(content_of(r, 4), "5000/37492500/");
+    MUST(r, udr_fsck_v2(r, &(udr_fsck_opts){UDR_FSCK_DEEP, NULL, NULL, NULL}, &fs));
+    CHECK_INT(fs.problems, ==, 0);
+    hexset_free(&p2);
+    hexset_free(&p3);
+    hexset_free(&p4);
+    udr_close(r);
+}
+
 static const test_case TESTS[] = {
     TEST_ENTRY(test_gc_frees_exactly_the_unreferenced),
     TEST_ENTRY(test_gc_grace_and_freshened_objects),
@@ -789,6 +907,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_expire_then_gc_frees_exactly_the_unreachable),
     TEST_ENTRY(test_expire_refuses_and_reports),
     TEST_ENTRY(test_merge_over_an_expired_base_says_so),
+    TEST_ENTRY(test_gc_keeps_patches_of_kept_versions),
 };
 
 HARNESS_MAIN("gc", TESTS)

@@ -76,9 +76,12 @@ static void check_oracle(udr_repo *r, const udr_stats *st)
             snprintf(ref, sizeof ref, "%llu", (unsigned long long)v[i].version);
             udr_table_detail *d;
             MUST(r, udr_table_show(r, ts->table, ref, &d));
-            for (size_t k = 0; k < d->nchunks + d->ndeletes; k++) {
-                int del = k >= d->nchunks;
-                const char *hex = del ? d->delete_hash[k - d->nchunks] : d->chunk_hash[k];
+            size_t nd = d->nchunks + d->ndeletes;
+            for (size_t k = 0; k < nd + d->npatches; k++) {
+                int del = k >= d->nchunks;     /* a delete file or patch: sized in the store */
+                const char *hex = k < d->nchunks ? d->chunk_hash[k]
+                                  : k < nd       ? d->delete_hash[k - d->nchunks]
+                                                 : d->patch_hash[k - nd];
                 uint64_t b = del ? size_of(r, hex) : d->chunk_bytes[k];
                 tl += b;
                 chunks += !del;
@@ -258,6 +261,68 @@ static void test_update_counts_delete_file(void)
     udr_close(r);
 }
 
+/* An UPDATE of a fixed-width non-key column stores a patch: its bytes are
+ * physical (and logical) bytes, as a delete file's are, counted once
+ * however many versions list it; a missing patch stops stats, named. */
+static void test_update_counts_patch(void)
+{
+    udr_repo *r = new_repo();
+    udr_write_info w1;
+    must_write(r, "t", "SELECT i AS id, i * 2 AS v, 'x' || i AS name FROM range(10000) t(i)",
+               KEY, &w1);
+    CHECK_STR(value(r, "UPDATE t SET v = v + 1 WHERE id % 100 = 0"), "100");
+    udr_table_detail *d;
+    MUST(r, udr_table_show(r, "t", NULL, &d));
+    REQUIRE(d->npatches == 1);                        /* a patch, not a delete file */
+    CHECK_INT(d->ndeletes, ==, 0);
+    CHECK_INT(d->patch_rows[0], ==, 100);
+    CHECK_INT(d->patch_cols[0], ==, 2);               /* v */
+    char patch[UDR_HASH_HEX + 1];
+    memcpy(patch, d->patch_hash[0], sizeof patch);
+    uint64_t pb = size_of(r, patch), v2_chunks = 0;
+    for (size_t i = 0; i < d->nchunks; i++)
+        v2_chunks += d->chunk_bytes[i];
+    udr_table_detail_free(d);
+    CHECK(pb > 0);
+    CHECK_INT(v2_chunks, ==, w1.bytes);               /* the rows kept their chunks */
+    udr_stats st = stats_of(r);
+    CHECK_INT(st.logical_bytes, ==, 2 * w1.bytes + pb);
+    CHECK_INT(st.physical_bytes, ==, w1.bytes + pb);
+    CHECK_INT(table_of(&st, "t")->physical_bytes, ==, w1.bytes + pb);
+    CHECK_INT(st.unique_chunks, ==, w1.chunks);       /* a patch is not a chunk */
+    CHECK_INT(st.chunks, ==, 2 * w1.chunks);
+    CHECK_INT(table_of(&st, "t")->live_rows, ==, 10000);
+    check_oracle(r, &st);
+    uint64_t physical = st.physical_bytes;
+    udr_stats_clear(&st);
+
+    /* A version on a branch that lists the same patch (an append keeps it)
+     * adds only its new chunk's bytes. */
+    MUST(r, udr_branch_create(r, "b", NULL, NULL));
+    MUST(r, udr_use_branch(r, "b"));
+    udr_write_info w3;
+    MUST(r, udr_table_append(r, "t", "SELECT 20000 AS id, 1 AS v, 'late' AS name", NULL, &w3));
+    MUST(r, udr_table_show(r, "t", NULL, &d));
+    int shared = d->npatches == 1 && strcmp(d->patch_hash[0], patch) == 0;
+    udr_table_detail_free(d);
+    MUST(r, udr_use_branch(r, "main"));
+    st = stats_of(r);
+    if (shared)
+        CHECK_INT(st.physical_bytes, ==, physical + w3.new_bytes);
+    check_oracle(r, &st);
+    udr_stats_clear(&st);
+
+    udr_hash h;
+    MUST(r, udr_hash_from_hex(patch, &h));
+    MUST(r, udr_object_delete(r, &h));
+    int rc = udr_stats_get(r, &st, NULL, NULL);
+    CHECK_INT(rc, ==, UDR_ENOTFOUND);
+    CHECK_CONTAINS(udr_errmsg(r), "table t version 2: patch");
+    CHECK_CONTAINS(udr_errmsg(r), patch);
+    CHECK(st.tables == NULL && st.ntables == 0);
+    udr_close(r);
+}
+
 typedef struct count {
     uint64_t n, bytes;
 } count;
@@ -351,6 +416,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_tables_share_content),
     TEST_ENTRY(test_branch_adds_nothing),
     TEST_ENTRY(test_update_counts_delete_file),
+    TEST_ENTRY(test_update_counts_patch),
     TEST_ENTRY(test_objects_match_foreach),
     TEST_ENTRY(test_dropped_table),
     TEST_ENTRY(test_missing_version_named),

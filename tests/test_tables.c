@@ -752,6 +752,201 @@ static void test_deletion_vectors_match_a_model(void)
     }
 }
 
+/* Column patches (patch.h): UPDATEs of fixed-width columns store only their
+ * new values. Random UPDATEs of such columns (patches, some setting NULL),
+ * of a text column (delta chunks), DELETEs and INSERTs, each checked
+ * against a model in C, and each version's diff from the one before
+ * against the model's; then every version read again in fresh handles with
+ * patch maps and deletion vectors on and off, alone and together, and a
+ * bound on the maps some versions fit under. */
+typedef struct pmodel {
+    long long v[MODEL_MAX];
+    long long w[MODEL_MAX];            /* a DOUBLE holding integers */
+    unsigned char wnull[MODEL_MAX];
+    int namelen[MODEL_MAX];
+    unsigned char alive[MODEL_MAX];
+    int n;
+} pmodel;
+
+static void pmodel_sum(const pmodel *m, char *out, size_t size)
+{
+    long long count = 0, sv = 0, sw = 0, nulls = 0, len = 0, mix = 0;
+    for (int id = 0; id < m->n; id++) {
+        if (!m->alive[id])
+            continue;
+        count++;
+        sv += m->v[id];
+        if (m->wnull[id])
+            nulls++;
+        else
+            sw += m->w[id];
+        len += m->namelen[id];
+        mix += (long long)id * m->v[id] % 1000003;
+    }
+    snprintf(out, size, "%lld,%lld,%lld,%lld,%lld,%lld", count, sv, sw, nulls, len, mix);
+}
+
+static const char PMODEL_SQL[] =
+    "SELECT count(*) || ',' || coalesce(sum(v), 0) || ',' || coalesce(sum(w), 0)::BIGINT || "
+    "',' || count(*) FILTER (w IS NULL) || ',' || coalesce(sum(length(name)), 0) || ',' || "
+    "coalesce(sum(id * v %% 1000003), 0) FROM \"t@%llu\"";
+
+static int digits(int id)
+{
+    int n = 1;
+    while (id >= 10)
+        id /= 10, n++;
+    return n;
+}
+
+static void check_patched_versions(const char *path, const char *patch_limit,
+                                   const char *delvec_limit, const uint64_t *versions,
+                                   const char (*sums)[64], int n)
+{
+    if (patch_limit)
+        setenv("UDR_PATCH_MAX_BYTES", patch_limit, 1);
+    if (delvec_limit)
+        setenv("UDR_DELVEC_MAX_BYTES", delvec_limit, 1);
+    udr_repo *r;
+    REQUIRE(udr_open(path, &r) == UDR_OK);
+    for (int i = n - 1; i >= 0; i--) {
+        char sql[512];
+        snprintf(sql, sizeof sql, PMODEL_SQL, (unsigned long long)versions[i]);
+        CHECK_STR(value(r, sql), sums[i]);
+    }
+    /* Filters on a patched column see the patched values. */
+    CHECK_STR(value(r, "SELECT (SELECT count(*) FROM t WHERE v % 2 = 1) + "
+                       "(SELECT count(*) FROM t WHERE v % 2 = 0) = (SELECT count(*) FROM t)"),
+              "true");
+    udr_close(r);
+    unsetenv("UDR_PATCH_MAX_BYTES");
+    unsetenv("UDR_DELVEC_MAX_BYTES");
+}
+
+static void test_patches_match_a_model(void)
+{
+    static pmodel m, before;
+    memset(&m, 0, sizeof m);
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t",
+               "SELECT range AS id, range * 3 AS v, CAST(range * 2 AS DOUBLE) AS w, "
+               "'n' || range AS name FROM range(30000)",
+               key, NULL);
+    m.n = 30000;
+    for (int id = 0; id < m.n; id++) {
+        m.alive[id] = 1;
+        m.v[id] = id * 3LL;
+        m.w[id] = id * 2LL;
+        m.namelen[id] = 1 + digits(id);
+    }
+    enum { OPS = 60 };
+    uint64_t versions[OPS + 1];
+    char sums[OPS + 1][64];
+    int nv = 0, npatched = 0;
+    versions[nv] = 1;
+    pmodel_sum(&m, sums[nv++], sizeof sums[0]);
+    srand(11);
+    for (int op = 0; op < OPS; op++) {
+        int kind = rand() % 20, mod = 50 + rand() % 450, rest = rand() % mod;
+        int add = 1 + rand() % 1000;
+        char sql[256];
+        long long hit = 0;
+        before = m;
+        if (kind < 8) {
+            snprintf(sql, sizeof sql, "UPDATE t SET v = v + %d WHERE id %% %d = %d", add, mod,
+                     rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest)
+                    m.v[id] += add, hit++;
+        } else if (kind < 10) {
+            /* w NULL on some rows, back from NULL on others */
+            snprintf(sql, sizeof sql,
+                     "UPDATE t SET w = CASE WHEN w IS NULL THEN id ELSE NULL END, v = v - 1 "
+                     "WHERE id %% %d = %d", mod, rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest) {
+                    if (m.wnull[id])
+                        m.wnull[id] = 0, m.w[id] = id;
+                    else
+                        m.wnull[id] = 1;
+                    m.v[id] -= 1;
+                    hit++;
+                }
+        } else if (kind < 12) {
+            snprintf(sql, sizeof sql, "UPDATE t SET name = name || 'x' WHERE id %% %d = %d", mod,
+                     rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest)
+                    m.namelen[id]++, hit++;
+        } else if (kind < 16) {
+            snprintf(sql, sizeof sql, "DELETE FROM t WHERE id %% %d = %d", mod, rest);
+            for (int id = 0; id < m.n; id++)
+                if (m.alive[id] && id % mod == rest)
+                    m.alive[id] = 0, hit++;
+        } else {
+            int k = 1 + rand() % 300;
+            if (m.n + k > MODEL_MAX)
+                k = MODEL_MAX - m.n;
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO t SELECT range, range * 7, range * 2, 'n' || range "
+                     "FROM range(%d, %d)", m.n, m.n + k);
+            for (int id = m.n; id < m.n + k; id++)
+                m.alive[id] = 1, m.v[id] = id * 7LL, m.w[id] = id * 2LL, m.wnull[id] = 0,
+                m.namelen[id] = 1 + digits(id);
+            m.n += k;
+            hit = k;
+        }
+        char want[32];
+        snprintf(want, sizeof want, "%lld", hit);
+        CHECK_STR(value(r, sql), want);
+        udr_table_detail *d;
+        MUST(r, udr_table_show(r, "t", NULL, &d));
+        versions[nv] = d->info.version;
+        npatched += d->npatches > 0;
+        udr_table_detail_free(d);
+        pmodel_sum(&m, sums[nv], sizeof sums[0]);
+        char q[512];
+        snprintf(q, sizeof q, PMODEL_SQL, (unsigned long long)versions[nv]);
+        CHECK_STR(value(r, q), sums[nv]);
+        /* The diff from the version before, against the model's. */
+        uint64_t added = 0, removed = 0, modified = 0;
+        for (int id = 0; id < m.n; id++) {
+            int was = id < before.n && before.alive[id];
+            if (m.alive[id] && !was)
+                added++;
+            else if (!m.alive[id] && was)
+                removed++;
+            else if (was && (m.v[id] != before.v[id] || m.wnull[id] != before.wnull[id] ||
+                             (!m.wnull[id] && m.w[id] != before.w[id]) ||
+                             m.namelen[id] != before.namelen[id]))
+                modified++;
+        }
+        char from[32], to[32];
+        snprintf(from, sizeof from, "%llu", (unsigned long long)versions[nv - 1]);
+        snprintf(to, sizeof to, "%llu", (unsigned long long)versions[nv]);
+        udr_diff df;
+        MUST(r, udr_table_diff(r, "t", from, to, NULL, &df, NULL));
+        CHECK_INT(df.rows_added, ==, added);
+        CHECK_INT(df.rows_removed, ==, removed);
+        CHECK_INT(df.rows_modified, ==, modified);
+        nv++;
+    }
+    /* Most versions had patches (none compacted them all away). */
+    CHECK(npatched > OPS / 2);
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", udr_repo_path(r));
+    udr_close(r);
+    const char *limits[][2] = {{NULL, NULL}, {"0", NULL}, {NULL, "0"}, {"0", "0"},
+                               {"300000", NULL}};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++)
+        check_patched_versions(path, limits[i][0], limits[i][1], versions,
+                               (const char (*)[64])sums, nv);
+}
+
 /* A table with a column named as DuckDB's virtual column file_index: its
  * deleted rows are still left out (by the anti-join: a vector would read
  * the table's column in place of the position). */
@@ -1380,6 +1575,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_small_changes_without_key),
     TEST_ENTRY(test_delete_files_merge_by_tier),
     TEST_ENTRY(test_deletion_vectors_match_a_model),
+    TEST_ENTRY(test_patches_match_a_model),
     TEST_ENTRY(test_damaged_delete_file_fails_its_queries),
     TEST_ENTRY(test_deletes_beside_columns_named_like_positions),
     TEST_ENTRY(test_two_processes_write_different_tables),

@@ -160,3 +160,17 @@ def test_table_version_with_bad_name(store, catalog):
 def test_table_version_with_bad_hash(catalog):
     with pytest.raises(udr.InvalidInputError):
         catalog.commit(udr.PyTableVersion("t", 1, ["not-a-hash"]))
+
+
+def test_table_show_lists_patches(engine, catalog):
+    """An UPDATE of a BIGINT non-key column stores a patch, which the
+    version's detail lists as (hash, rows, [columns]) beside its deletes."""
+    df = pd.DataFrame({"id": range(1000), "v": [i * 2 for i in range(1000)],
+                       "name": [f"x{i}" for i in range(1000)]})
+    engine.write_table("t", df, key_columns=["id"])
+    engine.query("UPDATE t SET v = v + 1 WHERE id % 100 = 0")
+    d = catalog._repo.table_show("t", None)
+    assert d["deletes"] == []
+    [(h, rows, cols)] = d["patches"]
+    assert len(h) == 64 and rows == 10 and cols == ["v"]
+    assert catalog._repo.table_show("t", "1")["patches"] == []

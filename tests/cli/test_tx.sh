@@ -83,18 +83,24 @@ test_compact() {
     setup
     "$UDR" -q sql "COPY (SELECT range AS id, range * 10 AS v FROM range(100)) TO 'nums.csv'" >/dev/null
     "$UDR" -q import nums nums.csv --key id >/dev/null
+    # an UPDATE of v alone (BIGINT, not the key) is a patch; a DELETE a
+    # delete file
     run "$UDR" sql --format csv "UPDATE nums SET v = -1 WHERE id = 42"
+    expect_out "1"
+    run "$UDR" sql --format csv "DELETE FROM nums WHERE id = 7"
     expect_out "1"
     run "$UDR" show nums
     expect_out "delete files"
+    expect_out "patches"
+    expect_out "1 rows  v"
     run "$UDR" compact nums
     expect_rc 0
-    expect_out "nums: version 3, 100 rows in 1 chunks"
-    expect_out "was 2 chunks and 1 delete files"
+    expect_out "nums: version 4, 99 rows in 1 chunks"
+    expect_out "was 1 chunks, 1 delete files and 1 patches"
     run "$UDR" compact nums
-    expect_out "version 3 is clean already"
+    expect_out "version 4 is clean already"
     run "$UDR" sql --format csv "SELECT sum(v) FROM nums"
-    expect_out "49079"
+    expect_out "49009"
     run "$UDR" compact nope
     expect_rc 1
     expect_err "nope"
