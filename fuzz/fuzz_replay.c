@@ -138,7 +138,7 @@ static void setup(void)
     cat_column cols[] = {{"id", "BIGINT"}, {"name", "VARCHAR"}};
     char *key[] = {"id", NULL};
     cat_chunk ch = {chunk_h, 1, 11, 1, 1, 1};
-    cat_tablever tv = {0, {{0}}, 1, cols, 2, key, 1, &ch, 1, NULL, 0};
+    cat_tablever tv = {0, {{0}}, 1, cols, 2, key, 1, &ch, 1, NULL, 0, NULL, 0};
     size_t len;
     put_text(&s, catv_encode(&tv, &len), len, &tv1_h, &err);
     tv.has_parent = 1;

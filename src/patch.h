@@ -6,8 +6,8 @@
  * (a delta chunk) and its old position (a delete file): about 7.7 bytes a
  * row in bench_stats. When it assigns only fixed-width columns that are not
  * in the key, it now stores, per updated row, the chunk, the row number and
- * the new values of the table's patchable columns (cat_patch; catalog.h):
- * a patch, about 4 bytes a row, and rows keep their positions.
+ * the new values of those columns (cat_patch; catalog.h): a patch, about
+ * 4.6 bytes a row there, and rows keep their positions.
  *
  * A scan of a version with patches reads each patchable column that some
  * patch names through
