@@ -9,8 +9,9 @@
  *   udr_stats_get: physical bytes against the bytes of one version (the
  *   first), the dedup ratio, and its time (best of 3). The physical bytes
  *   are split into the first version's chunks, later chunks (the updated rows,
- *   and whole new chunks where a change compacted the table) and delete
- *   files, and the versions that compacted (no delete file) are counted:
+ *   and whole new chunks where a change compacted the table), delete files
+ *   and patches (an UPDATE of v stores its new values only: src/patch.c),
+ *   and the versions that compacted (neither) are counted:
  *   small changes compact by themselves once half of the stored rows are
  *   deleted ones; the chunks those compactions wrote are reported apart, and
  *   the ratio without them.
