@@ -3,6 +3,7 @@
  */
 #include "delvec.h"
 
+#include <assert.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +21,10 @@
  * bitmap once, for freeing. */
 typedef struct dv {
     udr_hash key;
+    uint64_t id;                   /* its index in delvec_set.v */
+    size_t bytes;                  /* of its bitmaps */
+    uint64_t refs;                 /* bound udr_live expressions holding it */
+    uint64_t used;                 /* tick when last handed out */
     size_t nchunks;
     uint64_t **bits;
     uint64_t *rows;
@@ -29,10 +34,22 @@ typedef struct dv {
 
 struct delvec_set {
     pthread_mutex_t mu;
-    dv **v;                        /* ID = index */
+    dv **v;                        /* ID = index; NULL once evicted */
     size_t n, cap;
     size_t bytes, limit;
+    uint64_t tick;                 /* IDs handed out so far */
 };
+
+/* The vectors of the last DELVEC_FRESH IDs handed out are not evicted: the
+ * SQL naming them may not be bound yet (a statement is built with several
+ * scans before it runs). */
+enum { DELVEC_FRESH = 16 };
+
+/* A bound udr_live expression's hold on its vectors. */
+typedef struct hold {
+    delvec_set *s;
+    dv *d;
+} hold;
 
 static void dv_free(dv *d)
 {
@@ -50,29 +67,96 @@ static void dv_free(dv *d)
 
 static void live(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
-    delvec_set *s = duckdb_scalar_function_get_extra_info(info);
     idx_t n = duckdb_data_chunk_get_size(in);
     const uint64_t *id = duckdb_vector_get_data(duckdb_data_chunk_get_vector(in, 0));
     const uint64_t *fi = duckdb_vector_get_data(duckdb_data_chunk_get_vector(in, 1));
     const int64_t *row = duckdb_vector_get_data(duckdb_data_chunk_get_vector(in, 2));
     bool *o = duckdb_vector_get_data(out);
-    const dv *d = NULL;
-    uint64_t have = UINT64_MAX;
+    /* The vectors the constant ID named at bind, held until the plan goes. */
+    const hold *h = duckdb_scalar_function_get_bind_data(info);
+    const dv *d = h != NULL ? h->d : NULL;
     for (idx_t i = 0; i < n; i++) {
-        if (id[i] != have) {
-            pthread_mutex_lock(&s->mu);
-            d = id[i] < s->n ? s->v[id[i]] : NULL;
-            pthread_mutex_unlock(&s->mu);
-            if (d == NULL) {
-                duckdb_scalar_function_set_error(info, "udr_live: no such deletion vector");
-                return;
-            }
-            have = id[i];
+        if (d == NULL || d->id != id[i]) {
+            duckdb_scalar_function_set_error(info, "udr_live: no such deletion vector");
+            return;
         }
         uint64_t f = fi[i], r = (uint64_t)row[i];
         const uint64_t *b = f < d->nchunks ? d->bits[f] : NULL;
         o[i] = !(b != NULL && r < d->rows[f] && (b[r >> 6] >> (r & 63) & 1));
     }
+}
+
+static void hold_free(void *p)
+{
+    hold *h = p;
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->s->mu);
+    assert(h->d->refs > 0);
+    h->d->refs--;
+    pthread_mutex_unlock(&h->s->mu);
+    free(h);
+}
+
+static void *hold_copy(void *p)
+{
+    const hold *h = p;
+    hold *c = malloc(sizeof *c);
+    if (c == NULL)
+        return NULL;
+    *c = *h;
+    pthread_mutex_lock(&h->s->mu);
+    h->d->refs++;
+    pthread_mutex_unlock(&h->s->mu);
+    return c;
+}
+
+/* udr_live's bind: its first argument, a constant ID, to a hold on the
+ * vectors for as long as the expression lives (bind data, which DuckDB
+ * copies and destroys with the plan), so that eviction leaves them be. */
+static void live_bind(duckdb_bind_info info)
+{
+    delvec_set *s = duckdb_scalar_function_bind_get_extra_info(info);
+    duckdb_expression e = duckdb_scalar_function_bind_get_argument(info, 0);
+    duckdb_client_context ctx = NULL;
+    duckdb_value v = NULL;
+    int ok = e != NULL && duckdb_expression_is_foldable(e);
+    if (ok) {
+        duckdb_scalar_function_get_client_context(info, &ctx);
+        duckdb_error_data ed = duckdb_expression_fold(ctx, e, &v);
+        ok = !duckdb_error_data_has_error(ed) && v != NULL;
+        duckdb_destroy_error_data(&ed);
+    }
+    uint64_t id = ok ? duckdb_get_uint64(v) : UINT64_MAX;
+    if (v != NULL)
+        duckdb_destroy_value(&v);
+    if (ctx != NULL)
+        duckdb_destroy_client_context(&ctx);
+    if (e != NULL)
+        duckdb_destroy_expression(&e);
+    if (!ok) {
+        duckdb_scalar_function_bind_set_error(info, "udr_live takes a constant ID");
+        return;
+    }
+    hold *h = malloc(sizeof *h);
+    if (h == NULL) {
+        duckdb_scalar_function_bind_set_error(info, "udr_live: out of memory");
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    dv *d = id < s->n ? s->v[id] : NULL;
+    if (d != NULL)
+        d->refs++;
+    pthread_mutex_unlock(&s->mu);
+    if (d == NULL) {
+        free(h);
+        duckdb_scalar_function_bind_set_error(info, "udr_live: no such deletion vector");
+        return;
+    }
+    h->s = s;
+    h->d = d;
+    duckdb_scalar_function_set_bind_data(info, h, hold_free);
+    duckdb_scalar_function_set_bind_data_copy(info, hold_copy);
 }
 
 int delvec_open(duckdb_connection con, delvec_set **out, udr_err *err)
@@ -99,6 +183,7 @@ int delvec_open(duckdb_connection con, delvec_set **out, udr_err *err)
     duckdb_scalar_function_add_parameter(f, bi);
     duckdb_scalar_function_set_return_type(f, bo);
     duckdb_scalar_function_set_function(f, live);
+    duckdb_scalar_function_set_bind(f, live_bind);
     duckdb_scalar_function_set_extra_info(f, s, NULL);
     int ok = duckdb_register_scalar_function(con, f) == DuckDBSuccess;
     duckdb_destroy_logical_type(&ub);
@@ -286,6 +371,28 @@ static int build(dv *d, duckdb_connection con, const char *root, const cat_table
     return rc;
 }
 
+/* Under s->mu: frees the vectors least recently handed out that nothing
+ * holds nor may soon bind, until `need` more bytes fit under the limit or
+ * none is left to free. */
+static void evict(delvec_set *s, uint64_t need)
+{
+    while (s->bytes + need > s->limit) {
+        size_t victim = SIZE_MAX;
+        for (size_t i = 0; i < s->n; i++) {
+            const dv *d = s->v[i];
+            if (d == NULL || d->refs > 0 || s->tick - d->used < DELVEC_FRESH)
+                continue;
+            if (victim == SIZE_MAX || d->used < s->v[victim]->used)
+                victim = i;
+        }
+        if (victim == SIZE_MAX)
+            return;
+        s->bytes -= s->v[victim]->bytes;
+        dv_free(s->v[victim]);
+        s->v[victim] = NULL;
+    }
+}
+
 int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat_tablever *tv,
                uint64_t *id, udr_err *err)
 {
@@ -293,7 +400,8 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
     version_key(tv, &key);
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n; i++)
-        if (hash_equal(&s->v[i]->key, &key)) {
+        if (s->v[i] != NULL && hash_equal(&s->v[i]->key, &key)) {
+            s->v[i]->used = ++s->tick;
             pthread_mutex_unlock(&s->mu);
             *id = i;
             return 1;
@@ -301,6 +409,8 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
     uint64_t need = 0;
     for (size_t i = 0; i < tv->nchunks; i++)
         need += (tv->chunks[i].rows + 63) / 64 * 8;
+    if (s->limit > 0)
+        evict(s, need);
     int over = s->limit == 0 || s->bytes + need > s->limit;
     pthread_mutex_unlock(&s->mu);
     if (over)
@@ -316,6 +426,7 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
         dv_free(d);
         return rc;
     }
+    d->bytes = bytes;
     pthread_mutex_lock(&s->mu);
     dv **v = grow(s->v, &s->cap, s->n, sizeof *v);
     if (v == NULL) {
@@ -324,6 +435,8 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
         return err_set(err, UDR_ENOMEM, "out of memory");
     }
     s->v = v;
+    d->id = s->n;
+    d->used = ++s->tick;
     *id = s->n;
     s->v[s->n++] = d;
     s->bytes += bytes;

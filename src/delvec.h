@@ -15,12 +15,16 @@
  * 1.5 times the compacted scan at a third deleted (bench_stats).
  *
  * A version's vectors are keyed by the hash of its chunk and delete lists,
- * so every scan of it, in any statement, shares them. They live until the
- * handle closes: a statement bound now may run later, and a vector freed in
- * between would be read after free. So that memory stays bounded, past
- * DELVEC_MAX_BYTES of bitmaps (or $UDR_DELVEC_MAX_BYTES, read when the
- * handle first runs SQL; 0 turns vectors off) no new vector is made and
- * delvec_for says so; the caller falls back to the anti-join.
+ * so every scan of it, in any statement, shares them. Past DELVEC_MAX_BYTES
+ * of bitmaps (or $UDR_DELVEC_MAX_BYTES, read when the handle first runs
+ * SQL; 0 turns vectors off) the vectors least recently handed out are
+ * freed to make room, as patch maps are (patch.h): a bound udr_live
+ * expression holds its vectors through DuckDB's bind data (copied and
+ * destroyed with the plan), and those of the last DELVEC_FRESH IDs handed
+ * out are kept for SQL not bound yet. An evicted ID is never reused: SQL
+ * naming it fails at bind, it never reads freed memory. When a version's
+ * vectors do not fit even so, delvec_for says so and the caller falls
+ * back to the anti-join.
  *
  * Threads: DuckDB calls udr_live from its worker threads; a vector is
  * complete before its ID is handed out and never changes after.

@@ -947,6 +947,39 @@ static void test_patches_match_a_model(void)
                                (const char (*)[64])sums, nv);
 }
 
+/* A long-lived handle that deletes and reads version after version: past
+ * the bound on deletion vectors, those of versions no statement holds are
+ * evicted, so every new version still reads through a vector (udr_live in
+ * its plan) rather than the anti-join, and every count is right. */
+static void test_deletion_vectors_evicted_in_a_long_lived_handle(void)
+{
+    /* 100,000 rows: 12.5 KB of bitmaps a version; room for about 20 */
+    setenv("UDR_DELVEC_MAX_BYTES", "262144", 1);
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    must_write(r, "t", "SELECT range AS id, range % 7 AS v FROM range(100000)", key, NULL);
+    for (int i = 0; i < 60; i++) {
+        char sql[128], want[32];
+        snprintf(sql, sizeof sql, "DELETE FROM t WHERE id = %d", i * 1000 + 7);
+        CHECK_STR(value(r, sql), "1");
+        snprintf(want, sizeof want, "%d", 100000 - i - 1);
+        CHECK_STR(value(r, "SELECT count(*) FROM t"), want);
+        udr_result *res;
+        MUST(r, udr_query(r, "EXPLAIN SELECT count(*) FROM t", NULL, 0, &res));
+        char *plan = udr_result_text(res, 0, 1);
+        if (plan == NULL || strstr(plan, "udr_live") == NULL)
+            harness_fail(__FILE__, __LINE__, "version %d reads without a deletion vector: %s",
+                         i + 2, plan ? plan : "(no plan)");
+        free(plan);
+        udr_result_free(res);
+    }
+    /* The first versions, evicted long ago, read right again. */
+    CHECK_STR(value(r, "SELECT count(*) FROM \"t@2\""), "99999");
+    CHECK_STR(value(r, "SELECT count(*) FROM \"t@3\""), "99998");
+    udr_close(r);
+    unsetenv("UDR_DELVEC_MAX_BYTES");
+}
+
 /* A table with a column named as DuckDB's virtual column file_index: its
  * deleted rows are still left out (by the anti-join: a vector would read
  * the table's column in place of the position). */
@@ -1576,6 +1609,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_delete_files_merge_by_tier),
     TEST_ENTRY(test_deletion_vectors_match_a_model),
     TEST_ENTRY(test_patches_match_a_model),
+    TEST_ENTRY(test_deletion_vectors_evicted_in_a_long_lived_handle),
     TEST_ENTRY(test_damaged_delete_file_fails_its_queries),
     TEST_ENTRY(test_deletes_beside_columns_named_like_positions),
     TEST_ENTRY(test_two_processes_write_different_tables),
