@@ -77,6 +77,29 @@ const char *pgw_rd_str(pgw_rd *r)
     return s;
 }
 
+int pgw_next_frame(const uint8_t *buf, size_t len, int startup, size_t max_bytes,
+                   pgw_frame *out, size_t *need)
+{
+    size_t head = startup ? 4 : 5;
+    if (need != NULL)
+        *need = head;
+    if (len < head)
+        return 0;
+    uint32_t n = pgw_u32_at(buf + head - 4);
+    if (n < 4 || n > max_bytes)
+        return -1;
+    size_t total = head - 4 + (size_t)n;
+    if (need != NULL)
+        *need = total;
+    if (len < total)
+        return 0;
+    out->type = startup ? 0 : (char)buf[0];
+    out->body = buf + head;
+    out->len = total - head;
+    out->total = total;
+    return 1;
+}
+
 /* Ends a parse: 0 if everything was read and nothing is left over. */
 static int finish(pgw_rd *r, const char **why, const char *what)
 {

@@ -51,6 +51,25 @@ const char *pgw_rd_str(pgw_rd *r);
 const uint8_t *pgw_rd_bytes(pgw_rd *r, size_t n);
 size_t pgw_rd_left(const pgw_rd *r);
 
+/* ---- framing ------------------------------------------------------------------ */
+
+/* One message found at the start of a byte stream. */
+typedef struct pgw_frame {
+    char type;              /* 0 for a startup packet */
+    const uint8_t *body;    /* after the length word */
+    size_t len;             /* the body's bytes */
+    size_t total;           /* bytes the message takes in the stream */
+} pgw_frame;
+
+/* Looks for a whole message at the start of buf (len bytes): a startup
+ * packet if startup is non-zero, else a typed message. Returns 1 and fills
+ * out if one is complete, 0 if more bytes are needed (*need, if non-NULL,
+ * says how many in all, once the length word is in), or -1 if its length
+ * word is impossible (below its own size, or over max_bytes): the peer is
+ * then cut off without reading the rest. */
+int pgw_next_frame(const uint8_t *buf, size_t len, int startup, size_t max_bytes,
+                   pgw_frame *out, size_t *need);
+
 /* ---- parsed messages (pointers into the body; valid while it lives) ----- */
 
 typedef struct pgw_startup {
