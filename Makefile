@@ -78,7 +78,8 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress
+TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
+           serve
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 
@@ -133,6 +134,11 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
                        $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# test_serve drives `udr serve` with libpq.
+$(BUILD)/obj/tests/test_serve.o: CFLAGS_UDR += -isystem /usr/include/postgresql
+$(BUILD)/tests/test_serve: LIBS += -lpq
+$(BUILD)/tests/test_serve: $(BUILD)/udr
 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
