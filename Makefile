@@ -75,7 +75,8 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress
+TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
+           scram
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 
@@ -127,6 +128,13 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
                        $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# serve's SCRAM module stands alone: no libudr, OpenSSL's libcrypto.
+$(BUILD)/obj/tests/test_scram.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_scram: $(BUILD)/obj/tests/test_scram.o $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/server/scram.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ -lcrypto
 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
