@@ -79,7 +79,7 @@ B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX51
 endif
 
 TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
-           serve
+           serve scram
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 
@@ -139,6 +139,13 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 $(BUILD)/obj/tests/test_serve.o: CFLAGS_UDR += -isystem /usr/include/postgresql
 $(BUILD)/tests/test_serve: LIBS += -lpq
 $(BUILD)/tests/test_serve: $(BUILD)/udr
+
+# serve's SCRAM module stands alone: no libudr, OpenSSL's libcrypto.
+$(BUILD)/obj/tests/test_scram.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_scram: $(BUILD)/obj/tests/test_scram.o $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/server/scram.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ -lcrypto
 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
