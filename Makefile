@@ -138,7 +138,7 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 # test_serve drives `udr serve` with libpq.
 $(BUILD)/obj/tests/test_serve.o: CFLAGS_UDR += -isystem /usr/include/postgresql
 $(BUILD)/tests/test_serve: LIBS += -lpq
-$(BUILD)/tests/test_serve: $(BUILD)/udr
+$(BUILD)/tests/test_serve: | $(BUILD)/udr
 
 # serve's SCRAM module stands alone: no libudr, OpenSSL's libcrypto.
 $(BUILD)/obj/tests/test_scram.o: CFLAGS_UDR += -Iserver

@@ -854,48 +854,65 @@ static void on_query(session *s, const pgw_frame *f)
 
 /* ---- the message loop --------------------------------------------------------------- */
 
+/* Moves the frame just read out of the input into s->msg (f then points
+ * there), so that a statement that reads more messages (COPY FROM STDIN)
+ * starts after it. */
+static int take_frame(session *s, pgw_frame *f)
+{
+    if (f->len + 1 > s->msg_cap) {
+        size_t cap = s->msg_cap ? s->msg_cap : 8192;
+        while (cap < f->len + 1)
+            cap *= 2;
+        uint8_t *m = realloc(s->msg, cap);
+        if (m == NULL)
+            return -1;
+        s->msg = m;
+        s->msg_cap = cap;
+    }
+    memcpy(s->msg, f->body, f->len);
+    session_consume(s, f);
+    f->body = s->msg;
+    f->total = 0;
+    return 0;
+}
+
 static void serve_messages(session *s)
 {
     pgw_frame f;
     while (!s->closing && session_read(s, &f)) {
         char type = f.type;
         int rc = 0;
+        if (take_frame(s, &f) != 0) {
+            fatal(s, "53200", "out of memory");
+            break;
+        }
         if (s->skip_to_sync && type != 'S' && type != 'X') {
-            session_consume(s, &f);
             continue;
         }
         switch (type) {
         case 'Q':
             on_query(s, &f);
-            session_consume(s, &f);
             session_flush(s);
             break;
         case 'P':
             rc = on_parse(s, &f);
-            session_consume(s, &f);
             break;
         case 'B':
             rc = on_bind(s, &f);
-            session_consume(s, &f);
             break;
         case 'D':
             rc = on_describe(s, &f);
-            session_consume(s, &f);
             break;
         case 'E':
             rc = on_execute(s, &f);
-            session_consume(s, &f);
             break;
         case 'C':
             rc = on_close(s, &f);
-            session_consume(s, &f);
             break;
         case 'H':
-            session_consume(s, &f);
             session_flush(s);
             break;
         case 'S':
-            session_consume(s, &f);
             s->skip_to_sync = 0;
             if (s->tx == NULL)
                 drop_portals(s);
@@ -903,15 +920,12 @@ static void serve_messages(session *s)
             session_flush(s);
             break;
         case 'X':
-            session_consume(s, &f);
             s->closing = 1;
             break;
         case 'd': case 'c': case 'f':
             /* COPY data after the COPY ended (it failed): ignored, as PostgreSQL does. */
-            session_consume(s, &f);
             break;
         default:
-            session_consume(s, &f);
             sqlrun_fail(s, "08P01", "invalid frontend message type %d", (unsigned char)type);
             session_flush(s);
             s->closing = 1;
@@ -952,5 +966,6 @@ void session_serve(session *s)
     s->repo = NULL;
     pgw_out_free(&s->out);
     free(s->in);
+    free(s->msg);
     close(s->fd);
 }

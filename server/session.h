@@ -57,6 +57,8 @@ typedef struct session {
     /* The input: bytes read and not yet consumed. */
     uint8_t *in;
     size_t in_len, in_cap;
+    uint8_t *msg;               /* the message being handled, out of in */
+    size_t msg_cap;
     pgw_out out;
     prepared *stmts;
     size_t nstmts;
