@@ -34,6 +34,7 @@
 static char udr_bin[PATH_MAX];
 static pid_t server_pid;
 static int server_port;
+static const char *listen_host = "127.0.0.1";   /* where start_server listens */
 
 static void find_udr(void)
 {
@@ -111,7 +112,7 @@ static void start_server_with(const char *const *extra)
     server_port = free_port();
     REQUIRE(server_port > 0);
     char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", server_port);
+    snprintf(listen, sizeof listen, "%s:%d", listen_host, server_port);
     char *args[32] = {"udr", "--repo", (char *)t_path("repo"), "serve", "--listen", listen};
     int n = 6;
     for (size_t i = 0; extra && extra[i] && n < 30; i++)
@@ -657,7 +658,159 @@ static void test_refuses_open_address_without_passwords(void)
     CHECK(log_has("refusing to listen on 0.0.0.0:5999 without passwords"));
 }
 
+/* ---- passwords --------------------------------------------------------------------- */
+
+/* Reads one message from fd: its type, body into buf (at most cap). */
+static int read_msg(int fd, char *type, unsigned char *buf, size_t cap, size_t *len)
+{
+    unsigned char h[5];
+    size_t got = 0;
+    while (got < 5) {
+        ssize_t n = recv(fd, h + got, 5 - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    size_t body = ((size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 | h[4]) - 4;
+    if (body > cap)
+        return -1;
+    for (got = 0; got < body;) {
+        ssize_t n = recv(fd, buf + got, body - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    *type = (char)h[0];
+    *len = body;
+    return 0;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+/* Logs in as user over a raw socket with a SCRAM proof that cannot be
+ * right, and returns the SQLSTATE of the ErrorResponse (static). */
+static const char *wrong_proof_sqlstate(const char *user)
+{
+    static char state[8];
+    snprintf(state, sizeof state, "none");
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        return close(fd), state;
+    unsigned char m[512], b[1024];
+    size_t n = 8;
+    put32(m + 4, 196608);
+    n += (size_t)sprintf((char *)m + n, "user") + 1;
+    n += (size_t)sprintf((char *)m + n, "%s", user) + 1;
+    m[n++] = 0;
+    put32(m, (uint32_t)n);
+    char type;
+    size_t len;
+    if (send(fd, m, n, 0) != (ssize_t)n || read_msg(fd, &type, b, sizeof b, &len) != 0 ||
+        type != 'R' || b[3] != 10)
+        return close(fd), state;
+    const char *first = "n,,n=,r=clientnonce0123456789";
+    n = 0;
+    m[n++] = 'p';
+    n += 4;
+    n += (size_t)sprintf((char *)m + n, "SCRAM-SHA-256") + 1;
+    put32(m + n, (uint32_t)strlen(first));
+    n += 4;
+    memcpy(m + n, first, strlen(first));
+    n += strlen(first);
+    put32(m + 1, (uint32_t)(n - 1));
+    if (send(fd, m, n, 0) != (ssize_t)n || read_msg(fd, &type, b, sizeof b, &len) != 0 ||
+        type != 'R' || b[3] != 11)
+        return close(fd), state;
+    b[len] = '\0';
+    char nonce[256];
+    if (sscanf((char *)b + 4, "r=%255[^,]", nonce) != 1)
+        return close(fd), state;
+    n = 0;
+    m[n++] = 'p';
+    n += 4;
+    n += (size_t)sprintf((char *)m + n, "c=biws,r=%s,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                         nonce);
+    put32(m + 1, (uint32_t)(n - 1));
+    if (send(fd, m, n, 0) != (ssize_t)n || read_msg(fd, &type, b, sizeof b, &len) != 0 ||
+        type != 'E')
+        return close(fd), state;
+    for (size_t i = 0; i < len && b[i];) {
+        char field = (char)b[i++];
+        if (field == 'C')
+            snprintf(state, sizeof state, "%s", (char *)b + i);
+        i += strlen((char *)b + i) + 1;
+    }
+    close(fd);
+    return state;
+}
+
+static void test_passwords(void)
+{
+    if (udr_bin[0] == '\0')
+        find_udr();
+    /* udr serve passwd makes the line from a password on stdin. */
+    char cmd[PATH_MAX * 2 + 64];
+    snprintf(cmd, sizeof cmd, "printf 'pencil\\n' | %s serve passwd alice > %s", udr_bin,
+             t_path("passwords"));
+    REQUIRE(system(cmd) == 0);
+    FILE *f = fopen(t_path("passwords"), "r");
+    REQUIRE(f != NULL);
+    char line[512] = "";
+    CHECK(fgets(line, sizeof line, f) != NULL);
+    fclose(f);
+    CHECK(strncmp(line, "alice SCRAM-SHA-256$4096:", 25) == 0);
+    /* With passwords, a non-loopback address is allowed. */
+    const char *extra[] = {"--passwords", t_path("passwords"), NULL};
+    listen_host = "0.0.0.0";
+    start_server_with(extra);
+    listen_host = "127.0.0.1";
+    char info[256];
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=alice dbname=main password=pencil", server_port);
+    PGconn *c = PQconnectdb(info);
+    CHECK(PQstatus(c) == CONNECTION_OK);
+    CHECK_STR(one(c, "SELECT count(*) FROM accounts"), "10");
+    PQfinish(c);
+    snprintf(info, sizeof info,
+             "host=127.0.0.1 port=%d user=alice dbname=main password=Pencil", server_port);
+    c = PQconnectdb(info);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    CHECK(strstr(PQerrorMessage(c), "password authentication failed for user \"alice\"") !=
+          NULL);
+    PQfinish(c);
+    /* No password at all: refused too (libpq cannot answer SCRAM). */
+    snprintf(info, sizeof info, "host=127.0.0.1 port=%d user=alice dbname=main", server_port);
+    c = PQconnectdb(info);
+    CHECK(PQstatus(c) == CONNECTION_BAD);
+    PQfinish(c);
+    /* The SQLSTATE on the wire: 28P01, for a known user and an unknown one. */
+    CHECK_STR(wrong_proof_sqlstate("alice"), "28P01");
+    CHECK_STR(wrong_proof_sqlstate("mallory"), "28P01");
+    stop_gracefully();
+    CHECK(log_has("login refused: password authentication failed for user \"alice\""));
+    CHECK(log_has("login refused: password authentication failed for user \"mallory\""));
+    /* A password file with a broken line: the server does not start. */
+    f = fopen(t_path("bad-passwords"), "w");
+    REQUIRE(f != NULL);
+    fputs("bob not-a-verifier\n", f);
+    fclose(f);
+    char *args[] = {"udr", "--repo", (char *)t_path("repo"), "serve", "--listen",
+                    "127.0.0.1:5998", "--passwords", (char *)t_path("bad-passwords"), NULL};
+    pid_t pid = spawn(args);
+    int st = -1;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    CHECK(log_has("bad-passwords"));
+}
+
 static const test_case TESTS[] = {
+    TEST_ENTRY(test_passwords),
     TEST_ENTRY(test_exec_params_text_and_binary),
     TEST_ENTRY(test_prepare_describe_execute),
     TEST_ENTRY(test_pipeline),
