@@ -78,7 +78,8 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress
+TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
+           pgcat
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 
@@ -131,6 +132,14 @@ $(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o \
                        $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# The server's catalog modules are tested without the server around them.
+PGCAT_OBJ := $(BUILD)/obj/server/pgtypes.o $(BUILD)/obj/server/pgcat.o
+$(BUILD)/obj/tests/test_pgcat.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_pgcat: $(BUILD)/obj/tests/test_pgcat.o $(PGCAT_OBJ) $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 

@@ -29,9 +29,12 @@
  *                                   storage, compression, stats, description)
  *   FROM pg_catalog.pg_namespace n  \dn: the one schema, public
  *   FROM pg_catalog.pg_database d   \l: the one database
+ *   FROM pg_catalog.pg_roles r      \du: the one user
  *   FROM pg_catalog.pg_policy / pg_statistic_ext / pg_publication /
- *        pg_trigger / pg_rewrite / pg_constraint / pg_inherits / pg_index
- *                                   no rows, with the columns asked for
+ *        pg_trigger / pg_rewrite / pg_constraint / pg_inherits / pg_index /
+ *        pg_proc / pg_extension     no rows, with the columns asked for (\df
+ *                                   and \dx list nothing; \di, a pg_class
+ *                                   list without 'r', lists nothing)
  *   FROM [pg_catalog.]pg_type [+ pg_namespace]   drivers' type look-ups:
  *                                   the query as it is, with pg_type and
  *                                   pg_namespace replaced by VALUES of the
@@ -383,12 +386,17 @@ typedef struct select_arg {
     buf *b;
     const colmap *map;
     int n;
+    int star;                     /* an item was * or x.*: columns unknown */
 } select_arg;
 
 /* Appends one select item, mapped: "expr AS "name"". */
 static void add_item(void *arg, const char *item, size_t n)
 {
     select_arg *sa = arg;
+    if (item[n - 1] == '*' && (n == 1 || item[n - 2] == '.')) {
+        sa->star = 1;
+        return;
+    }
     char name[128];
     item_name_at(item, n, name, sizeof name, 0);
     const char *expr = "NULL::VARCHAR";
@@ -409,12 +417,13 @@ static void add_item(void *arg, const char *item, size_t n)
     buf_quoted(sa->b, name, '"');
 }
 
-/* Appends "SELECT <the client's items, mapped>"; -1 without a select list. */
+/* Appends "SELECT <the client's items, mapped>"; -1 without a select list
+ * or with a * in it (the columns of a catalog table we do not have). */
 static int add_select(buf *b, const char *q, const colmap *map)
 {
-    select_arg sa = {b, map, 0};
+    select_arg sa = {b, map, 0, 0};
     buf_adds(b, "SELECT ");
-    if (each_item(q, add_item, &sa) <= 0)
+    if (each_item(q, add_item, &sa) <= 0 || sa.star)
         return -1;
     return 0;
 }
@@ -831,6 +840,34 @@ static int rewrite_database(ctx *c, buf *b)
     return UDR_OK;
 }
 
+static const colmap ROLES_MAP[] = {
+    {"memberof", "'{}'"},
+    {"rolsuper", "true"},
+    {"rolinherit", "true"},
+    {"rolcreaterole", "false"},
+    {"rolcreatedb", "false"},
+    {"rolcanlogin", "true"},
+    {"rolconnlimit", "-1"},
+    {"rolvaliduntil", "NULL::VARCHAR"},
+    {"rolreplication", "false"},
+    {"rolbypassrls", "false"},
+    {"rolname", "r.rolname"},
+    {NULL, NULL},
+};
+
+/* pg_roles: \du, the one user the session logged in as. */
+static int rewrite_roles(ctx *c, buf *b)
+{
+    if (add_select(b, c->q, ROLES_MAP) != 0)
+        return 1;
+    buf_adds(b, " FROM (VALUES (");
+    buf_quoted(b, c->user, '\'');
+    buf_adds(b, ")) r(rolname)");
+    int where = 0;
+    add_regex_filter(b, c->q, "r.rolname", "r.rolname", &where);
+    return UDR_OK;
+}
+
 /* ---- substituted relations (drivers' pg_type, information_schema) -------- */
 
 /* Appends pg_type as a parenthesised VALUES query. */
@@ -1058,7 +1095,7 @@ static int rewrite(ctx *c, buf *b)
     char first[64];
     first_relation(q, first, sizeof first);
     if (strcmp(first, "pg_catalog.pg_class") == 0) {
-        if (strcasestr(q, "pg_catalog.pg_index") != NULL)
+        if (strcasestr(q, "pg_catalog.pg_index") != NULL && strcasestr(q, "indisprimary") != NULL)
             return rewrite_index(c, b);
         if (strcasestr(q, "pg_catalog.pg_inherits") != NULL)
             return rewrite_empty(c, b);
@@ -1070,10 +1107,13 @@ static int rewrite(ctx *c, buf *b)
         return rewrite_namespace(c, b);
     if (strcmp(first, "pg_catalog.pg_database") == 0)
         return rewrite_database(c, b);
+    if (strcmp(first, "pg_catalog.pg_roles") == 0)
+        return rewrite_roles(c, b);
     static const char *const empty[] = {
         "pg_catalog.pg_policy", "pg_catalog.pg_statistic_ext", "pg_catalog.pg_publication",
         "pg_catalog.pg_trigger", "pg_catalog.pg_rewrite", "pg_catalog.pg_constraint",
-        "pg_catalog.pg_inherits", "pg_catalog.pg_index", NULL};
+        "pg_catalog.pg_inherits", "pg_catalog.pg_index", "pg_catalog.pg_proc",
+        "pg_catalog.pg_extension", NULL};
     for (size_t i = 0; empty[i]; i++)
         if (strcmp(first, empty[i]) == 0)
             return rewrite_empty(c, b);
