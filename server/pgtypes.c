@@ -292,23 +292,19 @@ static void add_blob_text(buf *b, const char *v, size_t n)
     buf raw;
     buf_init(&raw);
     for (size_t i = 0; i < n; i++) {
-        unsigned hi, lo;
         if (v[i] == '\\' && i + 3 < n && v[i + 1] == 'x' && isxdigit((unsigned char)v[i + 2]) &&
             isxdigit((unsigned char)v[i + 3])) {
             char two[3] = {v[i + 2], v[i + 3], 0};
-            hi = (unsigned)strtoul(two, NULL, 16);
-            buf_addc(&raw, (char)hi);
+            buf_addc(&raw, (char)strtoul(two, NULL, 16));
             i += 3;
             continue;
         }
-        lo = (unsigned char)v[i];
-        buf_addc(&raw, (char)lo);
+        buf_addc(&raw, v[i]);
     }
-    if (raw.oom) {
+    if (raw.oom)
         b->oom = 1;
-    } else {
+    else
         add_hex(b, (const unsigned char *)raw.data, raw.len);
-    }
     buf_free(&raw);
 }
 
