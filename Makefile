@@ -79,7 +79,7 @@ B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX51
 endif
 
 TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
-           serve scram
+           serve scram pgcat
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base
 
@@ -146,6 +146,14 @@ $(BUILD)/tests/test_scram: $(BUILD)/obj/tests/test_scram.o $(BUILD)/obj/tests/ha
                            $(BUILD)/obj/server/scram.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ -lcrypto
+
+# The server's catalog modules are tested without the server around them.
+PGCAT_OBJ := $(BUILD)/obj/server/pgtypes.o $(BUILD)/obj/server/pgcat.o
+$(BUILD)/obj/tests/test_pgcat.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_pgcat: $(BUILD)/obj/tests/test_pgcat.o $(PGCAT_OBJ) $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
