@@ -294,6 +294,7 @@ static int start(session *s)
     }
     if (choose_branch(s, database) != 0)
         return -1;
+    snprintf(s->database, sizeof s->database, "%s", database[0] ? database : s->user);
     if (s->opts->memory_limit != NULL) {
         char sql[128];
         udr_result *r = NULL;
@@ -550,6 +551,18 @@ static int subst_one(void *ctx, size_t at, size_t len, unsigned n)
         if (memchr(v, 0, (size_t)vlen) != NULL) {
             x->err = "a text parameter holds a zero byte";
             return x->fail = 1;
+        }
+        if (oid == 17 && vlen >= 2 && v[0] == '\\' && v[1] == 'x') {
+            /* bytea in hex form: DuckDB would read \x0a as one escape */
+            for (int32_t i = 2; i < vlen; i++)
+                if (!((v[i] >= '0' && v[i] <= '9') || ((v[i] | 32) >= 'a' && (v[i] | 32) <= 'f'))) {
+                    x->err = "a bytea parameter in hex form holds a character that is not hex";
+                    return x->fail = 1;
+                }
+            sb_str(x, "from_hex(");
+            sb_quoted(x, v + 2, (size_t)vlen - 2);
+            sb_str(x, ")");
+            return x->fail;
         }
         if (cast)
             sb_str(x, "CAST(");

@@ -53,6 +53,7 @@ typedef struct session {
     int tx_failed;              /* a statement failed inside tx */
     int skip_to_sync;           /* the extended protocol after an error */
     char user[64];
+    char database[256];         /* as the client named it */
     char branch[256];
     /* The input: bytes read and not yet consumed. */
     uint8_t *in;

@@ -960,14 +960,14 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
     if (strcmp(w, "COPY") != 0)
         return 0;
     *rc = -1;
-    p = skip_space(p);
+    while (isspace((unsigned char)*p))
+        p++;
     /* The source: (query), or a table name with an optional column list. */
     const char *t0 = p, *t1;
     char *target = NULL, *cols = NULL;
-    if (p[-1] == '(') {
+    if (*p == '(') {
         int depth = 1;
-        t0 = p - 1;
-        for (t1 = p; *t1 && depth > 0; t1++) {
+        for (t1 = p + 1; *t1 && depth > 0; t1++) {
             if (*t1 == '\'') {
                 for (t1++; *t1 && *t1 != '\''; t1++) {}
                 if (*t1 == '\0')
@@ -980,12 +980,12 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
         for (t1 = p; *t1 && !isspace((unsigned char)*t1) && *t1 != '('; t1++)
             if (*t1 == '"')
                 for (t1++; *t1 && *t1 != '"'; t1++) {}
-        p = skip_space(t1);
-        if (p[-1] == '(') {
+        for (p = t1; isspace((unsigned char)*p); p++) {}
+        if (*p == '(') {
             const char *c1 = strchr(p, ')');
             if (c1 == NULL)
                 return *rc = sqlrun_fail(s, "42601", "COPY: unclosed column list"), 1;
-            cols = strndup(p - 1, (size_t)(c1 - p + 2));
+            cols = strndup(p, (size_t)(c1 - p + 1));
             p = c1 + 1;
         }
     }
@@ -1021,6 +1021,78 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
     free(target);
     free(cols);
     return 1;
+}
+
+/* -- bytea literals -- */
+
+/* PostgreSQL clients send bytea as '\x0a0b...'::bytea (hex form, as
+ * bytea_output = hex); DuckDB reads '\x0a' in a string as one escaped byte
+ * and the rest as text. Returns sql with each such literal made
+ * from_hex('0a0b...') (malloc'd), or NULL when there is none or memory ran
+ * out (then sql runs as it is). */
+static char *rewrite_bytea(const char *sql)
+{
+    if (strcasestr(sql, "::bytea") == NULL)
+        return NULL;
+    size_t cap = strlen(sql) + 64, len = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    int changed = 0;
+    for (const char *p = sql; *p;) {
+        if (*p == '\'' && p[1] == '\\' && p[2] == 'x') {
+            const char *h = p + 3;
+            while (isxdigit((unsigned char)*h))
+                h++;
+            if (*h == '\'' && (h - p - 3) % 2 == 0 && strncasecmp(h + 1, "::bytea", 7) == 0 &&
+                !isalnum((unsigned char)h[8]) && h[8] != '_') {
+                size_t need = (size_t)(h - p) + 32;
+                if (len + need >= cap) {
+                    cap = (cap + need) * 2;
+                    char *g = realloc(out, cap);
+                    if (g == NULL)
+                        return free(out), NULL;
+                    out = g;
+                }
+                len += (size_t)sprintf(out + len, "from_hex('%.*s')", (int)(h - p - 3), p + 3);
+                p = h + 8;
+                changed = 1;
+                continue;
+            }
+        }
+        if (*p == '\'' || *p == '"') {     /* copy a whole string or name */
+            char q = *p;
+            const char *e = p + 1;
+            while (*e && !(*e == q && e[1] != q))
+                e += *e == q ? 2 : 1;
+            size_t n = (size_t)(e - p) + (*e ? 1 : 0);
+            if (len + n + 1 >= cap) {
+                cap = (cap + n) * 2;
+                char *g = realloc(out, cap);
+                if (g == NULL)
+                    return free(out), NULL;
+                out = g;
+            }
+            memcpy(out + len, p, n);
+            len += n;
+            p += n;
+            continue;
+        }
+        if (len + 2 >= cap) {
+            cap *= 2;
+            char *g = realloc(out, cap);
+            if (g == NULL)
+                return free(out), NULL;
+            out = g;
+        }
+        out[len++] = *p++;
+    }
+    out[len] = '\0';
+    if (!changed) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* -- the dispatcher -- */
@@ -1061,10 +1133,13 @@ static int exec_sql(session *s, const char *sql, udr_result **r, char *tag, size
     if (copy(s, sql, tag, n, &rc))
         return rc;
     int crc = 0;
-    char *rewritten = pgcat_rewrite(s->repo, sql, &crc);
+    pgcat_names who = {.database = s->database, .user = s->user};
+    char *rewritten = pgcat_rewrite_names(s->repo, sql, &who, &crc);
     if (crc < 0)
         return sqlrun_error(s, crc, udr_errmsg(s->repo));
-    rc = run_sql(s, rewritten ? rewritten : sql, r);
+    char *bytea = rewritten ? NULL : rewrite_bytea(sql);
+    rc = run_sql(s, rewritten ? rewritten : bytea ? bytea : sql, r);
+    free(bytea);
     free(rewritten);
     if (rc != 0)
         return -1;
@@ -1116,7 +1191,8 @@ int sqlrun_describe_sql(session *s, const char *sql)
     int plain = strcmp(w, "SELECT") == 0 || strcmp(w, "WITH") == 0 ||
                 strcmp(w, "VALUES") == 0 || strcmp(w, "FROM") == 0 || strcmp(w, "TABLE") == 0;
     int crc = 0;
-    char *rewritten = plain ? pgcat_rewrite(s->repo, sql, &crc) : NULL;
+    pgcat_names who = {.database = s->database, .user = s->user};
+    char *rewritten = plain ? pgcat_rewrite_names(s->repo, sql, &who, &crc) : NULL;
     if (crc < 0)
         return sqlrun_error(s, crc, udr_errmsg(s->repo));
     if (!plain || rewritten != NULL) {

@@ -251,6 +251,14 @@ static void test_exec_params_text_and_binary(void)
     CHECK_STR(PQgetvalue(r, 0, 0), "10");
     PQclear(r);
     CHECK_STR(one(c, "SELECT count(*) FROM accounts"), "10");
+    /* bytea in text form (hex), as libpq sends it. */
+    const char *hex[1] = {"\\x00ff27"};
+    r = PQexecParams(c, "SELECT octet_length($1), $1", 1, (Oid[]){17}, hex, NULL, NULL, 0);
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+    CHECK_STR(PQgetvalue(r, 0, 0), "3");
+    CHECK_INT(PQftype(r, 1), ==, 17);
+    CHECK_STR(PQgetvalue(r, 0, 1), "\\x00ff27");
+    PQclear(r);
     PQfinish(c);
     stop_gracefully();
 }
@@ -273,7 +281,7 @@ static void test_prepare_describe_execute(void)
     CHECK_INT(PQftype(r, 1), ==, 20);
     PQclear(r);
     for (int i = 0; i < 10; i++) {
-        char id[8], want[8];
+        char id[16], want[16];
         snprintf(id, sizeof id, "%d", i);
         snprintf(want, sizeof want, "o%d", i);
         const char *v[1] = {id};

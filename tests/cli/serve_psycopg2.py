@@ -35,15 +35,15 @@ values = {
     "tstz": datetime.datetime(2026, 11, 26, 10, 11, 12, tzinfo=datetime.timezone.utc),
     "iv": datetime.timedelta(days=3, hours=4, minutes=5),
     "u": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "by": bytes([0, 1, 2, 255, 39, 92]),
-    "ai": [1, 2, None, 4],
-    "at": ["a b", "c,d", 'e"f', None],
+    "byt": bytes([0, 1, 2, 255, 39, 92]),
+    "arr_i": [1, 2, None, 4],
+    "arr_t": ["a b", "c,d", 'e"f', None],
 }
 cast = {
     "b": "BOOLEAN", "i2": "SMALLINT", "i4": "INTEGER", "i8": "BIGINT", "f4": "FLOAT",
     "f8": "DOUBLE", "num": "DECIMAL(18,4)", "txt": "VARCHAR", "d": "DATE", "t": "TIME",
-    "ts": "TIMESTAMP", "tstz": "TIMESTAMPTZ", "iv": "INTERVAL", "u": "UUID", "by": "BLOB",
-    "ai": "INTEGER[]", "at": "VARCHAR[]",
+    "ts": "TIMESTAMP", "tstz": "TIMESTAMPTZ", "iv": "INTERVAL", "u": "UUID", "byt": "BLOB",
+    "arr_i": "INTEGER[]", "arr_t": "VARCHAR[]",
 }
 cols = list(values)
 psycopg2.extras = __import__("psycopg2.extras").extras
@@ -57,11 +57,11 @@ conn.commit()
 bad = []
 for c, got in zip(cols, row):
     want = values[c]
-    if c == "by":
+    if c == "byt":
         got = bytes(got)
     if c == "f4":
         ok = abs(got - want) < 1e-6
-    elif c == "ai" or c == "at":
+    elif c == "arr_i" or c == "arr_t":
         ok = list(got) == want
     else:
         ok = got == want
@@ -70,7 +70,7 @@ for c, got in zip(cols, row):
 # The type each column comes back as (psycopg2's OIDs).
 want_oids = {"b": 16, "i2": 21, "i4": 23, "i8": 20, "f4": 700, "f8": 701, "num": 1700,
              "txt": 25, "d": 1082, "t": 1083, "ts": 1114, "tstz": 1184, "iv": 1186,
-             "u": 2950, "by": 17, "ai": 1007, "at": 1009}
+             "u": 2950, "byt": 17, "arr_i": 1007, "arr_t": 1009}
 for d in cur.description:
     if want_oids.get(d.name) != d.type_code:
         bad.append("%s: type oid %s, expected %s" % (d.name, d.type_code, want_oids.get(d.name)))
