@@ -464,8 +464,19 @@ int serve_run(const serve_opts *o)
     pthread_mutex_lock(&mu);
     stop_at_ms = now_ms();
     serve_log(NULL, "shutting down: %d connection%s to finish", live, live == 1 ? "" : "s");
-    /* Sessions notice within IDLE_POLL_MS; open blocks get the grace period. */
+    /* Sessions notice within IDLE_POLL_MS; open blocks get the grace period;
+     * after it, statements still running are interrupted (a commit that has
+     * begun is not a DuckDB statement, and finishes). */
+    int interrupted = 0;
     while (live > 0) {
+        if (!interrupted && now_ms() - stop_at_ms >= grace_ms) {
+            for (size_t i = 0; i < nregistry; i++)
+                udr_interrupt(registry[i]->repo);
+            interrupted = 1;
+            if (nregistry > 0)
+                serve_log(NULL, "shutdown grace over: interrupting %zu running statement%s",
+                          nregistry, nregistry == 1 ? "" : "s");
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;

@@ -130,7 +130,12 @@ static int read_frame(session *s, int startup, int64_t deadline_ms, pgw_frame *f
             session_flush(s);
             return 0;
         }
-        if (!read_more(s, need > s->in_len + 1 ? need : s->in_len + 4096, deadline_ms))
+        /* Room for what has been promised, grown as it arrives: a length
+         * word alone never makes the buffer big. */
+        size_t want = need > s->in_len + 1 ? need : s->in_len + 4096;
+        if (want > s->in_len + (1u << 20))
+            want = s->in_len + (1u << 20);
+        if (!read_more(s, want, deadline_ms))
             return 0;
     }
 }
