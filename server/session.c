@@ -24,6 +24,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -253,6 +254,51 @@ static int choose_branch(session *s, const char *database)
     return -1;
 }
 
+/* DuckDB's settings for a client's session: its memory limit, and unless
+ * --allow-file-access, no file but the repository's own objects and
+ * temporary files (DuckDB would otherwise let any client read and write
+ * every file the server may, with read_csv or COPY ... TO 'file'), with the
+ * configuration locked so SQL cannot undo it. 0, or -1 after a FATAL. */
+static int lock_down(session *s)
+{
+    char sql[PATH_MAX * 3], root[PATH_MAX * 2], real[PATH_MAX];
+    size_t n = 0;
+    /* DuckDB checks the absolute paths the scans name. */
+    const char *path = realpath(udr_repo_path(s->repo), real) ? real : udr_repo_path(s->repo);
+    snprintf(s->root, sizeof s->root, "%s", path);
+    for (const char *p = path; *p && n + 2 < sizeof root; p++) {
+        if (*p == '\'')
+            root[n++] = '\'';
+        root[n++] = *p;
+    }
+    root[n] = '\0';
+    int len = 0;
+    if (s->opts->memory_limit != NULL)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, "SET memory_limit = '%s'; ",
+                        s->opts->memory_limit);
+    if (!s->opts->allow_files)
+        len += snprintf(sql + len, sizeof sql - (size_t)len,
+                        "SET allowed_directories = ['%s/objects/', '%s/tmp/']; "
+                        "SET enable_external_access = false; SET autoinstall_known_extensions = "
+                        "false; SET autoload_known_extensions = false; "
+                        "SET lock_configuration = true",
+                        root, root);
+    if (len == 0)
+        return 0;
+    if ((size_t)len >= sizeof sql) {
+        fatal(s, "58000", "the repository's path is too long");
+        return -1;
+    }
+    udr_result *r = NULL;
+    if (udr_query(s->repo, sql, NULL, 0, &r) != UDR_OK) {
+        serve_log(s, "cannot configure the session: %s", udr_errmsg(s->repo));
+        fatal(s, "58000", udr_errmsg(s->repo));
+        return -1;
+    }
+    udr_result_free(r);
+    return 0;
+}
+
 /* Startup through ReadyForQuery. 0 ready, -1 the connection is over. */
 static int start(session *s)
 {
@@ -300,16 +346,8 @@ static int start(session *s)
     if (choose_branch(s, database) != 0)
         return -1;
     snprintf(s->database, sizeof s->database, "%s", database[0] ? database : s->user);
-    if (s->opts->memory_limit != NULL) {
-        char sql[128];
-        udr_result *r = NULL;
-        snprintf(sql, sizeof sql, "SET memory_limit = '%s'", s->opts->memory_limit);
-        if (udr_query(s->repo, sql, NULL, 0, &r) != UDR_OK) {
-            fatal(s, "58000", udr_errmsg(s->repo));
-            return -1;
-        }
-        udr_result_free(r);
-    }
+    if (lock_down(s) != 0)
+        return -1;
     serve_register(s);
     serve_log(s, "connected: user=%s database=%s branch=%s%s%s", s->user,
               database[0] ? database : "(none)", s->branch, app[0] ? " application=" : "", app);

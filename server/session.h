@@ -55,6 +55,7 @@ typedef struct session {
     char user[64];
     char database[256];         /* as the client named it */
     char branch[256];
+    char root[4096];            /* the repository's absolute path */
     /* The input: bytes read and not yet consumed. */
     uint8_t *in;
     size_t in_len, in_cap;

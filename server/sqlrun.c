@@ -23,6 +23,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,9 @@ static const char *sqlstate_of(int rc, const char *msg)
     if ((strstr(msg, "Table with name") != NULL && strstr(msg, "does not exist") != NULL) ||
         strstr(msg, "has no table") != NULL || strstr(msg, "has no version") != NULL)
         return "42P01";
+    if (strstr(msg, "Permission Error") != NULL ||
+        strstr(msg, "configuration has been locked") != NULL)
+        return "42501";
     if (strstr(msg, "unrecognized configuration parameter") != NULL)
         return "42704";
     if (strstr(msg, "Referenced column") != NULL ||
@@ -741,13 +746,23 @@ static int copy_in(session *s, const char *target, const char *cols, const copy_
     uint64_t ncols = udr_result_rows(d);
     udr_result_free(d);
 
-    char path[] = "/tmp/udr-copy-XXXXXX";
-    int fd = mkstemp(path);
+    /* The spool file lives in the repository's tmp/ (the one directory
+     * besides objects/ a locked-down session may read), named for this
+     * process so that no other process takes it for a dead writer's. */
+    char path[sizeof s->root + 96];
+    static uint64_t spool_seq;
+    snprintf(path, sizeof path, "%s/tmp/copy.%ld.%llu.%llu.csv", s->root,
+             (long)getpid(), (unsigned long long)s->id,
+             (unsigned long long)__atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED));
+    if (strchr(path, '\'') != NULL)
+        return sqlrun_fail(s, "58030", "COPY: the repository's path holds a quote");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
         if (fd >= 0)
             close(fd), unlink(path);
-        return sqlrun_fail(s, "58030", "COPY: cannot make a spool file: %s", strerror(errno));
+        return sqlrun_fail(s, "58030", "COPY: cannot make a spool file %s: %s", path,
+                           strerror(errno));
     }
     pgw_begin(&s->out, 'G');
     pgw_u8(&s->out, 0);
@@ -1012,11 +1027,15 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
         else
             *rc = copy_out(s, q, &o, tag, n);
         free(q);
+    } else if (s->opts->allow_files) {
+        free(target);
+        free(cols);
+        return 0;       /* COPY ... TO 'file' and FROM 'file': DuckDB's */
     } else {
-        *rc = sqlrun_fail(s, "0A000",
-                          "udr serve runs COPY ... FROM STDIN and COPY ... TO STDOUT only (files "
-                          "are read with read_csv and written with COPY ... TO 'file' in DuckDB's "
-                          "form)");
+        *rc = sqlrun_fail(s, "42501",
+                          "COPY to or from a file of the server is not allowed: use COPY ... "
+                          "FROM STDIN or TO STDOUT (psql's \\copy), or start the server with "
+                          "--allow-file-access");
     }
     free(target);
     free(cols);

@@ -103,12 +103,15 @@ static void start_server_with(const char *const *extra)
     stop_server();
     if (udr_bin[0] == '\0')
         find_udr();
-    udr_repo *r = new_repo();
-    const char *key[] = {"id", NULL};
-    must_write(r, "accounts",
-               "SELECT range AS id, 100::BIGINT AS balance, 'o' || range AS owner FROM range(10)",
-               key, NULL);
-    udr_close(r);
+    if (access(t_path("repo"), F_OK) != 0) {
+        udr_repo *r = new_repo();
+        const char *key[] = {"id", NULL};
+        must_write(r, "accounts",
+                   "SELECT range AS id, 100::BIGINT AS balance, 'o' || range AS owner "
+                   "FROM range(10)",
+                   key, NULL);
+        udr_close(r);
+    }
     server_port = free_port();
     REQUIRE(server_port > 0);
     char listen[64];
@@ -651,6 +654,44 @@ static void test_sigterm_lets_a_transaction_commit(void)
     CHECK(log_has("stopped"));
 }
 
+/* By default SQL reaches the tables, not the server's files, and cannot
+ * unlock that; --allow-file-access lets it. */
+static void test_file_access_locked_down(void)
+{
+    start_server();
+    PGconn *c = connect_db(NULL);
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    char sql[PATH_MAX + 128];
+    FILE *f = fopen(t_path("secret.csv"), "w");
+    REQUIRE(f != NULL);
+    fputs("a\n1\n", f);
+    fclose(f);
+    snprintf(sql, sizeof sql, "SELECT * FROM read_csv('%s')", t_path("secret.csv"));
+    CHECK_STR(one(c, sql), "ERROR 42501");
+    snprintf(sql, sizeof sql, "COPY (SELECT 1) TO '%s'", t_path("out.csv"));
+    CHECK_STR(one(c, sql), "ERROR 42501");
+    CHECK(access(t_path("out.csv"), F_OK) != 0);
+    CHECK_STR(one(c, "SET enable_external_access = true"), "ERROR 42501");
+    CHECK_STR(one(c, "SET allowed_directories = ['/']"), "ERROR 42501");
+    /* The tables still work, writes and COPY FROM STDIN included. */
+    CHECK_STR(one(c, "UPDATE accounts SET balance = 1 WHERE id = 1"), "UPDATE 1");
+    CHECK_STR(one(c, "SELECT sum(balance) FROM accounts"), "901");
+    PQfinish(c);
+    stop_gracefully();
+
+    const char *extra[] = {"--allow-file-access", NULL};
+    start_server_with(extra);
+    c = connect_db(NULL);
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    snprintf(sql, sizeof sql, "SELECT * FROM read_csv('%s')", t_path("secret.csv"));
+    CHECK_STR(one(c, sql), "1");
+    snprintf(sql, sizeof sql, "COPY (SELECT 7 AS x) TO '%s'", t_path("out.csv"));
+    CHECK(strncmp(one(c, sql), "ERROR", 5) != 0);
+    CHECK(access(t_path("out.csv"), F_OK) == 0);
+    PQfinish(c);
+    stop_gracefully();
+}
+
 static void test_refuses_open_address_without_passwords(void)
 {
     if (udr_bin[0] == '\0')
@@ -774,7 +815,9 @@ static void test_passwords(void)
     fclose(f);
     CHECK(strncmp(line, "alice SCRAM-SHA-256$4096:", 25) == 0);
     /* With passwords, a non-loopback address is allowed. */
-    const char *extra[] = {"--passwords", t_path("passwords"), NULL};
+    char pwfile[PATH_MAX];     /* t_path's buffers are reused: keep a copy */
+    snprintf(pwfile, sizeof pwfile, "%s", t_path("passwords"));
+    const char *extra[] = {"--passwords", pwfile, NULL};
     listen_host = "0.0.0.0";
     start_server_with(extra);
     listen_host = "127.0.0.1";
@@ -828,6 +871,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_cancel_request),
     TEST_ENTRY(test_connection_limit),
     TEST_ENTRY(test_sigterm_lets_a_transaction_commit),
+    TEST_ENTRY(test_file_access_locked_down),
     TEST_ENTRY(test_refuses_open_address_without_passwords),
 };
 
