@@ -81,7 +81,7 @@ endif
 TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
            serve scram pgcat
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
-           bench_python_base
+           bench_python_base bench_serve
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)
@@ -162,6 +162,14 @@ $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# bench_serve drives `udr serve` through libpq (Debian's libpq-dev) as well
+# as libudr.
+PQ_INC := /usr/include/postgresql
+$(BUILD)/obj/bench/bench_serve.o: CFLAGS_UDR += -isystem $(PQ_INC)
+$(BUILD)/bench/bench_serve: $(BUILD)/obj/bench/bench_serve.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) -lpq $(RPATH_TREE)
 
 # bench_python.py's baseline: DuckDB alone, without libudr.
 $(BUILD)/bench/bench_python_base: $(BUILD)/obj/bench/bench_python_base.o
