@@ -272,7 +272,10 @@ static int lock_down(session *s)
         root[n++] = *p;
     }
     root[n] = '\0';
-    int len = 0;
+    /* DuckDB's cache of file blocks would hold a copy of every chunk each
+     * session reads, in each session's own buffer pool, freed only under
+     * memory pressure: the kernel's page cache already holds them once. */
+    int len = snprintf(sql, sizeof sql, "SET enable_external_file_cache = false; ");
     if (s->opts->memory_limit != NULL)
         len += snprintf(sql + len, sizeof sql - (size_t)len, "SET memory_limit = '%s'; ",
                         s->opts->memory_limit);
@@ -283,8 +286,6 @@ static int lock_down(session *s)
                         "false; SET autoload_known_extensions = false; "
                         "SET lock_configuration = true",
                         root, root);
-    if (len == 0)
-        return 0;
     if ((size_t)len >= sizeof sql) {
         fatal(s, "58000", "the repository's path is too long");
         return -1;
