@@ -129,6 +129,15 @@ void serve_unregister(session *s)
     pthread_mutex_unlock(&mu);
 }
 
+udr_repo *serve_swap_repo(session *s, udr_repo *repo)
+{
+    pthread_mutex_lock(&mu);
+    udr_repo *old = s->repo;
+    s->repo = repo;
+    pthread_mutex_unlock(&mu);
+    return old;
+}
+
 void serve_cancel(uint32_t pid, uint32_t key)
 {
     pthread_mutex_lock(&mu);

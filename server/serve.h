@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "udr.h"
+
 typedef struct serve_opts {
     const char *repo_dir;           /* the repository served */
     const char *listen;             /* "HOST:PORT"; default 127.0.0.1:5433 */
@@ -57,6 +59,9 @@ int serve_grace_over(void);
 /* Registers s for CancelRequest: fills s->pid and s->key. */
 void serve_register(struct session *s);
 void serve_unregister(struct session *s);
+/* Puts repo in place of s->repo (under the registry's lock, so a cancel
+ * never reaches a handle being closed); returns the old one to close. */
+udr_repo *serve_swap_repo(struct session *s, udr_repo *repo);
 /* Interrupts the statement of the session with this pid and key, if any. */
 void serve_cancel(uint32_t pid, uint32_t key);
 

@@ -58,7 +58,7 @@ typedef struct session {
     char root[4096];            /* the repository's absolute path */
     /* The input: bytes read and not yet consumed. */
     uint8_t *in;
-    size_t in_len, in_cap;
+    size_t in_off, in_len, in_cap;  /* unconsumed: in[in_off, in_len) */
     uint8_t *msg;               /* the message being handled, out of in */
     size_t msg_cap;
     pgw_out out;
@@ -67,6 +67,10 @@ typedef struct session {
     portal *portals;
     size_t nportals;
     uint64_t statements, errors;
+    uint64_t statements_at_open;    /* when repo was opened (maybe_recycle) */
+    uint64_t recycled;          /* handles renewed */
+    int follow_current;
+    int registered;             /* in serve.c's registry (for cancel) */         /* the branch is the repository's current one */
     int closing;                /* Terminate, a fatal error, or shutdown */
 } session;
 

@@ -557,6 +557,7 @@ static int set_branch(session *s, const char *value, char *tag, size_t n)
     int rc = udr_use_branch(s->repo, dflt ? NULL : value);
     if (rc != UDR_OK)
         return send_error(s, "3D000", udr_errmsg(s->repo));
+    s->follow_current = dflt;
     snprintf(s->branch, sizeof s->branch, "%s", udr_branch_current(s->repo));
     pgw_param_status(&s->out, "udr.branch", s->branch);
     serve_log(s, "branch %s", s->branch);
