@@ -190,9 +190,9 @@ bench: all
 
 FUZZ_DIR     := build/fuzz
 FUZZ_CC      := clang
-FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit fuzz_replay
+FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit fuzz_replay fuzz_pgwire
 FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli
+FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli -Iserver
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/cli/sqlsplit.o \
                 $(B3_SRC:%.c=$(FUZZ_DIR)/obj/blake3/%.o) $(B3_ASM:%.S=$(FUZZ_DIR)/obj/blake3/%.o)
 FUZZ_SECONDS ?= 10
@@ -217,6 +217,12 @@ $(FUZZ_DIR)/libudr_fuzz.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libudr_fuzz.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpthread -lm
+
+# The wire codec is the server's, not the library's: its object is linked in
+# by this target alone.
+$(FUZZ_DIR)/fuzz_pgwire: $(FUZZ_DIR)/obj/fuzz/fuzz_pgwire.o $(FUZZ_DIR)/obj/server/pgwire.o \
+                         $(FUZZ_DIR)/libudr_fuzz.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpthread -lm
 
 fuzz-run: fuzz
