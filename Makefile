@@ -59,7 +59,10 @@ LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catex
            src/util/err.c src/util/fs.c src/util/grow.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c
 CLI_SRC := cli/udr.c cli/cmd_object.c cli/cmd_repo.c cli/cmd_sql.c cli/cmd_table.c cli/cmd_branch.c cli/cmd_feed.c cli/cmd_gc.c cli/out.c cli/cmd_stats.c \
-           cli/sqlsplit.c
+           cli/sqlsplit.c cli/cmd_serve.c
+# udr serve: the PostgreSQL-wire front end (server/), linked into udr.
+SERVER_SRC := server/pgwire.c server/session.c server/sqlrun.c server/serve.c server/scram.c \
+              server/pgtypes.c server/pgcat.c
 
 B3_SRC  := blake3.c blake3_dispatch.c blake3_portable.c
 ifeq ($(shell uname -m),x86_64)
@@ -81,7 +84,7 @@ BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_fee
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TESTS:%=$(BUILD)/tests/test_%)
 BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
 
@@ -103,6 +106,9 @@ $(BUILD)/obj/blake3/%.o: $(B3)/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B3) $(B3_DEFS) -c $< -o $@
 
+# The front ends see each other's small helpers (sqlsplit, the server's modules).
+$(BUILD)/obj/server/%.o $(BUILD)/obj/cli/%.o: CFLAGS_UDR += -Iserver -Icli
+
 $(BUILD)/obj/blake3/%.o: $(B3)/%.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B3) -c $< -o $@
@@ -121,7 +127,7 @@ $(BUILD)/libudr.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libudr.so.0 $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
 $(BUILD)/udr: $(CLI_OBJ) $(BUILD)/libudr.a
-	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit $(RPATH_TREE)
+	$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit -lcrypto $(RPATH_TREE)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o \
                        $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a

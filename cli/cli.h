@@ -54,6 +54,7 @@ int cmd_revert(cli *c, int argc, char **argv);
 int cmd_reset(cli *c, int argc, char **argv);
 int cmd_changes(cli *c, int argc, char **argv);
 int cmd_subscribe(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 
 /* The commit forms of log, show and diff (cmd_branch.c), on an open repo. */
 int cmd_commit_log(cli *c, udr_repo *repo, const char *ref, size_t max, int graph,

@@ -59,6 +59,9 @@ static const char USAGE[] =
     "  object list                list objects: hash and size\n"
     "  object delete HASH...      remove objects (garbage collection does this)\n"
     "\n"
+    "Serving\n"
+    "  serve [--listen HOST:PORT] serve the repository to PostgreSQL clients (psql ...)\n"
+    "\n"
     "Other\n"
     "  version                    print the versions of udr, DuckDB and BLAKE3\n"
     "  help [VERB]                this text, or a verb's\n"
@@ -100,6 +103,7 @@ static const struct {
     {"reset", cmd_reset},
     {"changes", cmd_changes},
     {"subscribe", cmd_subscribe},
+    {"serve", cmd_serve},
     {"version", cmd_version},
 };
 

@@ -492,6 +492,13 @@ typedef struct udr_pin {
 int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins,
               udr_result **out);
 
+/* Asks the query running on repo (in udr_query, udr_tx_query ...) to stop:
+ * it then fails, with a message saying it was interrupted. The one function
+ * that may be called from another thread while the handle is in use (as
+ * sqlite3_interrupt); not while udr_close runs. Does nothing if no query is
+ * running, though a query starting at the same instant may be stopped. */
+void udr_interrupt(udr_repo *repo);
+
 size_t udr_result_columns(const udr_result *r);
 uint64_t udr_result_rows(const udr_result *r);
 const char *udr_result_column_name(const udr_result *r, size_t col);

@@ -591,7 +591,8 @@ static int ensure_open(query *q)
         return err_set(q->err, UDR_ERROR, "cannot connect to DuckDB");
     }
     duckdb_add_replacement_scan(q->db, replace_scan, q, NULL);
-    q->open = 1;
+    /* Released: query_interrupt, on another thread, reads con after open. */
+    __atomic_store_n(&q->open, 1, __ATOMIC_RELEASE);
     /* Deletion vectors (delvec.h), built through a connection of their own:
      * scans are planned while another connection binds. */
     int drc = delvec_open(q->con, &q->dv, q->err);
@@ -612,6 +613,12 @@ static int ensure_open(query *q)
     if (rc == UDR_OK)
         rc = changes_register(q);
     return rc ? rc : frame_register_function(q);
+}
+
+void query_interrupt(query *q)
+{
+    if (__atomic_load_n(&q->open, __ATOMIC_ACQUIRE))
+        duckdb_interrupt(q->con);
 }
 
 /* Runs one internal statement; its result to *out if non-NULL. */

@@ -176,6 +176,10 @@ void query_free_shown(char **types, size_t n);
 /* Prepares the binding; DuckDB itself starts on first use. */
 void query_init(query *q, catalog *cat, store *s, const char *root, udr_err *err);
 void query_close(query *q);
+/* Asks the statement running on q's connection to stop (it then fails with
+ * DuckDB's "Interrupted"). Safe from another thread while q is in use, not
+ * while it is being closed. Does nothing before DuckDB has started. */
+void query_interrupt(query *q);
 
 /* Runs SQL (one or more statements); the last statement's result goes to
  * *out (duckdb_destroy_result it) when out is non-NULL. */

@@ -632,6 +632,12 @@ int udr_table_diff(udr_repo *repo, const char *table, const char *from_ref, cons
     return rc;
 }
 
+void udr_interrupt(udr_repo *repo)
+{
+    if (repo != NULL)
+        query_interrupt(&repo->q);
+}
+
 int udr_query(udr_repo *repo, const char *sql, const udr_pin *pins, size_t npins,
               udr_result **out)
 {
