@@ -90,7 +90,7 @@ BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
 
 .PHONY: all quickstart test test-one asan bench install clean python
 all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) \
-     $(BUILD)/tests/peak_rss python
+     $(BUILD)/tests/peak_rss $(BUILD)/tests/serve_hostile python
 
 # Keep the objects of test and bench programs (make would delete them as
 # intermediate files, and rebuild them every time).
@@ -137,6 +137,12 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^
+
+# Hostile clients for tests/cli/test_serve_hostile.sh: sockets and libpq, no libudr.
+$(BUILD)/obj/tests/serve_hostile.o: CFLAGS_UDR += -isystem /usr/include/postgresql
+$(BUILD)/tests/serve_hostile: $(BUILD)/obj/tests/serve_hostile.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ -lpq -lpthread
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)

@@ -18,7 +18,7 @@ case "$(uname -m)" in
     aarch64|arm64) NODE_ARCH=arm64 ;;
     *) echo "deps: no DuckDB build for $(uname -m)" >&2; exit 1 ;;
 esac
-PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev python3-dev python3-numpy python3-pandas python3-pytest"
+PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev python3-dev python3-numpy python3-pandas python3-pytest libpq-dev postgresql-client"
 
 missing=""
 for p in $PACKAGES; do
