@@ -78,9 +78,10 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress
+TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
+           serve scram pgcat
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
-           bench_python_base
+           bench_python_base bench_serve
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) \
            $(B3_SRC:%.c=$(BUILD)/obj/blake3/%.o) $(B3_ASM:%.S=$(BUILD)/obj/blake3/%.o)
@@ -134,6 +135,26 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(BUILD)/obj/tests/harness.o 
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
 
+# test_serve drives `udr serve` with libpq.
+$(BUILD)/obj/tests/test_serve.o: CFLAGS_UDR += -isystem /usr/include/postgresql
+$(BUILD)/tests/test_serve: LIBS += -lpq
+$(BUILD)/tests/test_serve: | $(BUILD)/udr
+
+# serve's SCRAM module stands alone: no libudr, OpenSSL's libcrypto.
+$(BUILD)/obj/tests/test_scram.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_scram: $(BUILD)/obj/tests/test_scram.o $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/server/scram.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ -lcrypto
+
+# The server's catalog modules are tested without the server around them.
+PGCAT_OBJ := $(BUILD)/obj/server/pgtypes.o $(BUILD)/obj/server/pgcat.o
+$(BUILD)/obj/tests/test_pgcat.o: CFLAGS_UDR += -Iserver
+$(BUILD)/tests/test_pgcat: $(BUILD)/obj/tests/test_pgcat.o $(PGCAT_OBJ) $(BUILD)/obj/tests/harness.o \
+                           $(BUILD)/obj/tests/udrtest.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
 $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^
@@ -147,6 +168,14 @@ $(BUILD)/tests/serve_hostile: $(BUILD)/obj/tests/serve_hostile.o
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
+
+# bench_serve drives `udr serve` through libpq (Debian's libpq-dev) as well
+# as libudr.
+PQ_INC := /usr/include/postgresql
+$(BUILD)/obj/bench/bench_serve.o: CFLAGS_UDR += -isystem $(PQ_INC)
+$(BUILD)/bench/bench_serve: $(BUILD)/obj/bench/bench_serve.o $(BUILD)/libudr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LIBS) -lpq $(RPATH_TREE)
 
 # bench_python.py's baseline: DuckDB alone, without libudr.
 $(BUILD)/bench/bench_python_base: $(BUILD)/obj/bench/bench_python_base.o

@@ -15,6 +15,9 @@
 #         (see their heads)
 #   python bench_python.py: write_table and query().to_pandas() of a 1,000,000-row
 #         DataFrame against DuckDB in C (bench_python_base) on the same data
+#   serve bench_serve: 32 clients for 60 s through `udr serve` (libpq), then the
+#         same workload through the C API in one process (BENCH_SERVE_SECONDS,
+#         SERVE_CLIENTS)
 #
 # Each figure is the best of RUNS runs; `sync` runs before each so one run
 # does not pay for another's write-back. BENCH_MB sets the file size
@@ -152,6 +155,16 @@ py_rc=0     # a DataFrame read back wrong fails the bench, after RESULTS.md is w
 PYTHONPATH="$build/python" "${PYTHON:-/usr/bin/python3}" bench/bench_python.py "$data/python" \
     "$build/bench/bench_python_base" "$PY_ROWS" > "$data/python.txt" || py_rc=$?
 pval() { awk -v k="$1" '$1 == k { print $2 }' "$data/python.txt"; }
+
+echo "bench: PostgreSQL wire server (${SERVE_CLIENTS:=32} clients, ${BENCH_SERVE_SECONDS:=60} s through udr serve, then as long through the C API)"
+rm -rf "$data/serve"
+mkdir -p "$data/serve"
+serve_rc=0  # an error, a wrong sum or growing memory fails the bench, after RESULTS.md is written
+"$build/bench/bench_serve" "$data/serve" "$build/udr" "$BENCH_SERVE_SECONDS" "$SERVE_CLIENTS" \
+    > "$data/serve.txt" 2> "$data/serve.err" || serve_rc=$?
+cat "$data/serve.err" >&2
+wval() { awk -v k="$1" '$1 == k { print $2 }' "$data/serve.txt"; }
+rm -rf "$data/serve/serve-repo" "$data/serve/capi-repo"   # the server's log stays
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 mem=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')
@@ -444,10 +457,66 @@ fuzz_section="$data/fuzz-section.md"
         echo
         echo "**The DataFrame read back differed from the one written, in: $(pval read_differs).**"
     fi
+    echo
+    echo "## PostgreSQL wire server (udr serve)"
+    echo
+    echo "$(wval clients) clients for $(wval seconds) s through \`udr serve\` (the server on loopback, started by"
+    echo "bench/bench_serve.c; each client a thread with its own libpq connection, each"
+    echo "connection its own libudr handle in the server), then the same workload for as long"
+    echo "through the C API in one process (each client a thread with its own \`udr_open\`"
+    echo "handle), each side on a fresh repository: a bank of $(wval accounts) accounts"
+    echo "(\`accounts(id BIGINT, balance BIGINT)\`, primary key id) holding $(wval total) in all."
+    echo "Each client loops: 76 % \`SELECT balance FROM accounts WHERE id = \$1\` (through"
+    echo "the server, the extended protocol), 4 % \`SELECT sum(balance) FROM accounts\`, which"
+    echo "must be the total (every statement reads one snapshot), and 20 % transfers"
+    echo "(\`BEGIN\`; two single-row \`UPDATE\`s, each checked to change one row; \`COMMIT\`)."
+    echo "A transfer that meets a conflict (SQLSTATE 40001, \`UDR_ECONFLICT\`) is counted and"
+    echo "not retried; any other error fails the run. Latency: from the first statement sent"
+    echo "to the last reply; a transfer's only when it committed. Ratios: server / C API."
+    echo
+    echo "| what | udr serve | C API | ratio | goal |"
+    echo "|---|---|---|---|---|"
+    echo "| operations/s | $(wval serve_ops_per_s) | $(wval capi_ops_per_s) | **$(wval ratio_ops_per_s)** | |"
+    echo "| point reads/s | $(wval serve_reads_per_s) | $(wval capi_reads_per_s) | $(wval ratio_reads_per_s) | |"
+    echo "| transfers committed/s | $(wval serve_transfers_per_s) | $(wval capi_transfers_per_s) | $(wval ratio_transfers_per_s) | |"
+    for k in read sum transfer; do
+        case $k in read) what="point read" ;; sum) what="sum" ;; *) what="transfer" ;; esac
+        echo "| $what p50 / p99 | $(wval serve_${k}_p50_ms) / $(wval serve_${k}_p99_ms) ms | $(wval capi_${k}_p50_ms) / $(wval capi_${k}_p99_ms) ms | **$(wval ratio_${k}_p50)** / **$(wval ratio_${k}_p99)** | |"
+    done
+    echo "| conflicts (40001), not retried | $(wval serve_conflicts) | $(wval capi_conflicts) | | expected |"
+    echo "| other errors | **$(wval serve_errors)** | **$(wval capi_errors)** | | 0 |"
+    echo "| sums checked during the run, wrong | $(wval serve_sums), **$(wval serve_sums_bad)** | $(wval capi_sums), **$(wval capi_sums_bad)** | | 0 wrong |"
+    echo "| sum at the end | $(wval serve_final_sum) | $(wval capi_final_sum) | | $(wval total) |"
+    echo
+    echo "Resident memory (VmRSS), sampled every second: the server's, and for comparison"
+    echo "the bench process's while it ran the C API side; after the warm-up ($(wval serve_rss_warm_s) s in),"
+    echo "at the end and the most."
+    echo
+    echo "| process | after warm-up | end | max | end / warm-up | goal |"
+    echo "|---|---|---|---|---|---|"
+    echo "| \`udr serve\` | $(mib "$(wval serve_rss_warm_kb)") | $(mib "$(wval serve_rss_end_kb)") | $(mib "$(wval serve_rss_max_kb)") | **$(wval serve_rss_growth)** | <= 1.5 |"
+    echo "| C API (the bench process) | $(mib "$(wval capi_rss_warm_kb)") | $(mib "$(wval capi_rss_end_kb)") | $(mib "$(wval capi_rss_max_kb)") | $(wval capi_rss_growth) | |"
+    echo
+    echo "The server's memory every 5 s from 1 s in (MiB): $(wval serve_rss_samples_mib | sed 's/,/, /g')."
+    echo "It answered $(wval serve_ready_s) s after it was started, and on SIGTERM at the end:"
+    echo "$(wval serve_exit). All checks passed: $(wval ok)."
+    if [ "$serve_rc" != 0 ]; then
+        echo
+        echo "**bench_serve failed (status $serve_rc).** The first of its messages:"
+        echo
+        echo '```'
+        n=$(wc -l < "$data/serve.err")
+        head -n 6 "$data/serve.err"
+        [ "$n" -le 7 ] || echo "... ($((n - 7)) more lines)"
+        [ "$n" -le 6 ] || tail -n 1 "$data/serve.err"
+        echo '```'
+    fi
     if [ -s "$fuzz_section" ]; then
         echo
         cat "$fuzz_section"
     fi
 } > "$out"
 cat "$out"
-[ "$py_rc" = 0 ] || { echo "bench: bench_python.py failed (status $py_rc)" >&2; exit 1; }
+[ "$py_rc" = 0 ] || echo "bench: bench_python.py failed (status $py_rc)" >&2
+[ "$serve_rc" = 0 ] || echo "bench: bench_serve failed (status $serve_rc); the server's log: $data/serve/serve.log" >&2
+[ "$py_rc" = 0 ] && [ "$serve_rc" = 0 ] || exit 1

@@ -15,7 +15,7 @@
 static const char SERVE_HELP[] =
     "usage: udr serve [--listen HOST:PORT] [--max-connections N] [--passwords FILE]\n"
     "                 [--auth-timeout MS] [--shutdown-grace MS] [--max-message MB]\n"
-    "                 [--memory-limit SIZE]\n"
+    "                 [--memory-limit SIZE] [--allow-file-access]\n"
     "       udr serve passwd NAME [--iterations N]   (reads the password from stdin)\n"
     "\n"
     "Serves the repository to PostgreSQL clients (psql, libpq, psycopg, JDBC ...)\n"
@@ -32,6 +32,9 @@ static const char SERVE_HELP[] =
     "                         (default 10000); running statements always finish\n"
     "  --max-message MB       the largest message a client may send (default 64)\n"
     "  --memory-limit SIZE    DuckDB's memory limit of each connection, e.g. 1GB\n"
+    "  --allow-file-access    let SQL read and write the server's files (read_csv,\n"
+    "                         COPY ... TO 'file'); by default clients reach only\n"
+    "                         the tables, and DuckDB's settings are locked\n"
     "\n"
     "Each connection works on a branch: the database name of the connection\n"
     "(psql -d feature/x), else the repository's current branch; SET udr.branch =\n"
@@ -122,6 +125,9 @@ int cmd_serve(cli *c, int argc, char **argv)
                     !(*p >= 'a' && *p <= 'z') && *p != '.')
                     return out_usage("serve", "--memory-limit: a size such as 512MB or 2GB");
             o.memory_limit = v;
+        } else if (strcmp(a, "--allow-file-access") == 0) {
+            o.allow_files = 1;
+            continue;
         } else if (strcmp(a, "--max-connections") == 0) {
             rc = parse_int("serve", a, v, 1, 10000, &n);
             o.max_connections = (int)n;

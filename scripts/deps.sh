@@ -4,7 +4,10 @@
 #
 #   Debian packages: the BLAKE3 C sources (librust-blake3-dev), the b3sum test
 #                    oracle, the tools the tests drive, and Debian's Python
-#                    with NumPy, pandas and pytest for the Python module.
+#                    with NumPy, pandas and pytest for the Python module,
+#                    OpenSSL's libcrypto (libssl-dev) for serve's SCRAM, and the
+#                    PostgreSQL clients the serve tests drive (psql, libpq,
+#                    psycopg2).
 #   DuckDB 1.4.4:    duckdb.h and libduckdb.so, packed from the npm registry
 #                    into deps/duckdb/ (never committed).
 set -eu
@@ -18,7 +21,8 @@ case "$(uname -m)" in
     aarch64|arm64) NODE_ARCH=arm64 ;;
     *) echo "deps: no DuckDB build for $(uname -m)" >&2; exit 1 ;;
 esac
-PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev python3-dev python3-numpy python3-pandas python3-pytest libpq-dev postgresql-client"
+PACKAGES="librust-blake3-dev b3sum npm pkgconf libedit-dev python3-dev python3-numpy python3-pandas python3-pytest libssl-dev \
+          libpq-dev postgresql-client python3-psycopg2"
 
 missing=""
 for p in $PACKAGES; do

@@ -115,6 +115,22 @@ PY
 printf '$ python3 demo.py\n'
 PYTHONPATH="$(dirname "$udr")/python" /usr/bin/python3 demo.py
 
+step "PostgreSQL clients: udr serve, then psql (docs/server.md)"
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$udr" serve --listen "127.0.0.1:$port" 2>serve.log &
+server=$!
+i=0
+while ! pg_isready -q -h 127.0.0.1 -p "$port" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+pq() { printf '$ psql -h 127.0.0.1 -p %s -d main -c %s\n' "$port" "'$1'"; psql -X -h 127.0.0.1 -p "$port" -d main -c "$1"; }
+printf '$ udr serve --listen 127.0.0.1:%s &\n' "$port"
+pq '\dt'
+pq 'SELECT id, name, score FROM "users@1" ORDER BY id'
+pq "SELECT count(*) AS users FROM users"
+kill -TERM "$server"
+wait "$server"
+echo "(the server's log:)"
+cat serve.log
+
 step "Small changes store only their rows; compact folds them back"
 show "$udr" sql "DELETE FROM users WHERE id = 1"
 show "$udr" show users

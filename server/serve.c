@@ -229,22 +229,92 @@ static void *session_thread(void *arg)
     return NULL;
 }
 
-/* Turns a connection away before its startup packet: 53300. */
-static void refuse(int fd, const char *peer, int max)
+/* A refused connection is answered as PostgreSQL does: its SSLRequest (or
+ * GSSENCRequest) gets 'N', its startup packet the error, and then the
+ * connection lingers a moment, reading and dropping what the client sends,
+ * so that closing does not reset it before the client has read the error
+ * (libpq reports an error sent in place of the SSL answer only as "error
+ * during SSL exchange"). The accepting thread does this with non-blocking
+ * sockets; bounded: past LINGER_MAX, connections are closed at once. */
+#define LINGER_MAX 256
+#define LINGER_MS 2000
+static struct {
+    int fd;
+    int told;               /* the error has been sent */
+    int64_t until_ms;
+} linger[LINGER_MAX];
+static int nlinger;
+static char refuse_msg[160];
+
+static void send_refusal(int fd)
 {
     pgw_out o;
     pgw_out_init(&o);
-    char msg[128];
-    snprintf(msg, sizeof msg, "sorry, too many clients already (udr serve --max-connections %d)",
-             max);
-    pgw_error(&o, 'E', "FATAL", "53300", msg, NULL, NULL);
+    pgw_error(&o, 'E', "FATAL", "53300", refuse_msg, NULL, NULL);
     if (!o.oom) {
         ssize_t w = send(fd, o.data, o.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
     }
     pgw_out_free(&o);
-    close(fd);
-    serve_log(NULL, "refused %s: %s", peer, msg);
+    shutdown(fd, SHUT_WR);
+}
+
+/* Reads what a refused client sent: answers an SSL request, else refuses. */
+static int linger_read(int i)
+{
+    uint8_t b[4096];
+    ssize_t n = recv(linger[i].fd, b, sizeof b, 0);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    if (n == 0)
+        return -1;
+    if (linger[i].told)
+        return 0;
+    uint32_t code = n >= 8 ? pgw_u32_at(b + 4) : 0;
+    if (n == 8 && pgw_u32_at(b) == 8 && (code == PGW_SSL_REQUEST || code == PGW_GSS_REQUEST)) {
+        ssize_t w = send(linger[i].fd, "N", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+        return 0;
+    }
+    send_refusal(linger[i].fd);
+    linger[i].told = 1;
+    return 0;
+}
+
+/* Serves the lingering connections that poll found ready (p: their pollfds,
+ * in linger's order), and closes those that are done or out of time. */
+static void linger_sweep(const struct pollfd *p, int np)
+{
+    int64_t now = now_ms();
+    int done[LINGER_MAX] = {0};
+    for (int i = 0; i < nlinger; i++) {
+        if (i < np && p[i].revents)
+            done[i] = linger_read(i) != 0;
+        if (now >= linger[i].until_ms)
+            done[i] = 1;
+    }
+    for (int i = nlinger - 1; i >= 0; i--)
+        if (done[i]) {
+            close(linger[i].fd);
+            linger[i] = linger[--nlinger];
+        }
+}
+
+/* Turns a connection away: 53300, once it has said who it is. */
+static void refuse(int fd, const char *peer, int max)
+{
+    snprintf(refuse_msg, sizeof refuse_msg,
+             "sorry, too many clients already (udr serve --max-connections %d)", max);
+    serve_log(NULL, "refused %s: %s", peer, refuse_msg);
+    if (nlinger == LINGER_MAX) {
+        send_refusal(fd);
+        close(fd);
+        return;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    linger[nlinger].fd = fd;
+    linger[nlinger].told = 0;
+    linger[nlinger++].until_ms = now_ms() + LINGER_MS;
 }
 
 static void peer_name(const struct sockaddr_storage *sa, char *out, size_t n)
@@ -331,9 +401,14 @@ int serve_run(const serve_opts *o)
 
     uint64_t conn_id = 0;
     while (!stop_flag) {
-        struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = wake_pipe[0], .events = POLLIN}};
-        if (poll(p, 2, 1000) < 0 && errno != EINTR)
+        struct pollfd p[2 + LINGER_MAX] = {{.fd = lfd, .events = POLLIN},
+                                           {.fd = wake_pipe[0], .events = POLLIN}};
+        for (int i = 0; i < nlinger; i++)
+            p[2 + i] = (struct pollfd){.fd = linger[i].fd, .events = POLLIN};
+        int np = 2 + nlinger;
+        if (poll(p, (nfds_t)np, nlinger > 0 ? 100 : 1000) < 0 && errno != EINTR)
             break;
+        linger_sweep(p + 2, np - 2);
         if (stop_flag || !(p[0].revents & POLLIN))
             continue;
         struct sockaddr_storage ss;
@@ -383,11 +458,25 @@ int serve_run(const serve_opts *o)
         pthread_attr_destroy(&attr);
     }
     close(lfd);
+    for (int i = 0; i < nlinger; i++)
+        close(linger[i].fd);
+    nlinger = 0;
     pthread_mutex_lock(&mu);
     stop_at_ms = now_ms();
     serve_log(NULL, "shutting down: %d connection%s to finish", live, live == 1 ? "" : "s");
-    /* Sessions notice within IDLE_POLL_MS; open blocks get the grace period. */
+    /* Sessions notice within IDLE_POLL_MS; open blocks get the grace period;
+     * after it, statements still running are interrupted (a commit that has
+     * begun is not a DuckDB statement, and finishes). */
+    int interrupted = 0;
     while (live > 0) {
+        if (!interrupted && now_ms() - stop_at_ms >= grace_ms) {
+            for (size_t i = 0; i < nregistry; i++)
+                udr_interrupt(registry[i]->repo);
+            interrupted = 1;
+            if (nregistry > 0)
+                serve_log(NULL, "shutdown grace over: interrupting %zu running statement%s",
+                          nregistry, nregistry == 1 ? "" : "s");
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;

@@ -28,6 +28,8 @@ typedef struct serve_opts {
     int shutdown_grace_ms;          /* for open transactions; default 10,000 */
     size_t max_message_bytes;       /* one client message; default 64 MiB */
     const char *memory_limit;       /* DuckDB's memory_limit per session, or NULL */
+    int allow_files;                /* SQL may read and write any file the
+                                       server may (read_csv, COPY TO 'f') */
     int quiet;                      /* no log lines */
 } serve_opts;
 

@@ -24,6 +24,7 @@
 #include "session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,7 +131,12 @@ static int read_frame(session *s, int startup, int64_t deadline_ms, pgw_frame *f
             session_flush(s);
             return 0;
         }
-        if (!read_more(s, need > s->in_len + 1 ? need : s->in_len + 4096, deadline_ms))
+        /* Room for what has been promised, grown as it arrives: a length
+         * word alone never makes the buffer big. */
+        size_t want = need > s->in_len + 1 ? need : s->in_len + 4096;
+        if (want > s->in_len + (1u << 20))
+            want = s->in_len + (1u << 20);
+        if (!read_more(s, want, deadline_ms))
             return 0;
     }
 }
@@ -248,6 +254,51 @@ static int choose_branch(session *s, const char *database)
     return -1;
 }
 
+/* DuckDB's settings for a client's session: its memory limit, and unless
+ * --allow-file-access, no file but the repository's own objects and
+ * temporary files (DuckDB would otherwise let any client read and write
+ * every file the server may, with read_csv or COPY ... TO 'file'), with the
+ * configuration locked so SQL cannot undo it. 0, or -1 after a FATAL. */
+static int lock_down(session *s)
+{
+    char sql[PATH_MAX * 3], root[PATH_MAX * 2], real[PATH_MAX];
+    size_t n = 0;
+    /* DuckDB checks the absolute paths the scans name. */
+    const char *path = realpath(udr_repo_path(s->repo), real) ? real : udr_repo_path(s->repo);
+    snprintf(s->root, sizeof s->root, "%s", path);
+    for (const char *p = path; *p && n + 2 < sizeof root; p++) {
+        if (*p == '\'')
+            root[n++] = '\'';
+        root[n++] = *p;
+    }
+    root[n] = '\0';
+    int len = 0;
+    if (s->opts->memory_limit != NULL)
+        len += snprintf(sql + len, sizeof sql - (size_t)len, "SET memory_limit = '%s'; ",
+                        s->opts->memory_limit);
+    if (!s->opts->allow_files)
+        len += snprintf(sql + len, sizeof sql - (size_t)len,
+                        "SET allowed_directories = ['%s/objects/', '%s/tmp/']; "
+                        "SET enable_external_access = false; SET autoinstall_known_extensions = "
+                        "false; SET autoload_known_extensions = false; "
+                        "SET lock_configuration = true",
+                        root, root);
+    if (len == 0)
+        return 0;
+    if ((size_t)len >= sizeof sql) {
+        fatal(s, "58000", "the repository's path is too long");
+        return -1;
+    }
+    udr_result *r = NULL;
+    if (udr_query(s->repo, sql, NULL, 0, &r) != UDR_OK) {
+        serve_log(s, "cannot configure the session: %s", udr_errmsg(s->repo));
+        fatal(s, "58000", udr_errmsg(s->repo));
+        return -1;
+    }
+    udr_result_free(r);
+    return 0;
+}
+
 /* Startup through ReadyForQuery. 0 ready, -1 the connection is over. */
 static int start(session *s)
 {
@@ -294,16 +345,9 @@ static int start(session *s)
     }
     if (choose_branch(s, database) != 0)
         return -1;
-    if (s->opts->memory_limit != NULL) {
-        char sql[128];
-        udr_result *r = NULL;
-        snprintf(sql, sizeof sql, "SET memory_limit = '%s'", s->opts->memory_limit);
-        if (udr_query(s->repo, sql, NULL, 0, &r) != UDR_OK) {
-            fatal(s, "58000", udr_errmsg(s->repo));
-            return -1;
-        }
-        udr_result_free(r);
-    }
+    snprintf(s->database, sizeof s->database, "%s", database[0] ? database : s->user);
+    if (lock_down(s) != 0)
+        return -1;
     serve_register(s);
     serve_log(s, "connected: user=%s database=%s branch=%s%s%s", s->user,
               database[0] ? database : "(none)", s->branch, app[0] ? " application=" : "", app);
@@ -550,6 +594,18 @@ static int subst_one(void *ctx, size_t at, size_t len, unsigned n)
         if (memchr(v, 0, (size_t)vlen) != NULL) {
             x->err = "a text parameter holds a zero byte";
             return x->fail = 1;
+        }
+        if (oid == 17 && vlen >= 2 && v[0] == '\\' && v[1] == 'x') {
+            /* bytea in hex form: DuckDB would read \x0a as one escape */
+            for (int32_t i = 2; i < vlen; i++)
+                if (!((v[i] >= '0' && v[i] <= '9') || ((v[i] | 32) >= 'a' && (v[i] | 32) <= 'f'))) {
+                    x->err = "a bytea parameter in hex form holds a character that is not hex";
+                    return x->fail = 1;
+                }
+            sb_str(x, "from_hex(");
+            sb_quoted(x, v + 2, (size_t)vlen - 2);
+            sb_str(x, ")");
+            return x->fail;
         }
         if (cast)
             sb_str(x, "CAST(");
@@ -854,48 +910,65 @@ static void on_query(session *s, const pgw_frame *f)
 
 /* ---- the message loop --------------------------------------------------------------- */
 
+/* Moves the frame just read out of the input into s->msg (f then points
+ * there), so that a statement that reads more messages (COPY FROM STDIN)
+ * starts after it. */
+static int take_frame(session *s, pgw_frame *f)
+{
+    if (f->len + 1 > s->msg_cap) {
+        size_t cap = s->msg_cap ? s->msg_cap : 8192;
+        while (cap < f->len + 1)
+            cap *= 2;
+        uint8_t *m = realloc(s->msg, cap);
+        if (m == NULL)
+            return -1;
+        s->msg = m;
+        s->msg_cap = cap;
+    }
+    memcpy(s->msg, f->body, f->len);
+    session_consume(s, f);
+    f->body = s->msg;
+    f->total = 0;
+    return 0;
+}
+
 static void serve_messages(session *s)
 {
     pgw_frame f;
     while (!s->closing && session_read(s, &f)) {
         char type = f.type;
         int rc = 0;
+        if (take_frame(s, &f) != 0) {
+            fatal(s, "53200", "out of memory");
+            break;
+        }
         if (s->skip_to_sync && type != 'S' && type != 'X') {
-            session_consume(s, &f);
             continue;
         }
         switch (type) {
         case 'Q':
             on_query(s, &f);
-            session_consume(s, &f);
             session_flush(s);
             break;
         case 'P':
             rc = on_parse(s, &f);
-            session_consume(s, &f);
             break;
         case 'B':
             rc = on_bind(s, &f);
-            session_consume(s, &f);
             break;
         case 'D':
             rc = on_describe(s, &f);
-            session_consume(s, &f);
             break;
         case 'E':
             rc = on_execute(s, &f);
-            session_consume(s, &f);
             break;
         case 'C':
             rc = on_close(s, &f);
-            session_consume(s, &f);
             break;
         case 'H':
-            session_consume(s, &f);
             session_flush(s);
             break;
         case 'S':
-            session_consume(s, &f);
             s->skip_to_sync = 0;
             if (s->tx == NULL)
                 drop_portals(s);
@@ -903,15 +976,12 @@ static void serve_messages(session *s)
             session_flush(s);
             break;
         case 'X':
-            session_consume(s, &f);
             s->closing = 1;
             break;
         case 'd': case 'c': case 'f':
             /* COPY data after the COPY ended (it failed): ignored, as PostgreSQL does. */
-            session_consume(s, &f);
             break;
         default:
-            session_consume(s, &f);
             sqlrun_fail(s, "08P01", "invalid frontend message type %d", (unsigned char)type);
             session_flush(s);
             s->closing = 1;
@@ -952,5 +1022,6 @@ void session_serve(session *s)
     s->repo = NULL;
     pgw_out_free(&s->out);
     free(s->in);
+    free(s->msg);
     close(s->fd);
 }

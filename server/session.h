@@ -53,10 +53,14 @@ typedef struct session {
     int tx_failed;              /* a statement failed inside tx */
     int skip_to_sync;           /* the extended protocol after an error */
     char user[64];
+    char database[256];         /* as the client named it */
     char branch[256];
+    char root[4096];            /* the repository's absolute path */
     /* The input: bytes read and not yet consumed. */
     uint8_t *in;
     size_t in_len, in_cap;
+    uint8_t *msg;               /* the message being handled, out of in */
+    size_t msg_cap;
     pgw_out out;
     prepared *stmts;
     size_t nstmts;

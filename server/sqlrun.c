@@ -23,6 +23,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,9 @@ static const char *sqlstate_of(int rc, const char *msg)
     if ((strstr(msg, "Table with name") != NULL && strstr(msg, "does not exist") != NULL) ||
         strstr(msg, "has no table") != NULL || strstr(msg, "has no version") != NULL)
         return "42P01";
+    if (strstr(msg, "Permission Error") != NULL ||
+        strstr(msg, "configuration has been locked") != NULL)
+        return "42501";
     if (strstr(msg, "unrecognized configuration parameter") != NULL)
         return "42704";
     if (strstr(msg, "Referenced column") != NULL ||
@@ -741,13 +746,23 @@ static int copy_in(session *s, const char *target, const char *cols, const copy_
     uint64_t ncols = udr_result_rows(d);
     udr_result_free(d);
 
-    char path[] = "/tmp/udr-copy-XXXXXX";
-    int fd = mkstemp(path);
+    /* The spool file lives in the repository's tmp/ (the one directory
+     * besides objects/ a locked-down session may read), named for this
+     * process so that no other process takes it for a dead writer's. */
+    char path[sizeof s->root + 96];
+    static uint64_t spool_seq;
+    snprintf(path, sizeof path, "%s/tmp/copy.%ld.%llu.%llu.csv", s->root,
+             (long)getpid(), (unsigned long long)s->id,
+             (unsigned long long)__atomic_add_fetch(&spool_seq, 1, __ATOMIC_RELAXED));
+    if (strchr(path, '\'') != NULL)
+        return sqlrun_fail(s, "58030", "COPY: the repository's path holds a quote");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
         if (fd >= 0)
             close(fd), unlink(path);
-        return sqlrun_fail(s, "58030", "COPY: cannot make a spool file: %s", strerror(errno));
+        return sqlrun_fail(s, "58030", "COPY: cannot make a spool file %s: %s", path,
+                           strerror(errno));
     }
     pgw_begin(&s->out, 'G');
     pgw_u8(&s->out, 0);
@@ -960,14 +975,14 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
     if (strcmp(w, "COPY") != 0)
         return 0;
     *rc = -1;
-    p = skip_space(p);
+    while (isspace((unsigned char)*p))
+        p++;
     /* The source: (query), or a table name with an optional column list. */
     const char *t0 = p, *t1;
     char *target = NULL, *cols = NULL;
-    if (p[-1] == '(') {
+    if (*p == '(') {
         int depth = 1;
-        t0 = p - 1;
-        for (t1 = p; *t1 && depth > 0; t1++) {
+        for (t1 = p + 1; *t1 && depth > 0; t1++) {
             if (*t1 == '\'') {
                 for (t1++; *t1 && *t1 != '\''; t1++) {}
                 if (*t1 == '\0')
@@ -980,12 +995,12 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
         for (t1 = p; *t1 && !isspace((unsigned char)*t1) && *t1 != '('; t1++)
             if (*t1 == '"')
                 for (t1++; *t1 && *t1 != '"'; t1++) {}
-        p = skip_space(t1);
-        if (p[-1] == '(') {
+        for (p = t1; isspace((unsigned char)*p); p++) {}
+        if (*p == '(') {
             const char *c1 = strchr(p, ')');
             if (c1 == NULL)
                 return *rc = sqlrun_fail(s, "42601", "COPY: unclosed column list"), 1;
-            cols = strndup(p - 1, (size_t)(c1 - p + 2));
+            cols = strndup(p, (size_t)(c1 - p + 1));
             p = c1 + 1;
         }
     }
@@ -1012,15 +1027,91 @@ static int copy(session *s, const char *sql, char *tag, size_t n, int *rc)
         else
             *rc = copy_out(s, q, &o, tag, n);
         free(q);
+    } else if (s->opts->allow_files) {
+        free(target);
+        free(cols);
+        return 0;       /* COPY ... TO 'file' and FROM 'file': DuckDB's */
     } else {
-        *rc = sqlrun_fail(s, "0A000",
-                          "udr serve runs COPY ... FROM STDIN and COPY ... TO STDOUT only (files "
-                          "are read with read_csv and written with COPY ... TO 'file' in DuckDB's "
-                          "form)");
+        *rc = sqlrun_fail(s, "42501",
+                          "COPY to or from a file of the server is not allowed: use COPY ... "
+                          "FROM STDIN or TO STDOUT (psql's \\copy), or start the server with "
+                          "--allow-file-access");
     }
     free(target);
     free(cols);
     return 1;
+}
+
+/* -- bytea literals -- */
+
+/* PostgreSQL clients send bytea as '\x0a0b...'::bytea (hex form, as
+ * bytea_output = hex); DuckDB reads '\x0a' in a string as one escaped byte
+ * and the rest as text. Returns sql with each such literal made
+ * from_hex('0a0b...') (malloc'd), or NULL when there is none or memory ran
+ * out (then sql runs as it is). */
+static char *rewrite_bytea(const char *sql)
+{
+    if (strcasestr(sql, "::bytea") == NULL)
+        return NULL;
+    size_t cap = strlen(sql) + 64, len = 0;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    int changed = 0;
+    for (const char *p = sql; *p;) {
+        if (*p == '\'' && p[1] == '\\' && p[2] == 'x') {
+            const char *h = p + 3;
+            while (isxdigit((unsigned char)*h))
+                h++;
+            if (*h == '\'' && (h - p - 3) % 2 == 0 && strncasecmp(h + 1, "::bytea", 7) == 0 &&
+                !isalnum((unsigned char)h[8]) && h[8] != '_') {
+                size_t need = (size_t)(h - p) + 32;
+                if (len + need >= cap) {
+                    cap = (cap + need) * 2;
+                    char *g = realloc(out, cap);
+                    if (g == NULL)
+                        return free(out), NULL;
+                    out = g;
+                }
+                len += (size_t)sprintf(out + len, "from_hex('%.*s')", (int)(h - p - 3), p + 3);
+                p = h + 8;
+                changed = 1;
+                continue;
+            }
+        }
+        if (*p == '\'' || *p == '"') {     /* copy a whole string or name */
+            char q = *p;
+            const char *e = p + 1;
+            while (*e && !(*e == q && e[1] != q))
+                e += *e == q ? 2 : 1;
+            size_t n = (size_t)(e - p) + (*e ? 1 : 0);
+            if (len + n + 1 >= cap) {
+                cap = (cap + n) * 2;
+                char *g = realloc(out, cap);
+                if (g == NULL)
+                    return free(out), NULL;
+                out = g;
+            }
+            memcpy(out + len, p, n);
+            len += n;
+            p += n;
+            continue;
+        }
+        if (len + 2 >= cap) {
+            cap *= 2;
+            char *g = realloc(out, cap);
+            if (g == NULL)
+                return free(out), NULL;
+            out = g;
+        }
+        out[len++] = *p++;
+    }
+    out[len] = '\0';
+    if (!changed) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* -- the dispatcher -- */
@@ -1061,10 +1152,13 @@ static int exec_sql(session *s, const char *sql, udr_result **r, char *tag, size
     if (copy(s, sql, tag, n, &rc))
         return rc;
     int crc = 0;
-    char *rewritten = pgcat_rewrite(s->repo, sql, &crc);
+    pgcat_names who = {.database = s->database, .user = s->user};
+    char *rewritten = pgcat_rewrite_names(s->repo, sql, &who, &crc);
     if (crc < 0)
         return sqlrun_error(s, crc, udr_errmsg(s->repo));
-    rc = run_sql(s, rewritten ? rewritten : sql, r);
+    char *bytea = rewritten ? NULL : rewrite_bytea(sql);
+    rc = run_sql(s, rewritten ? rewritten : bytea ? bytea : sql, r);
+    free(bytea);
     free(rewritten);
     if (rc != 0)
         return -1;
@@ -1116,7 +1210,8 @@ int sqlrun_describe_sql(session *s, const char *sql)
     int plain = strcmp(w, "SELECT") == 0 || strcmp(w, "WITH") == 0 ||
                 strcmp(w, "VALUES") == 0 || strcmp(w, "FROM") == 0 || strcmp(w, "TABLE") == 0;
     int crc = 0;
-    char *rewritten = plain ? pgcat_rewrite(s->repo, sql, &crc) : NULL;
+    pgcat_names who = {.database = s->database, .user = s->user};
+    char *rewritten = plain ? pgcat_rewrite_names(s->repo, sql, &who, &crc) : NULL;
     if (crc < 0)
         return sqlrun_error(s, crc, udr_errmsg(s->repo));
     if (!plain || rewritten != NULL) {

@@ -615,6 +615,16 @@ static int ensure_open(query *q)
     return rc ? rc : frame_register_function(q);
 }
 
+/* The number in a temporary file's name (tmp/chunk.<pid>.<n>.parquet ...):
+ * one counter for the whole process, since several handles in one process
+ * (udr serve's connections, threads each with their own) write into the
+ * same tmp/, and DuckDB's COPY TO overwrites a file of the same name. */
+static uint64_t next_tmp_seq(void)
+{
+    static uint64_t seq;
+    return __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
+}
+
 void query_interrupt(query *q)
 {
     if (__atomic_load_n(&q->open, __ATOMIC_ACQUIRE))
@@ -1426,7 +1436,7 @@ static wjob *pool_job(query_pool *p)
         return NULL;
     }
     if (fs_path(j->path, sizeof j->path, "%s/tmp/chunk.%ld.%llu.parquet", q->root,
-                (long)getpid(), (unsigned long long)++q->tmp_seq) != 0) {
+                (long)getpid(), (unsigned long long)next_tmp_seq()) != 0) {
         free(j);
         err_set(q->err, UDR_EINVAL, "repository path too long: %s", q->root);
         return NULL;
@@ -2308,7 +2318,7 @@ int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_ch
 {
     char tmp[PATH_MAX];
     if (fs_path(tmp, sizeof tmp, "%s/tmp/delete.%ld.%llu.parquet", q->root, (long)getpid(),
-                (unsigned long long)++q->tmp_seq) != 0)
+                (unsigned long long)next_tmp_seq()) != 0)
         return err_set(q->err, UDR_EINVAL, "repository path too long");
     buf b;
     buf_init(&b);
@@ -2860,7 +2870,7 @@ static int write_patch_file(query *q, const cat_tablever *tv, uint64_t cols,
     out->cols = cols;
     char tmp[PATH_MAX];
     if (fs_path(tmp, sizeof tmp, "%s/tmp/patch.%ld.%llu.parquet", q->root, (long)getpid(),
-                (unsigned long long)++q->tmp_seq) != 0)
+                (unsigned long long)next_tmp_seq()) != 0)
         return err_set(q->err, UDR_EINVAL, "repository path too long");
     buf b;
     buf_init(&b);
@@ -3414,7 +3424,7 @@ static int write_one_chunk(query *q, const cat_tablever *tv, const char *from,
 {
     char tmp[PATH_MAX];
     if (fs_path(tmp, sizeof tmp, "%s/tmp/chunk.%ld.%llu.parquet", q->root, (long)getpid(),
-                (unsigned long long)++q->tmp_seq) != 0)
+                (unsigned long long)next_tmp_seq()) != 0)
         return err_set(q->err, UDR_EINVAL, "repository path too long");
     schema s = {tv->cols, tv->ncols};
     buf b;

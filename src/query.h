@@ -108,7 +108,6 @@ typedef struct query {
     query_chunking chunking;
     const udr_pin *pins;              /* versions pinned for the running query */
     size_t npins;
-    uint64_t tmp_seq;
     int staged_strict;                /* staged keys strictly increasing */
     query_pool *pool;                 /* during a write */
     const query_view *view;           /* during a transaction's calls */

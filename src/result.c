@@ -353,11 +353,15 @@ char *udr_result_text(const udr_result *r, uint64_t row, size_t col)
         return NULL;
     if (!by_values(r))
         return chunk_text(r, row, col);
-    if (type_id(r, col) == DUCKDB_TYPE_TIMESTAMP_TZ) {
-        /* duckdb_value_varchar spells these "" (DuckDB 1.4.4): spell the value */
-        duckdb_timestamp ts = ((const duckdb_timestamp *)duckdb_column_data(
-                                  (duckdb_result *)&r->r, col))[row];
-        duckdb_value val = duckdb_create_timestamp_tz(ts);
+    duckdb_type t = type_id(r, col);
+    if (t == DUCKDB_TYPE_TIMESTAMP_TZ || t == DUCKDB_TYPE_TIMESTAMP_S ||
+        t == DUCKDB_TYPE_TIMESTAMP_MS) {
+        /* duckdb_value_varchar spells these "" (DuckDB 1.4.4): spell the
+         * value. A materialised result holds all three in microseconds. */
+        int64_t raw = ((const int64_t *)duckdb_column_data((duckdb_result *)&r->r, col))[row];
+        duckdb_value val = t == DUCKDB_TYPE_TIMESTAMP_TZ
+                               ? duckdb_create_timestamp_tz((duckdb_timestamp){raw})
+                               : duckdb_create_timestamp((duckdb_timestamp){raw});
         char *s = duckdb_get_varchar(val);
         char *copy = strdup(s ? s : "");
         duckdb_free(s);

@@ -173,6 +173,29 @@ static void test_frame_errors(void)
     udr_close(r);
 }
 
+/* TIMESTAMP_S and TIMESTAMP_MS have text both ways (DuckDB's own
+ * duckdb_value_varchar spells them ""). */
+static void test_timestamp_s_and_ms_text(void)
+{
+    udr_repo *r = new_repo();
+    const char *sql = "SELECT TIMESTAMP_S '2024-01-02 03:04:05' AS s, "
+                      "TIMESTAMP_MS '2024-01-02 03:04:05.123' AS ms, 1::BIGINT AS n";
+    for (int way = 0; way < 2; way++) {
+        udr_result *res = NULL;
+        MUST(r, udr_query(r, sql, NULL, 0, &res));
+        int64_t one[1];
+        if (way == 1)
+            MUST(r, udr_result_copy(res, 2, one, NULL));
+        char *s = udr_result_text(res, 0, 0), *ms = udr_result_text(res, 0, 1);
+        CHECK_STR(s ? s : "NULL", "2024-01-02 03:04:05");
+        CHECK_STR(ms ? ms : "NULL", "2024-01-02 03:04:05.123");
+        udr_free(s);
+        udr_free(ms);
+        udr_result_free(res);
+    }
+    udr_close(r);
+}
+
 /* A result read by vectors (udr_result_copy first) answers every value
  * function as one read by values does: DuckDB spells the text both ways. */
 static void test_both_ways_agree(void)
@@ -230,6 +253,7 @@ static void test_both_ways_agree(void)
 
 static const test_case TESTS[] = {
     TEST_ENTRY(test_both_ways_agree),
+    TEST_ENTRY(test_timestamp_s_and_ms_text),
     TEST_ENTRY(test_frame_round_trip),
     TEST_ENTRY(test_copy_types),
     TEST_ENTRY(test_frame_errors),
