@@ -44,9 +44,11 @@
  *                 what is buffered shows here)
  *
  * Kinds the server must answer (bad-length, garbage, oversize, bind-65535,
- * parse-ntypes, bind-empty, ssl-garbage, cancel, flood) are given REACT_MS
- * for an ErrorResponse (or a ReadyForQuery after the startup's; flood: the
- * Sync's) or for the server to close; one that gets neither is an anomaly.
+ * parse-ntypes, bind-empty, ssl-garbage, cancel, flood) are given
+ * FIRST_REPLY_MS for the server's first byte (or close), and from that byte
+ * REACT_MS (flood: FLOOD_REACT_MS) for an ErrorResponse (or a ReadyForQuery
+ * after the startup's; flood: the Sync's) or for the server to close; one
+ * that gets neither is an anomaly.
  * The others (random, trunc-msg, near-limit)
  * may leave the server waiting for bytes that never come: after LINGER_MS
  * the client closes. Sockets the client closes are reset (SO_LINGER 0), so
@@ -83,7 +85,9 @@
 
 #define MAX_IN_FLIGHT   64
 #define MAX_HALF_OPEN   200
-#define REACT_MS        3000        /* for the server to answer a kind that needs it */
+#define FIRST_REPLY_MS  15000       /* for the server's first byte or close (a loaded
+                                       server may be slow to start a session) */
+#define REACT_MS        3000        /* from then, for it to answer a kind that needs it */
 #define FLOOD_REACT_MS  10000       /* for it to answer a flood */
 #define HOLD_END_MS     15000       /* at the end, for it to drop the half-open ones */
 #define FLOOD_FLUSHES   1000000u
@@ -127,6 +131,13 @@ typedef struct conn {
     int saw_error, readies, refused, got_bytes;
     double t_open_ms, deadline_ms;
 } conn;
+
+static double first_reply_max_ms;   /* connect to the server's first byte, slowest */
+
+static double react_ms(const conn *c)
+{
+    return c->kind == K_FLOOD ? FLOOD_REACT_MS : REACT_MS;
+}
 
 /* Per kind: what happened. */
 typedef struct tally {
@@ -439,7 +450,14 @@ static int read_reply(conn *c)
                 return 1;
             return 0;   /* reset: the server cut us off */
         }
-        c->got_bytes = 1;
+        if (!c->got_bytes) {
+            double t = now_ms();
+            c->got_bytes = 1;
+            if (t - c->t_open_ms > first_reply_max_ms)
+                first_reply_max_ms = t - c->t_open_ms;
+            if (c->state == S_WAITING && c->after == A_REACT)
+                c->deadline_ms = t + react_ms(c);
+        }
         size_t k = 0;
         if (c->ssl_pending) {
             c->ssl_pending = 0;
@@ -554,7 +572,7 @@ static int sent_all(conn *c)
         c->deadline_ms = now_ms() + LINGER_MS;
         break;
     case A_REACT:
-        c->deadline_ms = now_ms() + (c->kind == K_FLOOD ? FLOOD_REACT_MS : REACT_MS);
+        c->deadline_ms = now_ms() + (c->got_bytes ? react_ms(c) : FIRST_REPLY_MS);
         break;
     case A_HOLD:
         c->deadline_ms = 1e300;
@@ -680,10 +698,15 @@ static void expire(conn *c)
     account_end(c, 0);
     if (c->after == A_REACT || c->state == S_SENDING) {
         by_kind[c->kind].no_reaction++;
-        fprintf(stderr, "serve_hostile: anomaly: a %s connection (%zu of %zu bytes sent, "
-                "%zu bytes of reply) got no answer and was not closed within %d ms%s\n",
-                kind_name[c->kind], c->out_off, c->out_len, c->in_len,
-                c->kind == K_FLOOD ? FLOOD_REACT_MS : REACT_MS, dump_anomaly(c));
+        if (c->got_bytes)
+            fprintf(stderr, "serve_hostile: anomaly: a %s connection (%zu of %zu bytes sent, "
+                    "%zu bytes of reply) got no answer and was not closed within %.0f ms "
+                    "of the reply's first byte%s\n", kind_name[c->kind], c->out_off,
+                    c->out_len, c->in_len, react_ms(c), dump_anomaly(c));
+        else
+            fprintf(stderr, "serve_hostile: anomaly: a %s connection (%zu of %zu bytes sent) "
+                    "got no reply and was not closed within %d ms%s\n", kind_name[c->kind],
+                    c->out_off, c->out_len, FIRST_REPLY_MS, dump_anomaly(c));
     }
     by_kind[c->kind].client_closed++;
     close_conn(c, 1);
@@ -966,6 +989,7 @@ int main(int argc, char **argv)
            HOLD_END_MS / 1000, still_held, half_open_longest_held_ms);
     printf("normal queries: %lu ok, %lu failed, max latency %.1f ms\n",
            normal_ok, normal_failed, normal_max_ms);
+    printf("slowest first byte of a reply: %.0f ms after connecting\n", first_reply_max_ms);
     printf("%-14s %7s %8s %8s %8s %8s %8s %8s %8s\n", "kind", "started", "no-conn",
            "error", "refused", "ready", "srv-cls", "cli-cls", "no-react");
     for (int k = 0; k < K_COUNT; k++) {
