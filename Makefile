@@ -91,7 +91,7 @@ BENCH_BIN := $(BENCHES:%=$(BUILD)/bench/%)
 
 .PHONY: all quickstart test test-one asan bench install clean python
 all: $(BUILD)/libudr.a $(BUILD)/libudr.so $(BUILD)/udr $(TEST_BIN) $(BENCH_BIN) \
-     $(BUILD)/tests/peak_rss python
+     $(BUILD)/tests/peak_rss $(BUILD)/tests/serve_hostile python
 
 # Keep the objects of test and bench programs (make would delete them as
 # intermediate files, and rebuild them every time).
@@ -159,6 +159,12 @@ $(BUILD)/tests/peak_rss: $(BUILD)/obj/tests/peak_rss.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^
 
+# Hostile clients for tests/cli/test_serve_hostile.sh: sockets and libpq, no libudr.
+$(BUILD)/obj/tests/serve_hostile.o: CFLAGS_UDR += -isystem /usr/include/postgresql
+$(BUILD)/tests/serve_hostile: $(BUILD)/obj/tests/serve_hostile.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ -lpq -lpthread
+
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libudr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDSAN) -o $@ $^ $(LIBS) $(RPATH_TREE)
@@ -225,9 +231,9 @@ bench: all
 
 FUZZ_DIR     := build/fuzz
 FUZZ_CC      := clang
-FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit fuzz_replay
+FUZZ_TARGETS := fuzz_log fuzz_meta fuzz_names fuzz_sqlsplit fuzz_replay fuzz_pgwire
 FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli
+FUZZ_CFLAGS  := $(filter-out $(OPT),$(CFLAGS_UDR)) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Icli -Iserver
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/cli/sqlsplit.o \
                 $(B3_SRC:%.c=$(FUZZ_DIR)/obj/blake3/%.o) $(B3_ASM:%.S=$(FUZZ_DIR)/obj/blake3/%.o)
 FUZZ_SECONDS ?= 10
@@ -252,6 +258,12 @@ $(FUZZ_DIR)/libudr_fuzz.a: $(FUZZ_LIB_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/fuzz/fuzz_%.o $(FUZZ_DIR)/libudr_fuzz.a
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpthread -lm
+
+# The wire codec is the server's, not the library's: its object is linked in
+# by this target alone.
+$(FUZZ_DIR)/fuzz_pgwire: $(FUZZ_DIR)/obj/fuzz/fuzz_pgwire.o $(FUZZ_DIR)/obj/server/pgwire.o \
+                         $(FUZZ_DIR)/libudr_fuzz.a
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ -lpthread -lm
 
 fuzz-run: fuzz

@@ -16,7 +16,7 @@ runs=${FUZZ_RUNS:-10000000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 rows="" bad=0
-for name in log meta names sqlsplit replay; do
+for name in log meta names sqlsplit pgwire replay; do
     scratch=$(mktemp -d "${TMPDIR:-/tmp}/udr-fuzzbench-$name.XXXXXX")
     mkdir "$scratch/corpus"
     cp fuzz/corpus/"$name"/* "$scratch/corpus/"

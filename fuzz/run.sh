@@ -10,7 +10,7 @@ dir=${2:-build/fuzz}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 passed=0 failed=0
-for name in log meta names replay sqlsplit; do
+for name in log meta names replay sqlsplit pgwire; do
     bin="$dir/fuzz_$name"
     scratch=$(mktemp -d "${TMPDIR:-/tmp}/udr-fuzz-$name.XXXXXX")
     mkdir "$scratch/corpus"
