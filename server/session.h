@@ -68,6 +68,7 @@ typedef struct session {
     size_t nportals;
     uint64_t statements, errors;
     uint64_t statements_at_open;    /* when repo was opened (maybe_recycle) */
+    uint64_t writes, writes_at_open;    /* INSERT, UPDATE, DELETE, COPY, CREATE ... */
     uint64_t recycled;          /* handles renewed */
     int follow_current;
     int registered;             /* in serve.c's registry (for cancel) */         /* the branch is the repository's current one */

@@ -1142,6 +1142,10 @@ static int exec_sql(session *s, const char *sql, udr_result **r, char *tag, size
         return sqlrun_error(s, ctl, udr_errmsg(s->repo));
     char w[16];
     word(sql, w, sizeof w);
+    static const char *const WRITES[] = {"INSERT", "UPDATE", "DELETE", "CREATE", "DROP",
+                                         "COPY", "ALTER", "MERGE", "CALL"};
+    for (size_t i = 0; i < sizeof WRITES / sizeof WRITES[0]; i++)
+        s->writes += strcmp(w, WRITES[i]) == 0;
     if (strcmp(w, "SAVEPOINT") == 0 || strcmp(w, "RELEASE") == 0)
         return sqlrun_fail(s, "0A000", "savepoints are not supported by UDR transactions");
     int rc = 0;
