@@ -286,7 +286,7 @@ install: all
 	    $(LIB_OBJ) $(LIBS) -Wl,-rpath,'$$ORIGIN'
 	ln -sf libudr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libudr.so.0
 	ln -sf libudr.so.0 $(DESTDIR)$(PREFIX)/lib/libudr.so
-	$(CC) -o $(DESTDIR)$(PREFIX)/bin/udr $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit \
+	$(CC) -o $(DESTDIR)$(PREFIX)/bin/udr $(CLI_OBJ) $(BUILD)/libudr.a $(LIBS) -ledit -lcrypto \
 	    -Wl,-rpath,'$$ORIGIN/../lib'
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' udr.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/udr.pc

@@ -38,13 +38,13 @@ static int differing_view(query *q, const cat_tablever *a, const cat_tablever *o
     /* Delete files and patches on one side only: which chunks they touch. */
     buf b;
     buf_init(&b);
-    size_t nfiles = 0;
+    size_t nfiles = 0, common = qi_patch_prefix(a, other);
     for (int side = 0; side < 2; side++) {
         const cat_tablever *x = side ? other : a, *y = side ? a : other;
         for (size_t i = 0; i < x->ndeletes + x->npatches; i++) {
             int del = i < x->ndeletes;
             const udr_hash *h = del ? &x->deletes[i].hash : &x->patches[i - x->ndeletes].hash;
-            if (del ? qi_has_chunk(y->deletes, y->ndeletes, h) : qi_has_patch(y, h))
+            if (del ? qi_has_chunk(y->deletes, y->ndeletes, h) : i - x->ndeletes < common)
                 continue;
             char path[PATH_MAX * 2];
             qi_object_path(q, h, path, sizeof path);
@@ -113,17 +113,15 @@ static void add_only_deletes(buf *b, const query *q, const cat_tablever *x,
     buf_adds(b, n ? "]))" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
 }
 
-/* The positions (chunk, row) named by the patches of a that b lacks and
- * of b that a lacks, or an empty relation. */
+/* The positions (chunk, row) named by the patches of x and of y after the
+ * ones they list alike (qi_patch_prefix), or an empty relation. */
 static void add_only_patches(buf *b, const query *q, const cat_tablever *x,
                              const cat_tablever *y)
 {
-    size_t n = 0;
+    size_t n = 0, common = qi_patch_prefix(x, y);
     for (int side = 0; side < 2; side++) {
-        const cat_tablever *u = side ? y : x, *v = side ? x : y;
-        for (size_t i = 0; i < u->npatches; i++) {
-            if (qi_has_patch(v, &u->patches[i].hash))
-                continue;
+        const cat_tablever *u = side ? y : x;
+        for (size_t i = common; i < u->npatches; i++) {
             buf_adds(b, n++ ? " UNION SELECT chunk, \"row\" FROM read_parquet("
                             : "(SELECT chunk, \"row\" FROM read_parquet(");
             add_path(b, q, &u->patches[i].hash);
@@ -145,10 +143,8 @@ int qi_read_diffs(query *q, const cat_tablever *a, const cat_tablever *b, diffs 
         any = !qi_has_chunk(b->deletes, b->ndeletes, &a->deletes[i].hash);
     for (size_t i = 0; i < b->ndeletes && !any; i++)
         any = !qi_has_chunk(a->deletes, a->ndeletes, &b->deletes[i].hash);
-    for (size_t i = 0; i < a->npatches && !any; i++)
-        any = !qi_has_patch(b, &a->patches[i].hash);
-    for (size_t i = 0; i < b->npatches && !any; i++)
-        any = !qi_has_patch(a, &b->patches[i].hash);
+    size_t common = qi_patch_prefix(a, b);
+    any = any || common != a->npatches || common != b->npatches;
     if (!any)
         return UDR_OK;      /* the same delete files and patches: no such row */
     /* x: deleted in b only; y: in a only; c: in both; p: named by a patch
@@ -693,7 +689,7 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
      * since base. */
     buf_init(&b);
     buf_adds(&b, "SELECT 0");
-    /* target's positions: all its deletes, its patches base lacks */
+    /* target's positions: all its deletes, its patches after base's */
     tpos = *target;
     tpos.patches = calloc(target->npatches + 1, sizeof *tpos.patches);
     tpos.npatches = 0;
@@ -701,9 +697,8 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         buf_free(&b);
         return err_set(q->err, UDR_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < target->npatches; i++)
-        if (!qi_has_patch(base, &target->patches[i].hash))
-            tpos.patches[tpos.npatches++] = target->patches[i];
+    for (size_t i = qi_patch_prefix(target, base); i < target->npatches; i++)
+        tpos.patches[tpos.npatches++] = target->patches[i];
     if (nd + np > 0 && target->ndeletes + tpos.npatches > 0) {
         buf_adds(&b, " + (SELECT count(*) FROM (SELECT * FROM ");
         add_positions(&b, q, x, base->ndeletes, base->npatches);

@@ -2410,12 +2410,13 @@ int qi_has_chunk(const cat_chunk *v, size_t n, const udr_hash *h)
 }
 
 
-int qi_has_patch(const cat_tablever *tv, const udr_hash *h)
+size_t qi_patch_prefix(const cat_tablever *a, const cat_tablever *b)
 {
-    for (size_t i = 0; i < tv->npatches; i++)
-        if (hash_equal(&tv->patches[i].hash, h))
-            return 1;
-    return 0;
+    size_t n = 0;
+    while (n < a->npatches && n < b->npatches &&
+           hash_equal(&a->patches[n].hash, &b->patches[n].hash))
+        n++;
+    return n;
 }
 
 static void add_chunk_names(buf *b, const cat_chunk *v, size_t n)

@@ -37,8 +37,12 @@ int qi_exec_buf(query *q, buf *b, const char *what);
 int qi_exec_result(query *q, buf *b, duckdb_result *out, const char *what);
 int qi_find_cuts(query *q, uint64_t rows, cuts *c);
 int qi_has_chunk(const cat_chunk *v, size_t n, const udr_hash *h);
-/* 1 if tv lists the patch h. */
-int qi_has_patch(const cat_tablever *tv, const udr_hash *h);
+/* How many patches a and b list alike from the first on. A patch after
+ * that on either side is one side's own, even if the other lists a patch
+ * of the same hash earlier: patches are a sequence in which a later one
+ * wins, and the same file (the same rows and values) may come back later
+ * in a list, as when a balance returns to a value it once had. */
+size_t qi_patch_prefix(const cat_tablever *a, const cat_tablever *b);
 int qi_has_column(const schema *s, const char *name);
 int qi_needs_cast(const cat_tablever *tv);
 void qi_object_path(const query *q, const udr_hash *h, char *out, size_t size);
