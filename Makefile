@@ -54,7 +54,7 @@ RPATH_TREE := -Wl,-rpath,$(CURDIR)/$(DUCK)
 
 # --- sources -----------------------------------------------------------------
 
-LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/qdiff.c src/delvec.c src/patch.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
+LIB_SRC := src/hash.c src/store.c src/log.c src/catalog.c src/catsub.c src/catexp.c src/branch.c src/tx.c src/dml.c src/query.c src/qdiff.c src/delvec.c src/patch.c src/udfarg.c src/frame.c src/repo.c src/result.c src/refs.c src/txapi.c src/fsck.c src/gc.c src/expire.c \
            src/feed.c src/changes.c src/feedapi.c src/chunkapi.c src/stats.c src/progress.c \
            src/util/err.c src/util/fs.c src/util/grow.c src/util/crc32c.c src/util/buf.c \
            src/util/csv.c

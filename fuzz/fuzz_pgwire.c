@@ -257,6 +257,23 @@ static void try_bind(const uint8_t *body, size_t len)
     int fmt;
     if (pgw_bind_value(&b, b.nparams, &d, &dlen, &fmt) != -1)
         finding("pgw_bind_value accepted the parameter after the last", b.nparams);
+    /* pgw_bind_values, in one walk, gives what pgw_bind_value gives each. */
+    size_t np = b.nparams ? b.nparams : 1;
+    const uint8_t **all = malloc(np * sizeof *all);
+    int32_t *lens = malloc(np * sizeof *lens);
+    uint8_t *fmts = malloc(np);
+    if (all != NULL && lens != NULL && fmts != NULL) {
+        if (pgw_bind_values(&b, all, lens, fmts) != 0)
+            finding("pgw_bind_values refused a parsed Bind", 0);
+        for (uint32_t i = 0; i < b.nparams; i++) {
+            pgw_bind_value(&b, (uint16_t)i, &d, &dlen, &fmt);
+            if (all[i] != d || lens[i] != dlen || fmts[i] != fmt)
+                finding("pgw_bind_values and pgw_bind_value disagree", i);
+        }
+    }
+    free(all);
+    free(lens);
+    free(fmts);
     for (uint32_t i = 0; i <= (uint32_t)b.nresult_formats + 1 && i <= 0xffff; i++) {
         int f = pgw_bind_result_format(&b, (uint16_t)i);
         if (f != 0 && f != 1)

@@ -225,6 +225,15 @@ int pgw_parse_bind(const void *body, size_t len, pgw_bind *out, const char **why
     return 0;
 }
 
+/* Parameter i's format under the Bind's rule: none (text), one for all,
+ * or one each. */
+static int bind_format(const pgw_bind *b, uint16_t i)
+{
+    return b->nformats == 0   ? 0
+           : b->nformats == 1 ? pgw_u16_at(b->formats)
+                              : pgw_u16_at(b->formats + 2 * i);
+}
+
 int pgw_bind_value(const pgw_bind *b, uint16_t i, const uint8_t **data, int32_t *len,
                    int *format)
 {
@@ -243,10 +252,22 @@ int pgw_bind_value(const pgw_bind *b, uint16_t i, const uint8_t **data, int32_t 
             break;
         }
     }
-    *format = b->nformats == 0 ? 0
-            : b->nformats == 1 ? pgw_u16_at(b->formats)
-                               : pgw_u16_at(b->formats + 2 * i);
+    *format = bind_format(b, i);
     return 0;
+}
+
+int pgw_bind_values(const pgw_bind *b, const uint8_t **data, int32_t *len, uint8_t *format)
+{
+    pgw_rd r;
+    pgw_rd_init(&r, b->values, b->values_len);
+    for (uint16_t i = 0; i < b->nparams; i++) {
+        int32_t n = pgw_rd_i32(&r);
+        const uint8_t *v = n > 0 ? pgw_rd_bytes(&r, (size_t)n) : r.p;
+        data[i] = n < 0 ? NULL : v;
+        len[i] = n < 0 ? 0 : n;
+        format[i] = (uint8_t)bind_format(b, i);
+    }
+    return r.bad ? -1 : 0;
 }
 
 int pgw_bind_result_format(const pgw_bind *b, uint16_t i)

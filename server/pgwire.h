@@ -116,6 +116,10 @@ int pgw_parse_bind(const void *body, size_t len, pgw_bind *out, const char **why
  * was checked whole by pgw_parse_bind, so this does not fail after it). */
 int pgw_bind_value(const pgw_bind *b, uint16_t i, const uint8_t **data, int32_t *len,
                    int *format);
+/* Every parameter at once, in one walk (pgw_bind_value walks from the
+ * first each time): data, len and format must hold nparams entries.
+ * 0, or -1 if the values are malformed (not after pgw_parse_bind). */
+int pgw_bind_values(const pgw_bind *b, const uint8_t **data, int32_t *len, uint8_t *format);
 /* The format of result column i: 0 text, 1 binary. */
 int pgw_bind_result_format(const pgw_bind *b, uint16_t i);
 

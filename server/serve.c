@@ -222,10 +222,6 @@ static int listen_on(const char *host, const char *port, char *err, size_t errle
     return fd;
 }
 
-typedef struct start_arg {
-    session *s;
-} start_arg;
-
 static void *session_thread(void *arg)
 {
     session *s = arg;

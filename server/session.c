@@ -644,30 +644,14 @@ static int subst_one(void *ctx, size_t at, size_t len, unsigned n)
 static char *substitute(const prepared *ps, const pgw_bind *b, const char **err)
 {
     subst x = {.sql = ps->sql, .b = b, .ps = ps};
-    /* The values are found in one walk: pgw_bind_value walks from the first
-     * each time, and a query may name $65535 many times. */
     size_t np = b->nparams ? b->nparams : 1;
     x.vals = malloc(np * sizeof *x.vals);
     x.lens = malloc(np * sizeof *x.lens);
     x.fmts = malloc(np);
-    if (x.vals == NULL || x.lens == NULL || x.fmts == NULL) {
+    if (x.vals == NULL || x.lens == NULL || x.fmts == NULL ||
+        pgw_bind_values(b, x.vals, x.lens, x.fmts) != 0) {
+        *err = x.vals && x.lens && x.fmts ? "malformed Bind values" : "out of memory";
         free(x.vals), free(x.lens), free(x.fmts);
-        *err = "out of memory";
-        return NULL;
-    }
-    pgw_rd r;
-    pgw_rd_init(&r, b->values, b->values_len);
-    for (uint16_t i = 0; i < b->nparams; i++) {
-        int32_t n = pgw_rd_i32(&r);
-        x.vals[i] = n < 0 ? NULL : n > 0 ? pgw_rd_bytes(&r, (size_t)n) : r.p;
-        x.lens[i] = n < 0 ? 0 : n;
-        x.fmts[i] = (uint8_t)(b->nformats == 0   ? 0
-                              : b->nformats == 1 ? pgw_u16_at(b->formats)
-                                                 : pgw_u16_at(b->formats + 2 * i));
-    }
-    if (r.bad) {
-        free(x.vals), free(x.lens), free(x.fmts);
-        *err = "malformed Bind values";
         return NULL;
     }
     walk_params(ps->sql, subst_one, &x);

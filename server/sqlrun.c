@@ -621,16 +621,7 @@ static int settings(session *s, const char *sql, udr_result **r, char *tag, size
         return 0;
     }
     if (!set && !reset) {
-        const char *v = PG_SETTINGS[i][1];
-        char buf[64];
-        if (strcmp(name, "transaction_isolation") == 0 && s->tx != NULL)
-            v = "repeatable read";
-        if (strcmp(name, "application_name") == 0 || strcmp(name, "extra_float_digits") == 0 ||
-            strcmp(name, "search_path") == 0 || strcmp(name, "statement_timeout") == 0) {
-            snprintf(buf, sizeof buf, "%s", v);
-            v = buf;
-        }
-        *rc = select_value(s, name, v, r);
+        *rc = select_value(s, name, PG_SETTINGS[i][1], r);
         return 1;
     }
     if (set && strcmp(name, "client_encoding") == 0) {
@@ -849,12 +840,11 @@ static int copy_in(session *s, const char *target, const char *cols, const copy_
     if (size > 0) {
         char *sql = NULL;
         if (asprintf(&sql,
-                     "INSERT INTO %s %s SELECT * FROM read_csv('%s', header = %s, delim = '%s%c', "
+                     "INSERT INTO %s %s SELECT * FROM read_csv('%s', header = %s, delim = '%c', "
                      "quote = '\"', escape = '\"', all_varchar = true, "
                      "allow_quoted_nulls = false, nullstr = '%s')",
                      target, cols, path, o->csv && o->header ? "true" : "false",
-                     (o->csv ? o->delim : ',') == '\'' ? "'" : "", o->csv ? o->delim : ',',
-                     o->csv ? o->null : "") < 0) {
+                     o->csv ? o->delim : ',', o->csv ? o->null : "") < 0) {
             unlink(path);
             return sqlrun_fail(s, "53200", "out of memory");
         }

@@ -2,6 +2,7 @@
  * delvec — deletion vectors; see delvec.h.
  */
 #include "delvec.h"
+#include "udfarg.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -117,23 +118,8 @@ static void *hold_copy(void *p)
 static void live_bind(duckdb_bind_info info)
 {
     delvec_set *s = duckdb_scalar_function_bind_get_extra_info(info);
-    duckdb_expression e = duckdb_scalar_function_bind_get_argument(info, 0);
-    duckdb_client_context ctx = NULL;
-    duckdb_value v = NULL;
-    int ok = e != NULL && duckdb_expression_is_foldable(e);
-    if (ok) {
-        duckdb_scalar_function_get_client_context(info, &ctx);
-        duckdb_error_data ed = duckdb_expression_fold(ctx, e, &v);
-        ok = !duckdb_error_data_has_error(ed) && v != NULL;
-        duckdb_destroy_error_data(&ed);
-    }
-    uint64_t id = ok ? duckdb_get_uint64(v) : UINT64_MAX;
-    if (v != NULL)
-        duckdb_destroy_value(&v);
-    if (ctx != NULL)
-        duckdb_destroy_client_context(&ctx);
-    if (e != NULL)
-        duckdb_destroy_expression(&e);
+    uint64_t id;
+    int ok = udfarg_const_id(info, &id);
     if (!ok) {
         duckdb_scalar_function_bind_set_error(info, "udr_live takes a constant ID");
         return;

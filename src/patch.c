@@ -26,6 +26,7 @@
  * the versions in use, not of every version it ever read.
  */
 #include "patch.h"
+#include "udfarg.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -186,7 +187,6 @@ static int valid(uint64_t *mask, idx_t i)
 static void patched(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector out)
 {
     const overload *o = duckdb_scalar_function_get_extra_info(info);
-    patch_set *s = o->s;
     size_t w = o->width;
     idx_t n = duckdb_data_chunk_get_size(in);
     duckdb_vector v[5];
@@ -205,7 +205,6 @@ static void patched(duckdb_function_info info, duckdb_data_chunk in, duckdb_vect
     /* The view the constant ID named at bind, held until the plan goes. */
     const hold *h = duckdb_scalar_function_get_bind_data(info);
     const pview *pv = h != NULL ? h->v : NULL;
-    (void)s;
     for (idx_t i = 0; i < n; i++) {
         const pcol *p = NULL;
         if (valid(ok[0], i) && valid(ok[1], i) && valid(ok[2], i) && valid(ok[3], i)) {
@@ -270,23 +269,8 @@ static void patched_bind(duckdb_bind_info info)
 {
     const overload *o = duckdb_scalar_function_bind_get_extra_info(info);
     patch_set *s = o->s;
-    duckdb_expression e = duckdb_scalar_function_bind_get_argument(info, 0);
-    duckdb_client_context ctx = NULL;
-    duckdb_value v = NULL;
-    int ok = e != NULL && duckdb_expression_is_foldable(e);
-    if (ok) {
-        duckdb_scalar_function_get_client_context(info, &ctx);
-        duckdb_error_data ed = duckdb_expression_fold(ctx, e, &v);
-        ok = !duckdb_error_data_has_error(ed) && v != NULL;
-        duckdb_destroy_error_data(&ed);
-    }
-    uint64_t id = ok ? duckdb_get_uint64(v) : UINT64_MAX;
-    if (v != NULL)
-        duckdb_destroy_value(&v);
-    if (ctx != NULL)
-        duckdb_destroy_client_context(&ctx);
-    if (e != NULL)
-        duckdb_destroy_expression(&e);
+    uint64_t id;
+    int ok = udfarg_const_id(info, &id);
     if (!ok) {
         duckdb_scalar_function_bind_set_error(info, "udr_patched takes a constant ID");
         return;

@@ -2835,7 +2835,7 @@ static uint64_t patchable_columns(const cat_tablever *tv)
  * scan reads only those through udr_patched: the first patch holds the
  * columns its UPDATE assigns; a later UPDATE is a patch when it assigns
  * some of those (the others keep the row's values), else a delta. */
-static uint64_t patch_columns(const cat_tablever *tv, const char *const *columns)
+static uint64_t update_patch_columns(const cat_tablever *tv, const char *const *columns)
 {
     uint64_t m = patchable_columns(tv), want = 0;
     if (m == 0 || columns == NULL || columns[0] == NULL || hides_positions(tv))
@@ -2981,7 +2981,7 @@ static size_t pick_patches(const cat_patch *p, size_t n, uint64_t new_rows)
     }
 }
 
-/* An UPDATE of tv (base) that patch_columns took (cols), whose rows as updated are in
+/* An UPDATE of tv (base) that update_patch_columns took (cols), whose rows as updated are in
  * __udr_hit (with filename and file_row_number): a patch of them. *done 0
  * when patches would then name more rows than the chunks hold: the caller
  * writes the table anew (the compaction). */
@@ -3590,7 +3590,7 @@ int query_change(query *q, const char *table, const udr_hash *base, const query_
         goto out;
     }
     /* Fixed-width columns assigned: only their new values are stored. */
-    uint64_t pcols = req->replace != NULL ? patch_columns(&old, req->columns) : 0;
+    uint64_t pcols = req->replace != NULL ? update_patch_columns(&old, req->columns) : 0;
     if (pcols != 0) {
         rc = change_by_patch(q, &old, base, pcols, *matched, out, done, info);
         goto out;
