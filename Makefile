@@ -78,7 +78,7 @@ B3_ASM  :=
 B3_DEFS := -DBLAKE3_NO_SSE2 -DBLAKE3_NO_SSE41 -DBLAKE3_NO_AVX2 -DBLAKE3_NO_AVX512
 endif
 
-TESTS   := hash store log catalog patch tables branches tx feed repo frame gc stats fsck progress \
+TESTS   := hash store log catalog patch delvec tables branches tx feed repo frame gc stats fsck progress \
            serve scram pgcat
 BENCHES := bench_hash bench_store bench_tables bench_branches bench_tx bench_feed bench_stats \
            bench_python_base bench_serve

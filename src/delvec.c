@@ -22,7 +22,7 @@
  * bitmap once, for freeing. */
 typedef struct dv {
     udr_hash key;
-    uint64_t id;                   /* its index in delvec_set.v */
+    uint64_t id;
     size_t bytes;                  /* of its bitmaps */
     uint64_t refs;                 /* bound udr_live expressions holding it */
     uint64_t used;                 /* tick when last handed out */
@@ -35,16 +35,12 @@ typedef struct dv {
 
 struct delvec_set {
     pthread_mutex_t mu;
-    dv **v;                        /* ID = index; NULL once evicted */
+    dv **v;                        /* live ones, by increasing ID */
     size_t n, cap;
     size_t bytes, limit;
     uint64_t tick;                 /* IDs handed out so far */
+    uint64_t next_id;
 };
-
-/* The vectors of the last DELVEC_FRESH IDs handed out are not evicted: the
- * SQL naming them may not be bound yet (a statement is built with several
- * scans before it runs). */
-enum { DELVEC_FRESH = 16 };
 
 /* A bound udr_live expression's hold on its vectors. */
 typedef struct hold {
@@ -85,6 +81,22 @@ static void live(duckdb_function_info info, duckdb_data_chunk in, duckdb_vector 
         const uint64_t *b = f < d->nchunks ? d->bits[f] : NULL;
         o[i] = !(b != NULL && r < d->rows[f] && (b[r >> 6] >> (r & 63) & 1));
     }
+}
+
+/* Under s->mu: the live vectors of ID id, or NULL. */
+static dv *dv_by_id(const delvec_set *s, uint64_t id)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->v[mid]->id == id)
+            return s->v[mid];
+        if (s->v[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 static void hold_free(void *p)
@@ -130,7 +142,7 @@ static void live_bind(duckdb_bind_info info)
         return;
     }
     pthread_mutex_lock(&s->mu);
-    dv *d = id < s->n ? s->v[id] : NULL;
+    dv *d = dv_by_id(s, id);
     if (d != NULL)
         d->refs++;
     pthread_mutex_unlock(&s->mu);
@@ -362,20 +374,22 @@ static int build(dv *d, duckdb_connection con, const char *root, const cat_table
  * none is left to free. */
 static void evict(delvec_set *s, uint64_t need)
 {
-    while (s->bytes + need > s->limit) {
-        size_t victim = SIZE_MAX;
+    for (;;) {
+        size_t victim = SIZE_MAX, stale = 0;
         for (size_t i = 0; i < s->n; i++) {
             const dv *d = s->v[i];
-            if (d == NULL || d->refs > 0 || s->tick - d->used < DELVEC_FRESH)
+            if (d->refs > 0 || s->tick - d->used < DELVEC_FRESH)
                 continue;
+            stale++;
             if (victim == SIZE_MAX || d->used < s->v[victim]->used)
                 victim = i;
         }
-        if (victim == SIZE_MAX)
+        if (victim == SIZE_MAX || (s->bytes + need <= s->limit && stale <= DELVEC_STALE))
             return;
         s->bytes -= s->v[victim]->bytes;
         dv_free(s->v[victim]);
-        s->v[victim] = NULL;
+        memmove(&s->v[victim], &s->v[victim + 1], (s->n - victim - 1) * sizeof *s->v);
+        s->n--;                    /* the rest still by ID */
     }
 }
 
@@ -386,10 +400,10 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
     version_key(tv, &key);
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < s->n; i++)
-        if (s->v[i] != NULL && hash_equal(&s->v[i]->key, &key)) {
+        if (hash_equal(&s->v[i]->key, &key)) {
             s->v[i]->used = ++s->tick;
+            *id = s->v[i]->id;
             pthread_mutex_unlock(&s->mu);
-            *id = i;
             return 1;
         }
     uint64_t need = 0;
@@ -421,11 +435,19 @@ int delvec_for(delvec_set *s, duckdb_connection con, const char *root, const cat
         return err_set(err, UDR_ENOMEM, "out of memory");
     }
     s->v = v;
-    d->id = s->n;
+    d->id = s->next_id++;
     d->used = ++s->tick;
-    *id = s->n;
+    *id = d->id;
     s->v[s->n++] = d;
     s->bytes += bytes;
     pthread_mutex_unlock(&s->mu);
     return 1;
+}
+
+size_t delvec_bytes(delvec_set *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->bytes;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

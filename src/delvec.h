@@ -21,8 +21,11 @@
  * freed to make room, as patch maps are (patch.h): a bound udr_live
  * expression holds its vectors through DuckDB's bind data (copied and
  * destroyed with the plan), and those of the last DELVEC_FRESH IDs handed
- * out are kept for SQL not bound yet. An evicted ID is never reused: SQL
- * naming it fails at bind, it never reads freed memory. When a version's
+ * out are kept for SQL not bound yet. Of the others at most DELVEC_STALE
+ * stay, however far under the bound, so a long-lived handle that deletes
+ * row after row keeps a few versions' vectors, not the bound's worth. An
+ * evicted ID is never reused: SQL naming it fails at bind, it never reads
+ * freed memory. When a version's
  * vectors do not fit even so, delvec_for says so and the caller falls
  * back to the anti-join.
  *
@@ -39,7 +42,11 @@
 #include "duckdb.h"
 #include "util/err.h"
 
-enum { DELVEC_MAX_BYTES = 64 << 20 };
+enum {
+    DELVEC_MAX_BYTES = 64 << 20,
+    DELVEC_FRESH = 16,             /* IDs whose vectors are kept unbound */
+    DELVEC_STALE = 8,              /* unheld vectors kept beyond those */
+};
 
 typedef struct delvec_set delvec_set;
 
@@ -47,6 +54,8 @@ typedef struct delvec_set delvec_set;
  * of the database sees it) and returns an empty set in *out. */
 int delvec_open(duckdb_connection con, delvec_set **out, udr_err *err);
 void delvec_close(delvec_set *s);
+/* The bytes of bitmaps the set holds now. */
+size_t delvec_bytes(delvec_set *s);
 
 /* The ID of tv's deletion vectors, built on first use by reading its delete
  * files through con (a connection not busy binding: the caller may be in a

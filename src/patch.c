@@ -13,17 +13,20 @@
  *          index is the ID udr_patched takes.
  *
  * The bytes of both count against the limit. Maps no statement holds are
- * evicted (least recently handed out first) to make room for new ones:
+ * evicted, least recently handed out first: to make room for new ones, and
+ * beyond PATCH_STALE of them whatever the bytes, since each UPDATE makes a
+ * version with a patch list of its own and a long-lived handle would
+ * otherwise keep the maps of every version it ever read, up to the limit.
  * udr_patched's bind callback resolves its constant ID to the view and
  * takes a reference to the view's maps for as long as the bound expression
  * lives (DuckDB copies and destroys bind data with the plan), and the maps
  * of the last PATCH_FRESH IDs handed out are kept too, since the SQL that
  * names them may not be bound yet (a statement is built with several
- * scans before it runs). An evicted view's slot stays NULL, so an ID is
- * never reused: an unbound statement naming it fails at bind ("no such
- * patch map"), it never reads freed memory. A long-lived handle that reads
- * version after version (each UPDATE makes one) thus keeps the maps of
- * the versions in use, not of every version it ever read.
+ * scans before it runs). IDs are never reused: an evicted view leaves the
+ * set, and an unbound statement naming it fails at bind ("no such patch
+ * map"), it never reads freed memory. The set holds live maps and views
+ * only (views in the order of their IDs), so neither its memory nor a
+ * lookup grows with the versions a handle has read.
  */
 #include "patch.h"
 #include "udfarg.h"
@@ -85,12 +88,9 @@ typedef struct pmaps {
     uint64_t used;                   /* tick when last handed out */
 } pmaps;
 
-enum { PATCH_FRESH = 16 };           /* see the top of the file */
-
 typedef struct pview {
-    size_t maps;                     /* index in patch_set.maps */
     pmaps *m;
-    uint64_t id;                     /* its index in patch_set.views */
+    uint64_t id;
     udr_hash key;                    /* of the chunk list */
     size_t nchunks;
     const prec **at;                 /* by position */
@@ -106,12 +106,13 @@ typedef struct overload {
 struct patch_set {
     pthread_mutex_t mu;
     overload ov[NTYPES];
-    pmaps **maps;
+    pmaps **maps;                    /* live ones, in no order */
     size_t nmaps, mapcap;
-    pview **views;                   /* ID = index; NULL once evicted */
+    pview **views;                   /* live ones, by increasing ID */
     size_t nviews, viewcap;
     size_t bytes, limit;
     uint64_t tick;                   /* IDs handed out so far */
+    uint64_t next_id;
 };
 
 /* A bound udr_patched expression's hold on its view's maps. */
@@ -238,6 +239,22 @@ static void patched(duckdb_function_info info, duckdb_data_chunk in, duckdb_vect
     }
 }
 
+/* Under s->mu: the live view of ID id, or NULL. */
+static const pview *view_by_id(const patch_set *s, uint64_t id)
+{
+    size_t lo = 0, hi = s->nviews;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->views[mid]->id == id)
+            return s->views[mid];
+        if (s->views[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 static void hold_free(void *p)
 {
     hold *h = p;
@@ -281,7 +298,7 @@ static void patched_bind(duckdb_bind_info info)
         return;
     }
     pthread_mutex_lock(&s->mu);
-    const pview *pv = id < s->nviews ? s->views[id] : NULL;
+    const pview *pv = view_by_id(s, id);
     if (pv != NULL)
         pv->m->refs++;
     pthread_mutex_unlock(&s->mu);
@@ -745,8 +762,8 @@ static int maps_build(duckdb_connection con, const char *root, const cat_tableve
     return UDR_OK;
 }
 
-/* A view of tv's chunk list over maps m (index mi). NULL on no memory. */
-static pview *view_build(const pmaps *m, size_t mi, const cat_tablever *tv, const udr_hash *key)
+/* A view of tv's chunk list over maps m. NULL on no memory. */
+static pview *view_build(pmaps *m, const cat_tablever *tv, const udr_hash *key)
 {
     pview *v = calloc(1, sizeof *v);
     if (v == NULL)
@@ -756,8 +773,7 @@ static pview *view_build(const pmaps *m, size_t mi, const cat_tablever *tv, cons
         free(v);
         return NULL;
     }
-    v->maps = mi;
-    v->m = (pmaps *)m;
+    v->m = m;
     v->key = *key;
     v->nchunks = tv->nchunks;
     v->bytes = sizeof *v + tv->nchunks * sizeof *v->at;
@@ -771,23 +787,22 @@ static pview *view_build(const pmaps *m, size_t mi, const cat_tablever *tv, cons
     return v;
 }
 
-/* Under s->mu: the index of the maps keyed key, or SIZE_MAX. */
-static size_t find_maps(const patch_set *s, const udr_hash *key)
+/* Under s->mu: the live maps keyed key, or NULL. */
+static pmaps *find_maps(const patch_set *s, const udr_hash *key)
 {
     for (size_t i = 0; i < s->nmaps; i++)
-        if (s->maps[i] != NULL && hash_equal(&s->maps[i]->key, key))
-            return i;
-    return SIZE_MAX;
+        if (hash_equal(&s->maps[i]->key, key))
+            return s->maps[i];
+    return NULL;
 }
 
-/* Under s->mu: the ID of the view of maps mi keyed key, or SIZE_MAX. */
-static size_t find_view(const patch_set *s, size_t mi, const udr_hash *key)
+/* Under s->mu: the view of maps m keyed key, or NULL. */
+static pview *find_view(const patch_set *s, const pmaps *m, const udr_hash *key)
 {
     for (size_t i = 0; i < s->nviews; i++)
-        if (s->views[i] != NULL && s->views[i]->maps == mi &&
-            hash_equal(&s->views[i]->key, key))
-            return i;
-    return SIZE_MAX;
+        if (s->views[i]->m == m && hash_equal(&s->views[i]->key, key))
+            return s->views[i];
+    return NULL;
 }
 
 /* Lower bound of the bytes of tv's maps: each patched value, its bits. */
@@ -806,40 +821,49 @@ static uint64_t maps_estimate(const cat_tablever *tv)
     return need;
 }
 
-/* Under s->mu: frees the maps (and their views) least recently handed out
- * that nothing holds nor may soon bind, until `need` more bytes fit under
- * the limit or none is left to free. */
+/* Under s->mu: frees maps (and their views) that nothing holds nor may
+ * soon bind, least recently handed out first, until `need` more bytes fit
+ * under the limit and at most PATCH_STALE such maps are left, or none is
+ * left to free. */
 static void evict(patch_set *s, uint64_t need)
 {
-    while (s->bytes + need > s->limit) {
-        size_t victim = SIZE_MAX;
+    for (;;) {
+        size_t victim = SIZE_MAX, stale = 0;
         for (size_t i = 0; i < s->nmaps; i++) {
             const pmaps *m = s->maps[i];
-            if (m == NULL || m->refs > 0 || s->tick - m->used < PATCH_FRESH)
+            if (m->refs > 0 || s->tick - m->used < PATCH_FRESH)
                 continue;
+            stale++;
             if (victim == SIZE_MAX || m->used < s->maps[victim]->used)
                 victim = i;
         }
-        if (victim == SIZE_MAX)
+        if (victim == SIZE_MAX || (s->bytes + need <= s->limit && stale <= PATCH_STALE))
             return;
-        for (size_t i = 0; i < s->nviews; i++)
-            if (s->views[i] != NULL && s->views[i]->maps == victim) {
+        pmaps *m = s->maps[victim];
+        size_t kept = 0;
+        for (size_t i = 0; i < s->nviews; i++) {
+            if (s->views[i]->m == m) {
                 s->bytes -= s->views[i]->bytes;
                 view_free(s->views[i]);
-                s->views[i] = NULL;
+            } else {
+                s->views[kept++] = s->views[i];      /* in ID order still */
             }
-        s->bytes -= maps_free(s->maps[victim]);
-        s->maps[victim] = NULL;
+        }
+        s->nviews = kept;
+        s->maps[victim] = s->maps[--s->nmaps];
+        s->bytes -= maps_free(m);
     }
 }
 
-/* Under s->mu: m added (or the equal maps another thread added first, m
- * freed); its index in *mi. 1; 0 past the limit (m freed); or UDR_ENOMEM. */
-static int publish_maps(patch_set *s, pmaps *m, size_t *mi)
+/* Under s->mu: m added, or the equal maps another thread added first (m
+ * freed), marked as just handed out (so not evicted before its view is),
+ * in *out. 1; 0 past the limit (m freed); or UDR_ENOMEM. */
+static int publish_maps(patch_set *s, pmaps *m, pmaps **out)
 {
-    *mi = find_maps(s, &m->key);
-    if (*mi != SIZE_MAX) {
+    *out = find_maps(s, &m->key);
+    if (*out != NULL) {
         maps_free(m);
+        (*out)->used = ++s->tick;
         return 1;
     }
     evict(s, m->bytes);
@@ -853,9 +877,10 @@ static int publish_maps(patch_set *s, pmaps *m, size_t *mi)
         return UDR_ENOMEM;
     }
     s->maps = a;
-    *mi = s->nmaps;
     s->maps[s->nmaps++] = m;
     s->bytes += m->bytes;
+    m->used = ++s->tick;
+    *out = m;
     return 1;
 }
 
@@ -870,59 +895,48 @@ int patch_for(patch_set *s, duckdb_connection con, const char *root, const cat_t
     chunks_key(tv, &ckey);
 
     pthread_mutex_lock(&s->mu);
-    size_t mi = find_maps(s, &mkey);
-    if (mi != SIZE_MAX) {
-        size_t vi = find_view(s, mi, &ckey);
-        if (vi != SIZE_MAX) {
-            s->maps[mi]->used = ++s->tick;
-            pthread_mutex_unlock(&s->mu);
-            *id = vi;
-            return 1;
-        }
-    }
+    pmaps *m = find_maps(s, &mkey);
     pthread_mutex_unlock(&s->mu);
-
-    if (mi == SIZE_MAX) {
+    if (m == NULL) {
         /* Built up to the whole bound (for a moment beside what the set
          * holds), then room made for it by evicting (publish_maps). */
         if (maps_estimate(tv) > s->limit)
             return 0;
-        pmaps *m;
-        int rc = maps_build(con, root, tv, &mkey, s->limit, &m, err);
+        pmaps *built;
+        int rc = maps_build(con, root, tv, &mkey, s->limit, &built, err);
         if (rc != UDR_OK)
             return rc > 0 ? 0 : rc;
         pthread_mutex_lock(&s->mu);
-        rc = publish_maps(s, m, &mi);
-        if (rc == 1)
-            s->maps[mi]->used = ++s->tick;       /* not evicted before its view */
+        rc = publish_maps(s, built, &m);
         pthread_mutex_unlock(&s->mu);
         if (rc != 1)
             return rc == 0 ? 0 : err_set(err, UDR_ENOMEM, "out of memory");
     }
 
-    /* The view, under the lock: maps are only freed under it. */
+    /* The view, under the lock (maps are only freed under it), of the maps
+     * found again: the lock was let go since. */
     pthread_mutex_lock(&s->mu);
-    pmaps *m = s->maps[mi];
-    size_t vi = find_view(s, mi, &ckey);
-    if (vi != SIZE_MAX) {
-        m->used = ++s->tick;
+    m = find_maps(s, &mkey);
+    if (m == NULL) {
         pthread_mutex_unlock(&s->mu);
-        *id = vi;
-        return 1;
+        return 0;
     }
-    pview *v = view_build(m, mi, tv, &ckey);
-    pview **a = v != NULL ? grow(s->views, &s->viewcap, s->nviews, sizeof *a) : NULL;
-    if (a == NULL) {
-        pthread_mutex_unlock(&s->mu);
-        view_free(v);
-        return err_set(err, UDR_ENOMEM, "out of memory");
+    pview *v = find_view(s, m, &ckey);
+    if (v == NULL) {
+        v = view_build(m, tv, &ckey);
+        pview **a = v != NULL ? grow(s->views, &s->viewcap, s->nviews, sizeof *a) : NULL;
+        if (a == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            view_free(v);
+            return err_set(err, UDR_ENOMEM, "out of memory");
+        }
+        s->views = a;
+        v->id = s->next_id++;
+        s->views[s->nviews++] = v;
+        s->bytes += v->bytes;
     }
-    s->views = a;
-    v->id = s->nviews;
-    *id = s->nviews;
-    s->views[s->nviews++] = v;
-    s->bytes += v->bytes;
     m->used = ++s->tick;
+    *id = v->id;
     pthread_mutex_unlock(&s->mu);
     return 1;
 }
@@ -939,12 +953,12 @@ int patch_derive(patch_set *s, duckdb_connection con, const char *root, const ca
     /* Under the lock throughout: the source's records are shared, and
      * only an eviction (under the lock) could free them. */
     pthread_mutex_lock(&s->mu);
-    size_t fi = find_maps(s, &fk), mi;
-    if (fi == SIZE_MAX || find_maps(s, &tk) != SIZE_MAX) {
+    const pmaps *src = find_maps(s, &fk);
+    pmaps *mi;
+    if (src == NULL || find_maps(s, &tk) != NULL) {
         pthread_mutex_unlock(&s->mu);
-        return fi == SIZE_MAX ? 0 : 1;
+        return src == NULL ? 0 : 1;
     }
-    const pmaps *src = s->maps[fi];
     pmaps *m = calloc(1, sizeof *m);
     prec **recs = malloc((src->nrecs + 1) * sizeof *recs);
     if (m == NULL || recs == NULL) {
@@ -970,8 +984,6 @@ int patch_derive(patch_set *s, duckdb_connection con, const char *root, const ca
     }
     maps_trim(m);
     rc = publish_maps(s, m, &mi);
-    if (rc == 1)
-        s->maps[mi]->used = ++s->tick;
     pthread_mutex_unlock(&s->mu);
     return rc == UDR_ENOMEM ? err_set(err, UDR_ENOMEM, "out of memory") : rc;
 }

@@ -39,9 +39,13 @@
  * version with a patch list of its own, so a long-lived handle would
  * otherwise fill the bound with the maps of versions it no longer reads.
  * A bound udr_patched expression holds its maps (bind data, destroyed with
- * the plan), and the maps of the last IDs handed out are kept for the SQL
- * naming them that is not bound yet; the rest go, least recently used
- * first. An evicted ID is never reused: SQL naming it fails at bind. When
+ * the plan), and the maps of the last PATCH_FRESH IDs handed out are kept
+ * for the SQL naming them that is not bound yet; of the rest, at most
+ * PATCH_STALE stay (least recently used go first), however far under the
+ * bound: so a handle's maps stay a few versions' worth, not up to the bound
+ * (measured before: 67 KB more each single-row UPDATE of a 10,000-row table
+ * until 256 MiB, per handle). An evicted ID is never reused: SQL naming it
+ * fails at bind. When
  * new maps do not fit even so, patch_for returns 0 and the caller joins
  * the patch files in SQL instead.
  *
@@ -58,7 +62,11 @@
 #include "duckdb.h"
 #include "util/err.h"
 
-enum { PATCH_MAX_BYTES = 256 << 20 };
+enum {
+    PATCH_MAX_BYTES = 256 << 20,
+    PATCH_FRESH = 16,                /* IDs whose maps are kept unbound */
+    PATCH_STALE = 8,                 /* unheld maps kept beyond those */
+};
 
 typedef struct patch_set patch_set;
 

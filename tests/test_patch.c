@@ -806,6 +806,57 @@ static void test_eviction(void)
     env_close(&e);
 }
 
+/* Far under the bound, a handle that reads version after version keeps
+ * the maps of a few: at most PATCH_FRESH + PATCH_STALE unheld ones, so its
+ * bytes stop growing; the newest IDs work, an old one fails by name. */
+static void test_stale_versions_go(void)
+{
+    enum { NV = 120 };
+    env e;
+    env_open(&e);
+    udr_hash a = named("chunk a"), p[NV];
+    big_chunk(&e, &a, 1, 1000);
+    table t[NV];
+    uint64_t ids[NV];
+    size_t one = 0, most = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s", obj_path(&e, &a));
+    for (int i = 0; i < NV; i++) {
+        char name[32], val[32];
+        snprintf(name, sizeof name, "patch %d", i);
+        snprintf(val, sizeof val, "%d", 7000 + i);
+        const prow rows[] = {{&a, 999 - i, val}};
+        p[i] = named(name);
+        write_patch(&e, &p[i], "CAST(x1 AS BIGINT) AS v", 1, rows, 1);
+        table_init(&t[i], BIG_NAMES, BIG_TYPES, 2);
+        table_chunk(&t[i], &a, 1000);
+        table_patch(&t[i], &p[i], 1, 1u << 1);
+        ids[i] = id_for(&e, &t[i]);
+        if (i == 0)
+            one = patch_bytes(e.ps);
+        if (patch_bytes(e.ps) > most)
+            most = patch_bytes(e.ps);
+    }
+    CHECK(one > 1000);
+    CHECK(most <= one * (PATCH_FRESH + PATCH_STALE + 1));
+    char sql[8192];
+    duckdb_result r;
+    snprintf(sql, sizeof sql,
+             "SELECT sum(udr_patched(%llu, 1, file_index, file_row_number, v)) FILTER "
+             "(file_row_number = %d) FROM read_parquet('%s')",
+             (unsigned long long)ids[NV - 1], 999 - (NV - 1), path);
+    REQUIRE(duckdb_query(e.q, sql, &r) == DuckDBSuccess);
+    CHECK_INT(duckdb_value_int64(&r, 0, 0), ==, 7000 + NV - 1);
+    duckdb_destroy_result(&r);
+    snprintf(sql, sizeof sql,
+             "SELECT udr_patched(%llu, 1, file_index, file_row_number, v) FROM read_parquet('%s')",
+             (unsigned long long)ids[0], path);
+    CHECK(duckdb_query(e.q, sql, &r) == DuckDBError);
+    CHECK_CONTAINS(duckdb_result_error(&r), "no such patch map");
+    duckdb_destroy_result(&r);
+    env_close(&e);
+}
+
 static void test_type_ok(void)
 {
     for (int t = 0; t < NT; t++)
@@ -932,6 +983,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_unknown_id),
     TEST_ENTRY(test_memory_bound),
     TEST_ENTRY(test_eviction),
+    TEST_ENTRY(test_stale_versions_go),
     TEST_ENTRY(test_type_ok),
     TEST_ENTRY(test_random_100k),
 };
