@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -286,6 +287,29 @@ static int linger_read(int i)
     return 0;
 }
 
+/* Every TRIM_EVERY_S seconds, the memory sessions freed goes back to the
+ * system. Each session's handle is a DuckDB database of its own (its
+ * catalog alone a few MB), opened and closed on the session's thread, and
+ * renewed as the session goes on (session.c); glibc keeps what those
+ * threads free in its arenas, in pieces between what is still live, and
+ * gives it back only when the top of an arena is free. Under 32 busy
+ * clients the live heap stayed about 210 MB while the arenas held 330 MB,
+ * and the server's RSS rose by a third in a minute. malloc_trim returns
+ * the free pages of every arena (a few ms, arena by arena). */
+#define TRIM_EVERY_S 5
+
+static void give_back_memory(struct timespec *last)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (t.tv_sec - last->tv_sec < TRIM_EVERY_S)
+        return;
+    *last = t;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Serves the lingering connections that poll found ready (p: their pollfds,
  * in linger's order), and closes those that are done or out of time. */
 static void linger_sweep(const struct pollfd *p, int np)
@@ -405,7 +429,10 @@ int serve_run(const serve_opts *o)
               users ? "SCRAM-SHA-256 passwords" : "trust: loopback only", opts.max_connections);
 
     uint64_t conn_id = 0;
+    struct timespec trimmed;
+    clock_gettime(CLOCK_MONOTONIC, &trimmed);
     while (!stop_flag) {
+        give_back_memory(&trimmed);
         struct pollfd p[2 + LINGER_MAX] = {{.fd = lfd, .events = POLLIN},
                                            {.fd = wake_pipe[0], .events = POLLIN}};
         for (int i = 0; i < nlinger; i++)

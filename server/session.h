@@ -69,9 +69,10 @@ typedef struct session {
     uint64_t statements, errors;
     uint64_t statements_at_open;    /* when repo was opened (maybe_recycle) */
     uint64_t writes, writes_at_open;    /* INSERT, UPDATE, DELETE, COPY, CREATE ... */
+    int64_t opened_ms;          /* when repo was opened (monotonic) */
     uint64_t recycled;          /* handles renewed */
-    int follow_current;
-    int registered;             /* in serve.c's registry (for cancel) */         /* the branch is the repository's current one */
+    int follow_current;         /* the branch is the repository's current one */
+    int registered;             /* in serve.c's registry (for cancel) */
     int closing;                /* Terminate, a fatal error, or shutdown */
 } session;
 

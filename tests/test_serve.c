@@ -9,8 +9,8 @@
  * PQprepare / PQdescribePrepared / PQexecPrepared, pipeline mode), SQLSTATEs
  * (42P01, 42601, 40001, 25P02), branches as databases and SET udr.branch,
  * time travel, COPY in and out, CancelRequest, the connection limit,
- * SIGTERM with an open transaction, and a non-loopback address without
- * passwords refusing to start.
+ * SIGTERM with an open transaction, a session outliving its renewed
+ * handles, and a non-loopback address without passwords refusing to start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -457,6 +457,52 @@ static void test_branches_and_time_travel(void)
     stop_gracefully();
 }
 
+/* A session's handle is renewed as it goes (after 16 writes or 256
+ * statements, session.c), between statements and never inside a
+ * transaction block: the client sees none of it. Its prepared statement,
+ * its branch and its transaction all carry on, and the log says how many
+ * times it happened. */
+static void test_renewed_handle_keeps_the_session(void)
+{
+    start_server();
+    udr_repo *r = NULL;
+    MUST(r, udr_open(t_path("repo"), &r));
+    MUST(r, udr_branch_create(r, "renew", NULL, NULL));
+    udr_close(r);
+    PGconn *c = connect_db("renew");
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+    PGresult *res = PQprepare(c, "bal", "SELECT balance FROM accounts WHERE id = $1", 1, NULL);
+    CHECK(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    for (int i = 0; i < 40; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE accounts SET balance = balance + 1 WHERE id = %d",
+                 i % 10);
+        CHECK_STR(one(c, sql), "UPDATE 1");
+    }
+    for (int i = 0; i < 260; i++)
+        CHECK_STR(one(c, "SELECT count(*) FROM accounts"), "10");
+    /* A transaction block of more writes than a handle takes: one handle
+     * throughout, so it reads its own writes and commits them at once. */
+    CHECK_STR(one(c, "BEGIN"), "BEGIN");
+    for (int i = 0; i < 20; i++)
+        CHECK_STR(one(c, "UPDATE accounts SET balance = balance + 1 WHERE id = 3"), "UPDATE 1");
+    CHECK_STR(one(c, "SELECT balance FROM accounts WHERE id = 3"), "124");
+    CHECK_STR(one(c, "COMMIT"), "COMMIT");
+    const char *v[1] = {"3"};
+    res = PQexecPrepared(c, "bal", 1, v, NULL, NULL, 0);
+    CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        CHECK_STR(PQgetvalue(res, 0, 0), "124");
+    PQclear(res);
+    CHECK_STR(one(c, "SHOW udr.branch"), "renew");
+    CHECK_STR(one(c, "SELECT sum(balance) FROM accounts"), "1060");
+    CHECK_STR(one(c, "SELECT sum(balance) FROM \"accounts@main\""), "1000");
+    PQfinish(c);
+    stop_gracefully();
+    CHECK(log_has("its handle was renewed"));
+}
+
 /* ---- COPY ----------------------------------------------------------------------- */
 
 static void test_copy_in_and_out(void)
@@ -867,6 +913,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_pipeline),
     TEST_ENTRY(test_sqlstates_and_transactions),
     TEST_ENTRY(test_branches_and_time_travel),
+    TEST_ENTRY(test_renewed_handle_keeps_the_session),
     TEST_ENTRY(test_copy_in_and_out),
     TEST_ENTRY(test_cancel_request),
     TEST_ENTRY(test_connection_limit),
