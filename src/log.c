@@ -196,13 +196,28 @@ int log_open_mode(udrlog *l, const char *repo, int readonly, udr_err *err)
         return rc;
     if (readonly)
         log_set_readonly(l);
-    /* Cut a torn tail now, while no writer can be appending. */
+    /* Cut a torn tail now, while no writer can be appending. Most opens
+     * find none: read to the end without the lock first (as readers do),
+     * and take the writers' lock only when bytes were left past a whole
+     * record, a torn write or a writer mid-append. Taking it always made
+     * every open wait for the commit in progress: under 32 busy clients,
+     * udr serve's handle renewals waited seconds. */
     if (l->lock_fd >= 0) {
-        if ((rc = log_lock(l)) != 0)
-            return rc;
         uint64_t keep_off = l->read_off, keep_seq = l->next_seq;
+        l->tail_seen = 0;
         rc = log_read(l, NULL, NULL);
-        log_unlock(l);
+        if (rc == 0 && l->tail_seen) {
+            /* Again from the start, under the lock: torn tails of earlier
+             * segments are cut too. */
+            if (l->seg != seg && (rc = open_segment(l, seg)) != 0)
+                return rc;
+            l->read_off = keep_off;
+            l->next_seq = keep_seq;
+            if ((rc = log_lock(l)) != 0)
+                return rc;
+            rc = log_read(l, NULL, NULL);
+            log_unlock(l);
+        }
         if (rc)
             return rc;
         /* Back to the start of the segment: the caller reads it all. */
@@ -489,6 +504,7 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
                     free(buf);
                     return cut_tail(l, len - off);
                 }
+                l->tail_seen = 1;
                 break;
             }
             uint64_t seq = l->next_seq;
@@ -506,6 +522,8 @@ int log_read(udrlog *l, log_fn fn, void *ctx)
          * left in it is torn, and reading goes on there. */
         char next[PATH_MAX];
         seg_path(l->repo, l->seg + 1, next, sizeof next);
+        if (rest > 0 && !l->locked)
+            l->tail_seen = 1;
         if (access(next, F_OK) == 0) {
             if (rest > 0 && l->locked && (rc = cut_tail(l, rest)) != 0)
                 return rc;

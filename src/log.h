@@ -63,6 +63,7 @@ typedef struct udrlog {
     uint64_t read_off;         /* bytes of it consumed */
     uint64_t next_seq;         /* number of the next record to read */
     uint64_t cut_bytes;        /* torn-tail bytes removed by this handle */
+    int tail_seen;             /* an unlocked read met bytes past a whole record */
     int group_commit;          /* 1 (default; $UDR_GROUP_COMMIT=0: 0): an append is
                                   made durable by log_sync, after the lock */
     int unsynced;              /* an append of this handle awaits log_sync */

@@ -254,6 +254,64 @@ static void test_torn_tail_cut(void)
     CHECK_INT(s.seqs[3], ==, 4);
 }
 
+/* Opening does not wait for a writer when the log's tail is clean (its
+ * lock is held over a whole commit, merges included: under load an open
+ * that took it waited seconds), and still waits, then cuts, when bytes
+ * past the last whole record may be a writer mid-append or a torn write.
+ * The opener runs in a child; the parent holds the lock. */
+static pid_t open_in_child(const char *dir, uint64_t want_cut)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        udr_err err = {0, ""};
+        udrlog l;
+        int rc = log_open(&l, dir, &err);
+        int ok = rc == UDR_OK && l.cut_bytes == want_cut;
+        log_close(&l);
+        _exit(ok ? 0 : 1);
+    }
+    return pid;
+}
+
+/* The child's exit status once it ends within ms, else -1 (still running). */
+static int wait_child(pid_t pid, int ms)
+{
+    int st;
+    for (int i = 0; i < ms / 10; i++) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void test_open_waits_for_writers_only_at_a_torn_tail(void)
+{
+    const char *dir = new_log_dir();
+    udr_err err = {0, ""};
+    udrlog w;
+    REQUIRE(log_open(&w, dir, &err) == UDR_OK);
+    append_str(&w, "one");
+    append_str(&w, "two");
+    REQUIRE(log_lock(&w) == UDR_OK);
+    pid_t pid = open_in_child(dir, 0);
+    CHECK_INT(wait_child(pid, 5000), ==, 0);
+    log_unlock(&w);
+
+    unsigned char torn[12] = {100, 0, 0, 0, 1, 2, 3, 4, 'h', 'a', 'l', 'f'};
+    append_raw(segment_file(dir), torn, sizeof torn);
+    REQUIRE(log_lock(&w) == UDR_OK);
+    pid = open_in_child(dir, sizeof torn);
+    CHECK_INT(wait_child(pid, 300), ==, -1);       /* waits: a writer may be mid-append */
+    log_unlock(&w);
+    CHECK_INT(wait_child(pid, 5000), ==, 0);       /* then cuts it */
+    log_close(&w);
+    static seen s;
+    read_all(dir, &s);
+    CHECK_INT(s.n, ==, 2);
+}
+
 static void test_damage_in_the_middle_refused(void)
 {
     const char *dir = new_log_dir();
@@ -539,6 +597,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_segments_continue_numbering),
     TEST_ENTRY(test_concurrent_writers),
     TEST_ENTRY(test_torn_tail_cut),
+    TEST_ENTRY(test_open_waits_for_writers_only_at_a_torn_tail),
     TEST_ENTRY(test_damage_in_the_middle_refused),
     TEST_ENTRY(test_failed_append_leaves_nothing),
     TEST_ENTRY(test_group_commit),
