@@ -38,8 +38,8 @@ struct delvec_set {
     dv **v;                        /* live ones, by increasing ID */
     size_t n, cap;
     size_t bytes, limit;
-    uint64_t tick;                 /* IDs handed out so far */
-    uint64_t next_id;
+    uint64_t tick;                 /* delvec_for calls so far (recency) */
+    uint64_t next_id;              /* IDs are never reused */
 };
 
 /* A bound udr_live expression's hold on its vectors. */

@@ -111,8 +111,8 @@ struct patch_set {
     pview **views;                   /* live ones, by increasing ID */
     size_t nviews, viewcap;
     size_t bytes, limit;
-    uint64_t tick;                   /* IDs handed out so far */
-    uint64_t next_id;
+    uint64_t tick;                   /* maps handed out or made (recency) */
+    uint64_t next_id;                /* IDs are never reused */
 };
 
 /* A bound udr_patched expression's hold on its view's maps. */
