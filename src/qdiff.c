@@ -445,6 +445,28 @@ static int same_columns(const cat_tablever *a, const cat_tablever *b)
     return 1;
 }
 
+/* The merge written whole: ours' rows less the keys in __udr_ma, plus
+ * theirs' rows there. For when a chunk the merge wrote has the bytes of
+ * one ours lists (an earlier merge wrote the same rows, which ours then
+ * changed): a delete file names rows by chunk, so it could not tell the
+ * two apart. */
+static int merge_whole(query *q, const char *table, const cat_tablever *ours,
+                       const udr_hash *ours_h, const char *keys, const char *const *key,
+                       udr_hash *out, udr_write_info *info)
+{
+    buf b;
+    buf_init(&b);
+    buf_adds(&b, "SELECT * FROM (");
+    qi_add_scan(&b, q, ours, 0);
+    buf_printf(&b, ") ANTI JOIN __udr_ma USING (%s) UNION ALL SELECT unnest(their_r) FROM "
+                   "__udr_ma WHERE their_r IS NOT NULL", keys);
+    char *sql = buf_take(&b, NULL);
+    int rc = sql ? qi_build_whole(q, table, sql, key, ours_h, out, info)
+                 : err_set(q->err, UDR_ENOMEM, "out of memory");
+    free(sql);
+    return rc;
+}
+
 int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
                      const udr_hash *ours_h, const udr_hash *theirs_h, int take_theirs,
                      int keep_ours, int strict, udr_hash *out, uint64_t *nconflicts,
@@ -580,9 +602,13 @@ int query_merge_rows(query *q, const char *table, const udr_hash *base_h,
             tv.rows = ours.rows - ndel + nins;
             tv.has_parent = 1;
             tv.parent = *ours_h;
-            rc = qi_put_tablever(q, &tv, out);
-            info->rows = tv.rows;
-            info->chunks = tv.nchunks;
+            if (qi_chunks_unique(tv.chunks, tv.nchunks)) {
+                rc = qi_put_tablever(q, &tv, out);
+                info->rows = tv.rows;
+                info->chunks = tv.nchunks;
+            } else {
+                rc = merge_whole(q, table, &ours, ours_h, keys, key, out, info);
+            }
         }
         free(tv.chunks);
         free(tv.deletes);

@@ -3353,6 +3353,12 @@ int query_build(query *q, const char *table, const char *src_sql, const char *co
     return build(q, table, src_sql, key, append, base, 0, out, info);
 }
 
+int qi_build_whole(query *q, const char *table, const char *src_sql, const char *const *key,
+                   const udr_hash *base, udr_hash *out, udr_write_info *info)
+{
+    return build(q, table, src_sql, key, 0, base, 1, out, info);
+}
+
 int query_compact(query *q, const char *table, const udr_hash *base, udr_hash *out,
                   int *changed, udr_write_info *info)
 {

@@ -53,6 +53,10 @@ int qi_stage(query *q, const char *src_sql, const char *const *key, const cat_ta
              int append);
 int qi_write_chunks(query *q, const schema *s, const char *const *key, const cuts *c,
                     cat_chunk **out, size_t *n, udr_write_info *info);
+/* Writes table whole (chunks only) from src_sql's rows, as a version
+ * whose parent is base. */
+int qi_build_whole(query *q, const char *table, const char *src_sql, const char *const *key,
+                   const udr_hash *base, udr_hash *out, udr_write_info *info);
 int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
                          udr_write_info *info);
 

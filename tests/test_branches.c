@@ -300,6 +300,38 @@ static void test_merge_patched_rows(void)
     udr_close(r);
 }
 
+/* A row merge writes theirs' rows as a new chunk. When that chunk has the
+ * bytes of one ours still lists (an earlier merge wrote the same row, which
+ * ours then changed back), a delete file cannot tell the two apart: the
+ * merge must not lose the row. (It once did: the delete file that removed
+ * the old chunk's row removed the new one's too.) */
+static void test_merge_writes_a_chunk_ours_has(void)
+{
+    udr_repo *r = new_repo();
+    keyed_base(r);
+    MUST(r, udr_branch_create(r, "second", NULL, NULL));
+    run_on(r, "feature", "UPDATE k SET v = 5 WHERE id = 2", "1");
+    run_on(r, "main", "UPDATE k SET v = 1 WHERE id = 3", "1");
+    udr_merge_info mi;
+    MUST(r, merge(r, UDR_MERGE_FAIL, &mi));
+    CHECK_INT(mi.tables_merged, ==, 1);
+    udr_merge_info_clear(&mi);
+    run_on(r, "main", "UPDATE k SET v = 20 WHERE id = 2", "1");
+    run_on(r, "second", "UPDATE k SET v = 5 WHERE id = 2", "1");
+    udr_merge_opts mo = {"main", UDR_MERGE_FAIL, NULL, NULL};
+    MUST(r, udr_merge(r, "second", &mo, &mi));
+    CHECK_INT(mi.tables_merged, ==, 1);
+    CHECK_INT(mi.conflicts, ==, 0);
+    udr_merge_info_clear(&mi);
+    MUST(r, udr_use_branch(r, "main"));
+    CHECK_STR(value(r, "SELECT string_agg(id || ':' || v, ' ' ORDER BY id) FROM k"),
+              "1:10 2:5 3:1 4:40 5:50 6:60 7:70 8:80 9:90 10:100");
+    udr_fsck_stats st;
+    MUST(r, udr_fsck(r, NULL, NULL, NULL, &st));
+    CHECK_INT(st.problems, ==, 0);
+    udr_close(r);
+}
+
 static void test_table_level_conflict(void)
 {
     udr_repo *r = new_repo();
@@ -492,6 +524,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_merge_rows),
     TEST_ENTRY(test_merge_conflicts),
     TEST_ENTRY(test_merge_patched_rows),
+    TEST_ENTRY(test_merge_writes_a_chunk_ours_has),
     TEST_ENTRY(test_table_level_conflict),
     TEST_ENTRY(test_criss_cross_refused),
     TEST_ENTRY(test_merge_killed),
