@@ -642,105 +642,137 @@ static int same_schema(const cat_tablever *a, const cat_tablever *b)
     return 1;
 }
 
-/* 1 if tv is base with chunks, delete files and patches added after
- * base's own (nothing of base folded, merged or rewritten). */
+/* 1 if tv is base with chunks and delete files added after base's own
+ * (none of base's folded or rewritten), and patches in the table's one
+ * set of columns. Its patches may have merged base's last ones into its
+ * own (the size tiers of an UPDATE): patch_delta tells its changes apart. */
 static int extends(const cat_tablever *tv, const cat_tablever *base)
 {
-    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes ||
-        tv->npatches < base->npatches || !same_schema(tv, base))
+    if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes || !same_schema(tv, base))
         return 0;
-    for (size_t i = 0; i < base->npatches; i++)
-        if (!hash_equal(&tv->patches[i].hash, &base->patches[i].hash))
-            return 0;
     for (size_t i = 0; i < base->nchunks; i++)
         if (!hash_equal(&tv->chunks[i].hash, &base->chunks[i].hash))
             return 0;
     for (size_t i = 0; i < base->ndeletes; i++)
         if (!hash_equal(&tv->deletes[i].hash, &base->deletes[i].hash))
             return 0;
+    if (tv->npatches > 0 && base->npatches > 0 && tv->patches[0].cols != base->patches[0].cols)
+        return 0;
     return 1;
 }
 
-/* (SELECT chunk, "row" ...): the positions the delete files and patches
- * of x from nd and np on name, or an empty relation. */
-static void add_positions(buf *b, const query *q, const cat_tablever *x, size_t nd, size_t np)
+/* SELECT chunk, "row" and the patched columns of tv's patches from `from`
+ * on (from < tv->npatches), the later winning at a position. */
+static void add_patch_rows(buf *b, const query *q, const cat_tablever *tv, size_t from)
 {
-    size_t n = 0;
-    for (size_t i = nd; i < x->ndeletes + x->npatches; i++) {
-        if (i >= x->ndeletes && i - x->ndeletes < np)
-            continue;
-        const udr_hash *h = i < x->ndeletes ? &x->deletes[i].hash
-                                            : &x->patches[i - x->ndeletes].hash;
-        buf_adds(b, n++ ? " UNION ALL SELECT chunk, \"row\" FROM read_parquet("
-                        : "(SELECT chunk, \"row\" FROM read_parquet(");
-        add_path(b, q, h);
+    buf names;
+    buf_init(&names);
+    for (size_t i = 0; i < tv->ncols && i < CAT_PATCH_MAX_COLUMN; i++)
+        if (tv->patches[from].cols >> i & 1) {
+            buf_adds(&names, ", ");
+            qi_add_ident(&names, tv->cols[i].name);
+        }
+    const char *cols = names.data ? names.data : "";
+    buf_printf(b, "SELECT chunk, \"row\"%s FROM (", cols);
+    for (size_t i = from; i < tv->npatches; i++) {
+        buf_printf(b, "%sSELECT %zu AS __o, chunk, \"row\"%s FROM read_parquet(",
+                   i > from ? " UNION ALL " : "", i, cols);
+        add_path(b, q, &tv->patches[i].hash);
         buf_addc(b, ')');
     }
+    buf_adds(b, ") QUALIFY row_number() OVER (PARTITION BY chunk, \"row\" ORDER BY __o DESC) = 1");
+    buf_free(&names);
+}
+
+/* SELECT chunk, "row" and the patched columns: the rows tv's patches
+ * (those after the ones it lists like base) set to values base's patches
+ * after those do not give them. A patch that merged base's last patches
+ * into a change's restates their rows as base has them: those are not the
+ * change's. (A row set to the value it had is no change, as for a row
+ * merge.) Empty SQL when tv has no patch of its own. */
+static void add_patch_delta(buf *b, const query *q, const cat_tablever *tv,
+                            const cat_tablever *base)
+{
+    size_t p = qi_patch_prefix(tv, base);
+    if (p == tv->npatches)
+        return;
+    buf_addc(b, '(');
+    add_patch_rows(b, q, tv, p);
+    if (p < base->npatches) {
+        buf_adds(b, " EXCEPT ");
+        add_patch_rows(b, q, base, p);
+    }
+    buf_addc(b, ')');
+}
+
+/* (SELECT chunk, "row" ...): the positions the delete files at dels and
+ * the rows of more (SQL as add_patch_delta's; may be empty) name, or an
+ * empty relation. */
+static void add_positions(buf *b, const query *q, const cat_chunk *dels, size_t ndels,
+                          const char *more)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ndels; i++) {
+        buf_adds(b, n++ ? " UNION ALL SELECT chunk, \"row\" FROM read_parquet("
+                        : "(SELECT chunk, \"row\" FROM read_parquet(");
+        add_path(b, q, &dels[i].hash);
+        buf_addc(b, ')');
+    }
+    if (more != NULL && more[0] != '\0')
+        buf_printf(b, "%sSELECT chunk, \"row\" FROM %s", n++ ? " UNION ALL " : "(", more);
     buf_adds(b, n ? ")" : "(SELECT NULL::VARCHAR AS chunk, NULL::BIGINT AS \"row\" LIMIT 0)");
 }
 
-/* target with x's additions to base (x extends base): *applies 0 when a row
- * x deleted or patched is not where it was in target (a fold moved it). */
-static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x,
-                       const cat_tablever *target, const udr_hash *target_h, udr_hash *out,
-                       int *applies, int *conflict)
+/* 1 if every chunk the positions name is one of target's. */
+static int positions_in(query *q, buf *positions, const cat_tablever *target, int *rc)
 {
-    cat_tablever tv = {0}, added = {0}, fresh = {0}, tpos = {0};
-    size_t na = x->nchunks - base->nchunks, nd = x->ndeletes - base->ndeletes;
-    size_t np = x->npatches - base->npatches;
-    duckdb_result r;
     buf b;
-    int rc = UDR_OK;
-    /* The rows x deleted or patched must lie in chunks target still has. */
-    if (nd + np > 0) {
-        buf_init(&b);
-        buf_adds(&b, "SELECT DISTINCT chunk FROM ");
-        add_positions(&b, q, x, base->ndeletes, base->npatches);
-        if ((rc = qi_exec_result(q, &b, &r, "cannot read a delete file")) != UDR_OK)
-            return rc;
-        int all = 1;
-        for (idx_t i = 0; all && i < duckdb_row_count(&r); i++) {
-            char *hex = duckdb_value_varchar(&r, 0, i);
-            udr_hash h;
-            all = hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK &&
-                  qi_has_chunk(target->chunks, target->nchunks, &h);
-            duckdb_free(hex);
-        }
-        duckdb_destroy_result(&r);
-        if (!all)
-            return UDR_OK;
-    }
-    /* First committer wins by row: a row x deleted or patched that target
-     * deleted, or patched since base; or a key x added that target added
-     * since base. */
     buf_init(&b);
-    buf_adds(&b, "SELECT 0");
-    /* target's positions: all its deletes, its patches after base's */
-    tpos = *target;
-    tpos.patches = calloc(target->npatches + 1, sizeof *tpos.patches);
-    tpos.npatches = 0;
-    if (tpos.patches == NULL) {
-        buf_free(&b);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    buf_adds(&b, "SELECT DISTINCT chunk FROM ");
+    buf_adds(&b, positions->data ? positions->data : "");
+    duckdb_result r;
+    if ((*rc = qi_exec_result(q, &b, &r, "cannot read a delete file")) != UDR_OK)
+        return 0;
+    int all = 1;
+    for (idx_t i = 0; all && i < duckdb_row_count(&r); i++) {
+        char *hex = duckdb_value_varchar(&r, 0, i);
+        udr_hash h;
+        all = hex != NULL && udr_hash_from_hex(hex, &h) == UDR_OK &&
+              qi_has_chunk(target->chunks, target->nchunks, &h);
+        duckdb_free(hex);
     }
-    for (size_t i = qi_patch_prefix(target, base); i < target->npatches; i++)
-        tpos.patches[tpos.npatches++] = target->patches[i];
-    if (nd + np > 0 && target->ndeletes + tpos.npatches > 0) {
+    duckdb_destroy_result(&r);
+    return all;
+}
+
+/* 1 if a row x changed target changed too since base, or a key x added
+ * target added too: first committer wins by row. x's patched rows are in
+ * __udr_pd when it has any. */
+static int clashes(query *q, const cat_tablever *base, const cat_tablever *x,
+                   const cat_tablever *target, buf *xpos, int *rc)
+{
+    size_t na = x->nchunks - base->nchunks;
+    buf b, tdelta;
+    buf_init(&b);
+    buf_init(&tdelta);
+    add_patch_delta(&tdelta, q, target, base);
+    buf_adds(&b, "SELECT 0");
+    if (target->ndeletes > 0 || tdelta.len > 0) {
         buf_adds(&b, " + (SELECT count(*) FROM (SELECT * FROM ");
-        add_positions(&b, q, x, base->ndeletes, base->npatches);
+        buf_adds(&b, xpos->data ? xpos->data : "");
         buf_adds(&b, " INTERSECT SELECT * FROM ");
-        add_positions(&b, q, &tpos, 0, 0);
+        add_positions(&b, q, target->deletes, target->ndeletes, tdelta.data);
         buf_adds(&b, "))");
     }
-    free(tpos.patches);
-    added = *x;
+    buf_free(&tdelta);
+    cat_tablever added = *x, fresh = *target;
     added.chunks = x->chunks + base->nchunks;
     added.nchunks = na;
-    fresh = *target;
     fresh.nchunks = 0;
     if ((fresh.chunks = calloc(target->nchunks + 1, sizeof *fresh.chunks)) == NULL) {
         buf_free(&b);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
+        *rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        return 0;
     }
     for (size_t i = 0; i < target->nchunks; i++)
         if (!qi_has_chunk(base->chunks, base->nchunks, &target->chunks[i].hash))
@@ -757,22 +789,59 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         buf_adds(&b, ")))");
     }
     free(fresh.chunks);
-    if ((rc = qi_exec_result(q, &b, &r, "cannot compare the two changes")) != UDR_OK)
-        return rc;
-    *conflict = duckdb_value_int64(&r, 0, 0) > 0;
+    duckdb_result r;
+    if ((*rc = qi_exec_result(q, &b, &r, "cannot compare the two changes")) != UDR_OK)
+        return 0;
+    int clash = duckdb_value_int64(&r, 0, 0) > 0;
     duckdb_destroy_result(&r);
-    *applies = 1;
-    if (*conflict)
+    return clash;
+}
+
+/* target with x's changes to base (x extends base): its new chunks and
+ * delete files, and the rows its patches changed as one patch after
+ * target's (merged with target's newest by size tiers). *applies 0 when a
+ * row x deleted or patched is not where it was in target (a fold moved
+ * it), or target's patches hold other columns. */
+static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x,
+                       const cat_tablever *target, const udr_hash *target_h, udr_hash *out,
+                       int *applies, int *conflict)
+{
+    size_t na = x->nchunks - base->nchunks, nd = x->ndeletes - base->ndeletes;
+    size_t px = qi_patch_prefix(x, base);
+    uint64_t cols = px < x->npatches ? x->patches[px].cols : 0, npd = 0;
+    if (cols != 0 && target->npatches > 0 && target->patches[0].cols != cols)
         return UDR_OK;
-    tv = *target;
+    int rc = UDR_OK;
+    if (cols != 0) {
+        buf b;
+        buf_init(&b);
+        buf_adds(&b, "CREATE OR REPLACE TABLE __udr_pd AS SELECT * FROM ");
+        add_patch_delta(&b, q, x, base);
+        if ((rc = qi_exec_buf(q, &b, "cannot read the patches")) != UDR_OK)
+            return rc;
+        npd = qi_count_of(q, "__udr_pd");
+    }
+    buf xpos;
+    buf_init(&xpos);
+    add_positions(&xpos, q, x->deletes + base->ndeletes, nd, npd > 0 ? "__udr_pd" : NULL);
+    /* The rows x deleted or patched must lie in chunks target still has. */
+    if (nd + npd > 0 && !positions_in(q, &xpos, target, &rc)) {
+        buf_free(&xpos);
+        return rc;
+    }
+    *conflict = clashes(q, base, x, target, &xpos, &rc);
+    buf_free(&xpos);
+    if (rc != UDR_OK || *conflict) {
+        *applies = rc == UDR_OK;
+        return rc;
+    }
+    cat_tablever tv = *target;
     tv.chunks = calloc(target->nchunks + na + 1, sizeof *tv.chunks);
     tv.deletes = calloc(target->ndeletes + nd + 1, sizeof *tv.deletes);
-    tv.patches = calloc(target->npatches + np + 1, sizeof *tv.patches);
-    if (tv.chunks == NULL || tv.deletes == NULL || tv.patches == NULL) {
-        free(tv.chunks);
-        free(tv.deletes);
-        free(tv.patches);
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    tv.patches = NULL;
+    if (tv.chunks == NULL || tv.deletes == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
     }
     memcpy(tv.chunks, target->chunks, target->nchunks * sizeof *tv.chunks);
     if (na)
@@ -784,23 +853,26 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         memcpy(tv.deletes + target->ndeletes, x->deletes + base->ndeletes,
                nd * sizeof *tv.deletes);
     tv.ndeletes = target->ndeletes + nd;
-    if (target->npatches)
-        memcpy(tv.patches, target->patches, target->npatches * sizeof *tv.patches);
-    if (np)
-        memcpy(tv.patches + target->npatches, x->patches + base->npatches,
-               np * sizeof *tv.patches);
-    tv.npatches = target->npatches + np;
-    if (qi_chunks_unique(tv.chunks, tv.nchunks)) {
+    if (!qi_chunks_unique(tv.chunks, tv.nchunks))
+        goto done;                     /* the row merge handles it */
+    udr_write_info scratch = {0};
+    if (npd > 0)
+        rc = qi_patches_with(q, target, cols, "SELECT * FROM __udr_pd", npd, &tv.patches,
+                             &tv.npatches, &scratch);
+    else
+        tv.patches = target->patches;
+    if (rc == UDR_OK) {
         tv.rows = target->rows + x->rows - base->rows;
         tv.has_parent = 1;
         tv.parent = *target_h;
         rc = qi_put_tablever(q, &tv, out);
-    } else {
-        *applies = 0;                  /* the row merge handles it */
+        *applies = rc == UDR_OK;
     }
+    if (npd > 0)
+        free(tv.patches);
+done:
     free(tv.chunks);
     free(tv.deletes);
-    free(tv.patches);
     return rc;
 }
 
@@ -823,6 +895,7 @@ int query_merge_deltas(query *q, const udr_hash *base_h, const udr_hash *ours_h,
         else if (extends(&theirs, &base))
             rc = apply_delta(q, &base, &theirs, &ours, theirs_h, out, applies, conflict);
     }
+    qi_exec(q, "DROP TABLE IF EXISTS __udr_pd", NULL, "");
     catv_free(&base);
     catv_free(&ours);
     catv_free(&theirs);

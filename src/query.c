@@ -2992,6 +2992,27 @@ static size_t pick_patches(const cat_patch *p, size_t n, uint64_t new_rows)
     }
 }
 
+int qi_patches_with(query *q, const cat_tablever *tv, uint64_t cols, const char *more_sql,
+                    uint64_t new_rows, cat_patch **list, size_t *n, udr_write_info *info)
+{
+    *list = NULL;
+    *n = 0;
+    size_t from = pick_patches(tv->patches, tv->npatches, new_rows);
+    cat_patch np;
+    int rc = from < tv->npatches ? merge_patches(q, tv, from, cols, more_sql, NULL, 0, &np, info)
+                                 : write_patch_file(q, tv, cols, more_sql, &np, info);
+    if (rc)
+        return rc;
+    if ((*list = calloc(from + 2, sizeof **list)) == NULL)
+        return err_set(q->err, UDR_ENOMEM, "out of memory");
+    if (from > 0)
+        memcpy(*list, tv->patches, from * sizeof **list);
+    *n = from;
+    if (np.rows > 0)
+        (*list)[(*n)++] = np;
+    return UDR_OK;
+}
+
 /* An UPDATE of tv (base) that update_patch_columns took (cols), whose rows as updated are in
  * __udr_hit (with filename and file_row_number): a patch of them. *done 0
  * when patches would then name more rows than the chunks hold: the caller
@@ -3009,22 +3030,10 @@ static int change_by_patch(query *q, const cat_tablever *old, const udr_hash *ba
         return UDR_OK;
     const char *hit = "SELECT string_split(filename, '/')[-1] AS chunk, file_row_number AS "
                       "\"row\", * EXCLUDE (filename, file_row_number) FROM __udr_hit";
-    size_t from = pick_patches(old->patches, old->npatches, matched);
-    cat_patch np;
-    int rc = from < old->npatches
-                 ? merge_patches(q, old, from, cols, hit, NULL, 0, &np, info)
-                 : write_patch_file(q, old, cols, hit, &np, info);
+    cat_tablever tv = *old;
+    int rc = qi_patches_with(q, old, cols, hit, matched, &tv.patches, &tv.npatches, info);
     if (rc)
         return rc;
-    cat_tablever tv = *old;
-    tv.patches = calloc(from + 2, sizeof *tv.patches);
-    if (tv.patches == NULL)
-        return err_set(q->err, UDR_ENOMEM, "out of memory");
-    if (from > 0)
-        memcpy(tv.patches, old->patches, from * sizeof *tv.patches);
-    tv.npatches = from;
-    if (np.rows > 0)
-        tv.patches[tv.npatches++] = np;
     tv.has_parent = 1;
     tv.parent = *base;
     rc = qi_put_tablever(q, &tv, out);
