@@ -2354,9 +2354,11 @@ int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_ch
 
 /* Writes the rows of old that changed as a delete file and leaves only the
  * new and changed rows staged, if the change is small: at most a fifth of
- * the rows, and old's deletes, with these, at most 1/QUERY_COMPACT_SHARE of
- * its chunks' rows (beyond that, a full rewrite is the compaction). *delta
- * says which. */
+ * the rows, old's deletes, with these, at most 1/QUERY_COMPACT_SHARE of
+ * its chunks' rows, and old's patches, with these, no more rows than its
+ * chunks hold (beyond that, a full rewrite is the compaction; an UPDATE
+ * whose patch would pass that bound comes here for it, see
+ * change_by_patch). *delta says which. */
 static int try_delta(query *q, const cat_tablever *old, const schema *s, const char *const *key,
                      uint64_t *staged_rows, int *delta, cat_chunk *del, udr_write_info *info)
 {
@@ -2364,7 +2366,9 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
     uint64_t chunk_rows = 0;
     for (size_t i = 0; i < old->nchunks; i++)
         chunk_rows += old->chunks[i].rows;
-    uint64_t old_deleted = chunk_rows - old->rows;
+    uint64_t old_deleted = chunk_rows - old->rows, old_patched = 0;
+    for (size_t i = 0; i < old->npatches; i++)
+        old_patched += old->patches[i].rows;
     buf b;
     buf_init(&b);
     buf_adds(&b, "CREATE OR REPLACE TABLE __udr_old AS ");
@@ -2387,7 +2391,8 @@ static int try_delta(query *q, const cat_tablever *old, const schema *s, const c
     free(sql);
     uint64_t nins = rc ? 0 : qi_count_of(q, "__udr_ins"), ngone = rc ? 0 : qi_count_of(q, "__udr_gone");
     if (rc || (nins + ngone) * 5 > *staged_rows ||
-        (old_deleted + ngone) * QUERY_COMPACT_SHARE > chunk_rows)
+        (old_deleted + ngone) * QUERY_COMPACT_SHARE > chunk_rows ||
+        old_patched + ngone > chunk_rows)
         goto out;
     if (ngone > 0) {
         buf_init(&b);

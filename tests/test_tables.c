@@ -513,6 +513,49 @@ static udr_table_detail *detail(udr_repo *r, const char *table)
     return d;
 }
 
+/* Single-row UPDATEs of a fixed-width column are patches, merged by size
+ * tiers, which restate rows; once the patches would name more rows than the
+ * chunks hold, the UPDATE compacts the table (clean chunks, no patch), and
+ * later ones are patches again. (The fallback once wrote a delta chunk and
+ * a delete file instead, and kept every patch: from then on every UPDATE
+ * did the same, and the table grew a chunk per UPDATE.) */
+static void test_patches_past_the_chunks_compact(void)
+{
+    enum { ROWS = 100, UPDATES = 600 };
+    udr_repo *r = new_repo();
+    const char *key[] = {"id", NULL};
+    udr_write_info wi;
+    must_write(r, "t", "SELECT range AS id, 0 AS v FROM range(100)", key, &wi);
+    long want[ROWS] = {0};
+    int compactions = 0;
+    size_t most_chunks = 0, most_deletes = 0, had_patches = 0;
+    for (int i = 0; i < UPDATES; i++) {
+        int id = i * 37 % ROWS;
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE t SET v = v + %d WHERE id = %d", i, id);
+        CHECK_STR(value(r, sql), "1");
+        want[id] += i;
+        udr_table_detail *d = detail(r, "t");
+        most_chunks = d->nchunks > most_chunks ? d->nchunks : most_chunks;
+        most_deletes = d->ndeletes > most_deletes ? d->ndeletes : most_deletes;
+        compactions += had_patches > 0 && d->npatches == 0;
+        had_patches = d->npatches;
+        udr_table_detail_free(d);
+    }
+    CHECK(compactions > 0);
+    CHECK_INT(most_chunks, ==, wi.chunks);
+    CHECK_INT(most_deletes, ==, 0);
+    long sum = 0, weighted = 0;
+    for (int i = 0; i < ROWS; i++) {
+        sum += want[i];
+        weighted += want[i] * i;
+    }
+    char w[64];
+    snprintf(w, sizeof w, "%ld,%ld,100", sum, weighted);
+    CHECK_STR(value(r, "SELECT sum(v) || ',' || sum(v * id) || ',' || count(*) FROM t"), w);
+    udr_close(r);
+}
+
 /* UPDATE, DELETE and INSERT of a few rows store those rows, not the table:
  * a delete file and a small chunk; many of them fold into one delete file
  * and one chunk; compaction gives the chunks of a fresh write. */
@@ -1605,6 +1648,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_dedup_figures),
     TEST_ENTRY(test_delete_files_and_compaction),
     TEST_ENTRY(test_small_changes_and_compaction),
+    TEST_ENTRY(test_patches_past_the_chunks_compact),
     TEST_ENTRY(test_small_changes_without_key),
     TEST_ENTRY(test_delete_files_merge_by_tier),
     TEST_ENTRY(test_deletion_vectors_match_a_model),
