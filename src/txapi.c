@@ -514,10 +514,14 @@ static int attempt(udr_tx *tx, const char *message, int locked, udr_hash *commit
                 rc = err_set(&repo->err, UDR_ECONFLICT, "table %s changed meanwhile", w->table);
                 break;
             } else if (rc == UDR_OK) {
+                /* The rows this transaction changed go onto what committed
+                 * (a delete file and a chunk on the head's version), not the
+                 * other way round: the head may have been compacted, and
+                 * the snapshot's patches and folds must not come back. */
                 if ((rc = query_report_begin(&repo->q)) == UDR_OK)
-                    rc = query_merge_rows(&repo->q, w->table, &cl[k].base.hash, &w->tv,
-                                          &cl[k].theirs.hash, 0, 0, 1, &merged[i], &nconf,
-                                          &mergeable, &wi);
+                    rc = query_merge_rows(&repo->q, w->table, &cl[k].base.hash,
+                                          &cl[k].theirs.hash, &w->tv, 0, 0, 1, &merged[i],
+                                          &nconf, &mergeable, &wi);
                 duckdb_result rep;
                 uint64_t nrep;
                 if (query_report_take(&repo->q, &rep, &nrep) == UDR_OK)

@@ -268,6 +268,52 @@ static void test_transfers_stay_compact(void)
     udr_close(a);
 }
 
+/* A transaction whose table was compacted meanwhile cannot put its patch
+ * on the new chunks: its rows are merged onto the compacted version, which
+ * keeps its clean chunks; the snapshot's patches do not come back. (They
+ * once did, the merge being built on the transaction's version: the next
+ * UPDATE found too many patched rows and compacted again, and so on.) */
+static void test_commit_onto_a_compacted_table(void)
+{
+    udr_repo *a = new_repo(), *b;
+    REQUIRE(udr_open(t_path("repo"), &b) == UDR_OK);
+    udr_write_opts o = {ID_KEY, NULL, NULL};
+    MUST(a, udr_table_write(a, "accounts", "SELECT range AS id, 1000 AS balance FROM range(1000)",
+                            &o, NULL));
+    for (int i = 0; i < 20; i++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "UPDATE accounts SET balance = balance + 1 WHERE id = %d", i);
+        CHECK_STR(value(a, sql), "1");
+    }
+    udr_table_detail *d;
+    MUST(a, udr_table_show(a, "accounts", NULL, &d));
+    CHECK(d->npatches > 0);
+    udr_table_detail_free(d);
+    udr_tx *ta;
+    MUST(a, udr_tx_begin(a, NULL, UDR_SNAPSHOT, &ta));
+    transfer(ta, a, 500, 501);
+    MUST(b, udr_table_compact(b, "accounts", NULL));
+    udr_table_detail *c;
+    MUST(b, udr_table_show(b, "accounts", NULL, &c));
+    CHECK_INT(c->npatches, ==, 0);
+    MUST(a, udr_tx_commit(ta, NULL, NULL));
+    MUST(a, udr_table_show(a, "accounts", NULL, &d));
+    CHECK_INT(d->npatches, ==, 0);
+    CHECK_INT(d->ndeletes, <=, 1);
+    CHECK_INT(d->nchunks, <=, c->nchunks + 1);
+    for (size_t i = 0; i < c->nchunks; i++)
+        CHECK_STR(d->chunk_hash[i], c->chunk_hash[i]);
+    udr_table_detail_free(d);
+    udr_table_detail_free(c);
+    CHECK_STR(value(a, "SELECT sum(balance) || ',' || count(*) || ',' || "
+                       "sum(balance) FILTER (id < 20) || ',' || "
+                       "string_agg(balance::VARCHAR, ' ' ORDER BY id) FILTER (id IN (500, 501)) "
+                       "FROM accounts"),
+              "1000020,1000,20020,999 1001");
+    udr_close(b);
+    udr_close(a);
+}
+
 static void doctors(udr_repo *r)
 {
     udr_write_opts o = {ID_KEY, NULL, NULL};
@@ -1015,6 +1061,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_concurrent_writers),
     TEST_ENTRY(test_concurrent_small_changes),
     TEST_ENTRY(test_transfers_stay_compact),
+    TEST_ENTRY(test_commit_onto_a_compacted_table),
     TEST_ENTRY(test_sql_writes),
     TEST_ENTRY(test_hermitage),
     TEST_ENTRY(test_bank),
