@@ -645,7 +645,8 @@ static int same_schema(const cat_tablever *a, const cat_tablever *b)
 /* 1 if tv is base with chunks and delete files added after base's own
  * (none of base's folded or rewritten), and patches in the table's one
  * set of columns. Its patches may have merged base's last ones into its
- * own (the size tiers of an UPDATE): patch_delta tells its changes apart. */
+ * own (the size tiers of an UPDATE): add_patch_delta tells its changes
+ * apart. */
 static int extends(const cat_tablever *tv, const cat_tablever *base)
 {
     if (tv->nchunks < base->nchunks || tv->ndeletes < base->ndeletes || !same_schema(tv, base))
@@ -689,7 +690,8 @@ static void add_patch_rows(buf *b, const query *q, const cat_tablever *tv, size_
  * after those do not give them. A patch that merged base's last patches
  * into a change's restates their rows as base has them: those are not the
  * change's. (A row set to the value it had is no change, as for a row
- * merge.) Empty SQL when tv has no patch of its own. */
+ * merge.) Empty SQL when tv has no patch of its own; all of its rows when
+ * base's patches hold other columns (tv's chunks were written anew). */
 static void add_patch_delta(buf *b, const query *q, const cat_tablever *tv,
                             const cat_tablever *base)
 {
@@ -698,7 +700,7 @@ static void add_patch_delta(buf *b, const query *q, const cat_tablever *tv,
         return;
     buf_addc(b, '(');
     add_patch_rows(b, q, tv, p);
-    if (p < base->npatches) {
+    if (p < base->npatches && base->patches[p].cols == tv->patches[p].cols) {
         buf_adds(b, " EXCEPT ");
         add_patch_rows(b, q, base, p);
     }
