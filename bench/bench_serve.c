@@ -33,8 +33,11 @@
  * the sum is checked again from a fresh handle. The program exits 1, after
  * printing everything, if any error other than a conflict happened, a sum
  * was wrong, a client hung, the server died or did not stop on SIGTERM, or
- * its memory at the end was more than RSS_GROWTH_MAX times that after the
- * warm-up (10 s in, or a third of a shorter run).
+ * its memory was not flat: at the end more than RSS_GROWTH_MAX times that
+ * after the warm-up (10 s in, or a third of a shorter run), or over the
+ * second half more than RSS_LATE_GROWTH_MAX times (the median of the last
+ * 10 samples over that of the 10 at the half: memory that keeps rising,
+ * as a leak does, fails it however high the warm-up's was).
  *
  * Prints "key value" lines that bench/run.sh turns into bench/RESULTS.md.
  * Usage: bench_serve DIR UDR_BINARY [SECONDS] [CLIENTS]
@@ -72,6 +75,7 @@ enum {
 };
 #define TOTAL ((long long)ACCOUNTS * BALANCE)
 #define RSS_GROWTH_MAX 1.5
+#define RSS_LATE_GROWTH_MAX 1.15
 
 /* ---- failures ------------------------------------------------------------------ */
 
@@ -609,7 +613,34 @@ static void print_side(const char *p, const side_result *s, double seconds)
 
 /* Memory after the warm-up, at the end and at most, and end / warm-up.
  * Returns that ratio. */
-static double print_rss(const char *p, const side_result *s, double seconds)
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of the n samples from `from` on (n <= 10). */
+static double median_kb(const long *v, size_t from, size_t n)
+{
+    long w[10];
+    memcpy(w, v + from, n * sizeof *w);
+    qsort(w, n, sizeof *w, cmp_long);
+    return n % 2 ? (double)w[n / 2] : ((double)w[n / 2 - 1] + (double)w[n / 2]) / 2;
+}
+
+/* Memory over the run's second half: the median of its last 10 samples
+ * over that of the 10 at the half (fewer in a short run). */
+static double late_growth(const side_result *s)
+{
+    size_t n = s->nrss / 2 < 10 ? s->nrss / 2 : 10;
+    if (n == 0)
+        return 0;
+    size_t mid = s->nrss / 2 - n / 2;
+    double at_half = median_kb(s->rss_kb, mid, n), last = median_kb(s->rss_kb, s->nrss - n, n);
+    return at_half > 0 ? last / at_half : 0;
+}
+
+static double print_rss(const char *p, const side_result *s, double seconds, double *late)
 {
     size_t warm = (size_t)(seconds >= 30 ? 10 : seconds / 3);
     if (s->nrss == 0)
@@ -623,9 +654,10 @@ static double print_rss(const char *p, const side_result *s, double seconds)
     printf("%s_rss_warm_s %zu\n%s_rss_warm_kb %ld\n%s_rss_end_kb %ld\n%s_rss_max_kb %ld\n"
            "%s_rss_growth %.3f\n%s_rss_samples_mib ",
            p, warm + 1, p, start, p, end, p, max, p, growth, p);
+    *late = late_growth(s);
     for (size_t i = 0; i < s->nrss; i += 5)     /* every 5 s, from 1 s in */
         printf("%s%.0f", i ? "," : "", (double)s->rss_kb[i] / 1024);
-    printf("\n");
+    printf("\n%s_rss_late_growth %.3f\n", p, *late);
     return growth;
 }
 
@@ -719,11 +751,14 @@ int main(int argc, char **argv)
     print_side("serve", &sv, seconds);
     printf("serve_final_sum_served %lld\nserve_exit %s\n", served_sum,
            status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "clean" : "failed");
-    double growth = print_rss("serve", &sv, seconds);
-    int flat = growth <= RSS_GROWTH_MAX;
+    double late;
+    double growth = print_rss("serve", &sv, seconds, &late);
+    int flat = growth <= RSS_GROWTH_MAX && late <= RSS_LATE_GROWTH_MAX;
     printf("serve_rss_flat %s\n", flat ? "yes" : "no");
-    if (!flat)
+    if (growth > RSS_GROWTH_MAX)
         fail_note("serve", "memory", "resident memory grew past 1.5 times the warm-up's");
+    if (late > RSS_LATE_GROWTH_MAX)
+        fail_note("serve", "memory", "resident memory rose past 1.15 times over the second half");
     fflush(stdout);
 
     /* -- through the C API, in this process -- */
@@ -737,7 +772,7 @@ int main(int argc, char **argv)
     if (ca.final_sum != TOTAL)
         fail_note("capi", "invariant", "the final sum is wrong");
     print_side("capi", &ca, seconds);
-    print_rss("capi", &ca, seconds);
+    print_rss("capi", &ca, seconds, &late);
 
     /* -- serve / capi -- */
     long sv_ops = sv.reads + sv.sums + sv.transfers, ca_ops = ca.reads + ca.sums + ca.transfers;
