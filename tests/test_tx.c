@@ -192,29 +192,36 @@ static void transfer(udr_tx *tx, udr_repo *r, int from, int to)
     CHECK_STR(tx_value(tx, r, sql), "1");
 }
 
-/* Transactions that commit after another changed the same table merge by
- * their deltas even when each UPDATE merged the newest patches of its
- * snapshot into one (the size tiers): the table keeps its chunks, gets no
- * delete files, and its patches stay few. (Such a merge once went row by
- * row: each commit added a chunk and a delete file, and after 2,200
- * transfers a table of 2 chunks had 62 of each.) Rows come back often, so
- * a merged patch restates rows the other transaction changed meanwhile:
- * those changes must stay, and a row both change is a conflict. */
-static void test_transfers_stay_compact(void)
+enum { ACCOUNTS = 24 };
+
+/* What run_transfers saw of the table after each round. */
+typedef struct transfer_run {
+    size_t start_chunks, most_chunks, most_deletes, most_patches;
+    int compactions;                   /* first commits of a round that left no patch */
+} transfer_run;
+
+/* Pairs of concurrent transfers among the first ACCOUNTS of a table of
+ * `rows` accounts, a second transaction on handle b committing after one on
+ * a: a pair that shares an account is a conflict for the second, any other
+ * commits both. Checks every balance and the sum at the end. */
+static void run_transfers(int rows, int rounds, transfer_run *run)
 {
-    enum { ACCOUNTS = 24, ROUNDS = 60 };
+    memset(run, 0, sizeof *run);
     udr_repo *a = new_repo(), *b;
     REQUIRE(udr_open(t_path("repo"), &b) == UDR_OK);
     udr_write_opts o = {ID_KEY, NULL, NULL};
-    MUST(a, udr_table_write(a, "accounts",
-                            "SELECT range AS id, 1000 AS balance FROM range(10000)", &o, NULL));
-    udr_table_detail *d0;
-    MUST(a, udr_table_show(a, "accounts", NULL, &d0));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT range AS id, 1000 AS balance FROM range(%d)", rows);
+    MUST(a, udr_table_write(a, "accounts", sql, &o, NULL));
+    udr_table_detail *d;
+    MUST(a, udr_table_show(a, "accounts", NULL, &d));
+    run->start_chunks = d->nchunks;
+    udr_table_detail_free(d);
     long want[ACCOUNTS];
     for (int i = 0; i < ACCOUNTS; i++)
         want[i] = 1000;
     int conflicts = 0;
-    for (int round = 0; round < ROUNDS; round++) {
+    for (int round = 0; round < rounds; round++) {
         int fa = round % ACCOUNTS, ta_ = (round * 5 + 1) % ACCOUNTS;
         int fb = (round * 7 + 3) % ACCOUNTS, tb_ = (round * 11 + 2) % ACCOUNTS;
         if (ta_ == fa)
@@ -230,6 +237,9 @@ static void test_transfers_stay_compact(void)
         MUST(a, udr_tx_commit(ta, NULL, NULL));
         want[fa]--;
         want[ta_]++;
+        MUST(a, udr_table_show(a, "accounts", NULL, &d));
+        run->compactions += d->npatches == 0;
+        udr_table_detail_free(d);
         int rc = udr_tx_commit(tb, NULL, NULL);
         if (clash) {
             CHECK_INT(rc, ==, UDR_ECONFLICT);
@@ -243,29 +253,63 @@ static void test_transfers_stay_compact(void)
                 printf("    round %d: %s\n", round, udr_errmsg(b));
             }
         }
+        MUST(a, udr_table_show(a, "accounts", NULL, &d));
+        run->most_chunks = d->nchunks > run->most_chunks ? d->nchunks : run->most_chunks;
+        run->most_deletes = d->ndeletes > run->most_deletes ? d->ndeletes : run->most_deletes;
+        run->most_patches = d->npatches > run->most_patches ? d->npatches : run->most_patches;
+        udr_table_detail_free(d);
     }
-    CHECK(conflicts > 0 && conflicts < ROUNDS / 2);
-    char sql[256];
+    CHECK(conflicts > 0 && conflicts < rounds / 2);
     for (int i = 0; i < ACCOUNTS; i++) {
         snprintf(sql, sizeof sql, "SELECT balance FROM accounts WHERE id = %d", i);
         char w[32];
         snprintf(w, sizeof w, "%ld", want[i]);
         CHECK_STR(value(a, sql), w);
     }
-    CHECK_STR(value(a, "SELECT sum(balance) || ',' || count(*) FROM accounts"),
-              "10000000,10000");
-    udr_table_detail *d;
-    MUST(a, udr_table_show(a, "accounts", NULL, &d));
-    CHECK_INT(d->nchunks, ==, d0->nchunks);
-    CHECK_INT(d->ndeletes, ==, 0);
-    CHECK_INT(d->npatches, <=, 9);
-    udr_table_detail_free(d);
-    udr_table_detail_free(d0);
+    char w[64];
+    snprintf(w, sizeof w, "%d,%d", rows * 1000, rows);
+    CHECK_STR(value(a, "SELECT sum(balance) || ',' || count(*) FROM accounts"), w);
     udr_fsck_stats st;
     MUST(a, udr_fsck(a, NULL, NULL, NULL, &st));
     CHECK_INT(st.problems, ==, 0);
     udr_close(b);
     udr_close(a);
+}
+
+/* Transactions that commit after another changed the same table merge by
+ * their deltas even when each UPDATE merged the newest patches of its
+ * snapshot into one (the size tiers): the table keeps its chunks, gets no
+ * delete files, and its patches stay few. (Such a merge once went row by
+ * row: each commit added a chunk and a delete file, and after 2,200
+ * transfers a table of 2 chunks had 62 of each.) Rows come back often, so
+ * a merged patch restates rows the other transaction changed meanwhile:
+ * those changes must stay, and a row both change is a conflict. */
+static void test_transfers_stay_compact(void)
+{
+    transfer_run run;
+    run_transfers(10000, 60, &run);
+    CHECK_INT(run.most_chunks, ==, run.start_chunks);
+    CHECK_INT(run.most_deletes, ==, 0);
+    CHECK_INT(run.most_patches, <=, 9);
+}
+
+/* The same on a table of ACCOUNTS rows, whose patches soon name more rows
+ * than its chunks hold: UPDATEs compact it, again and again, while the
+ * other transaction's commit merges onto the compacted version. Balances
+ * stay right, the table stays a few pieces throughout, and compactions
+ * stay rare (test_commit_onto_a_compacted_table checks what such a merge
+ * builds on). */
+static void test_transfers_through_compactions(void)
+{
+    transfer_run run;
+    run_transfers(ACCOUNTS, 200, &run);
+    CHECK(run.compactions >= 3 && run.compactions <= 20);
+    CHECK_INT(run.most_chunks, <=, run.start_chunks + 2);
+    CHECK_INT(run.most_deletes, <=, 2);
+    CHECK_INT(run.most_patches, <=, 9);
+    printf("    %d compactions in 200 rounds; at most %zu chunks, %zu delete files, %zu "
+           "patches\n",
+           run.compactions, run.most_chunks, run.most_deletes, run.most_patches);
 }
 
 /* A transaction whose table was compacted meanwhile cannot put its patch
@@ -1088,6 +1132,7 @@ static const test_case TESTS[] = {
     TEST_ENTRY(test_concurrent_writers),
     TEST_ENTRY(test_concurrent_small_changes),
     TEST_ENTRY(test_transfers_stay_compact),
+    TEST_ENTRY(test_transfers_through_compactions),
     TEST_ENTRY(test_commit_onto_a_compacted_table),
     TEST_ENTRY(test_insert_onto_other_patched_columns),
     TEST_ENTRY(test_sql_writes),
