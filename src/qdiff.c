@@ -857,12 +857,26 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
     tv.ndeletes = target->ndeletes + nd;
     if (!qi_chunks_unique(tv.chunks, tv.nchunks))
         goto done;                     /* the row merge handles it */
+    /* x's own patch files go on as they are when it merged none of base's
+     * and they fit; else what it changed is written as one patch. */
     udr_write_info scratch = {0};
-    if (npd > 0)
+    size_t own = x->npatches - px;
+    int as_they_are = px == base->npatches && qi_patches_fit(target, x->patches + px, own);
+    if (npd > 0 && as_they_are && (tv.patches = calloc(target->npatches + own + 1,
+                                                       sizeof *tv.patches)) == NULL) {
+        rc = err_set(q->err, UDR_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (npd > 0 && as_they_are) {
+        memcpy(tv.patches, target->patches, target->npatches * sizeof *tv.patches);
+        memcpy(tv.patches + target->npatches, x->patches + px, own * sizeof *tv.patches);
+        tv.npatches = target->npatches + own;
+    } else if (npd > 0) {
         rc = qi_patches_with(q, target, cols, "SELECT * FROM __udr_pd", npd, &tv.patches,
                              &tv.npatches, &scratch);
-    else
+    } else {
         tv.patches = target->patches;
+    }
     if (rc == UDR_OK) {
         tv.rows = target->rows + x->rows - base->rows;
         tv.has_parent = 1;

@@ -2997,6 +2997,16 @@ static size_t pick_patches(const cat_patch *p, size_t n, uint64_t new_rows)
     }
 }
 
+int qi_patches_fit(const cat_tablever *tv, const cat_patch *more, size_t n)
+{
+    size_t small = 0;
+    for (size_t i = 0; i < tv->npatches + n; i++) {
+        const cat_patch *p = i < tv->npatches ? &tv->patches[i] : &more[i - tv->npatches];
+        small += delete_tier(p->rows) < QUERY_SMALL_DELETE_TIER;
+    }
+    return tv->npatches + n <= QUERY_MAX_DELETE_FILES && small <= QUERY_MAX_SMALL_DELETE_FILES;
+}
+
 int qi_patches_with(query *q, const cat_tablever *tv, uint64_t cols, const char *more_sql,
                     uint64_t new_rows, cat_patch **list, size_t *n, udr_write_info *info)
 {

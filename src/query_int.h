@@ -60,6 +60,9 @@ int qi_build_whole(query *q, const char *table, const char *src_sql, const char 
 /* tv's patches, then a change's (more_sql: SELECT chunk, "row" and tv's
  * columns cols, new_rows rows), the newest merged by size tiers as an
  * UPDATE merges them: into *list (malloc'd; free it) and *n. */
+/* 1 if tv's patches and the n at more stay within the bounds the size
+ * tiers keep (no merge needed). */
+int qi_patches_fit(const cat_tablever *tv, const cat_patch *more, size_t n);
 int qi_patches_with(query *q, const cat_tablever *tv, uint64_t cols, const char *more_sql,
                     uint64_t new_rows, cat_patch **list, size_t *n, udr_write_info *info);
 int qi_write_delete_file(query *q, const char *select_sql, uint64_t rows, cat_chunk *del,
