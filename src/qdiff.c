@@ -868,7 +868,8 @@ static int apply_delta(query *q, const cat_tablever *base, const cat_tablever *x
         goto done;
     }
     if (npd > 0 && as_they_are) {
-        memcpy(tv.patches, target->patches, target->npatches * sizeof *tv.patches);
+        if (target->npatches)
+            memcpy(tv.patches, target->patches, target->npatches * sizeof *tv.patches);
         memcpy(tv.patches + target->npatches, x->patches + px, own * sizeof *tv.patches);
         tv.npatches = target->npatches + own;
     } else if (npd > 0) {
